@@ -1,0 +1,3 @@
+module github.com/isodiff/isodiff
+
+go 1.26

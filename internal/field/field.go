@@ -1,0 +1,51 @@
+// Package field compares typed headers generically. Every decoded header in
+// isodiff (an ISO volume descriptor, a squashfs superblock, an MBR, a GPT
+// header, an El Torito entry) can list itself as ordered name/value pairs;
+// Diff then reports which named fields differ, so the differ never needs to
+// know each header's layout and the report can print "volume_creation_date:
+// A -> B" for any of them.
+package field
+
+// Field is one named, rendered value of a decoded header.
+type Field struct {
+	Name  string
+	Value string
+}
+
+// Change is one field whose value differs between two headers. A field
+// present on one side only has Present set for that side.
+type Change struct {
+	Name     string `json:"name"`
+	A        string `json:"a"`
+	B        string `json:"b"`
+	OnlyA    bool   `json:"only_a,omitempty"`
+	OnlyB    bool   `json:"only_b,omitempty"`
+}
+
+// Diff returns the fields whose values differ, in the order of a, followed by
+// fields only b has. Field names are expected to be unique within a list.
+func Diff(a, b []Field) []Change {
+	bIndex := make(map[string]int, len(b))
+	for i, f := range b {
+		bIndex[f.Name] = i
+	}
+	seen := make(map[string]bool, len(a))
+	var out []Change
+	for _, fa := range a {
+		seen[fa.Name] = true
+		i, ok := bIndex[fa.Name]
+		if !ok {
+			out = append(out, Change{Name: fa.Name, A: fa.Value, OnlyA: true})
+			continue
+		}
+		if fb := b[i]; fb.Value != fa.Value {
+			out = append(out, Change{Name: fa.Name, A: fa.Value, B: fb.Value})
+		}
+	}
+	for _, fb := range b {
+		if !seen[fb.Name] {
+			out = append(out, Change{Name: fb.Name, B: fb.Value, OnlyB: true})
+		}
+	}
+	return out
+}

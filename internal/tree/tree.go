@@ -1,0 +1,131 @@
+// Package tree holds what the two image readers (ISO 9660 and squashfs) share
+// so that one merge-walk can compare either: a node's metadata in a common
+// shape, and the order in which both readers yield their nodes.
+//
+// The order is that of a depth-first, pre-order walk in which each
+// directory's children are sorted by name, byte by byte. Comparing two whole
+// paths that way is not plain string order ("a.c" < "a/b" as strings, but the
+// walk visits a/b first), so Compare treats the separator as lower than every
+// byte a name can hold. Both readers yield nodes in Compare order, which lets
+// the differ merge two streams without holding either tree in memory.
+package tree
+
+import (
+	"io/fs"
+	"strings"
+	"time"
+)
+
+// Compare orders two slash-separated absolute paths ("/", "/a", "/a/b") in
+// depth-first pre-order with children sorted bytewise. It returns -1, 0 or +1.
+func Compare(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		ca, cb := a[i], b[i]
+		if ca == cb {
+			continue
+		}
+		if ca == '/' {
+			return -1
+		}
+		if cb == '/' {
+			return +1
+		}
+		if ca < cb {
+			return -1
+		}
+		return +1
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return +1
+	}
+	return 0
+}
+
+// Join joins a directory path and a name in the form the readers use.
+func Join(dir, name string) string {
+	if dir == "/" || dir == "" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// Xattr is one extended attribute, with its full name ("user.foo",
+// "security.capability").
+type Xattr struct {
+	Name  string
+	Value []byte
+}
+
+// Node is the metadata of one filesystem node, as both readers report it.
+// Fields a format does not carry are left zero and named in the Has mask.
+type Node struct {
+	Path     string      // absolute, slash-separated; "/" is the root
+	Mode     fs.FileMode // type bits plus permission, setuid, setgid and sticky bits
+	UID, GID uint32
+	Nlink    uint32
+	Size     int64
+	ModTime  time.Time
+	Link     string // symlink target
+	DevMajor uint32 // block and character devices
+	DevMinor uint32
+	Xattrs   []Xattr // sorted by name
+	Inode    uint64  // reader-specific identity, for grouping hard links; never compared
+}
+
+// TypeString is the one-letter type ls and unsquashfs print ("-", "d", "l",
+// "c", "b", "p", "s").
+func (n *Node) TypeString() string {
+	return TypeLetter(n.Mode)
+}
+
+// TypeLetter returns the ls-style type letter of m.
+func TypeLetter(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeDir != 0:
+		return "d"
+	case m&fs.ModeSymlink != 0:
+		return "l"
+	case m&fs.ModeCharDevice != 0:
+		return "c"
+	case m&fs.ModeDevice != 0:
+		return "b"
+	case m&fs.ModeNamedPipe != 0:
+		return "p"
+	case m&fs.ModeSocket != 0:
+		return "s"
+	}
+	return "-"
+}
+
+// PermString renders the nine permission characters the way ls does,
+// including s/S, t/T for setuid, setgid and sticky.
+func PermString(m fs.FileMode) string {
+	var b strings.Builder
+	const rwx = "rwxrwxrwx"
+	for i := 0; i < 9; i++ {
+		if m&(1<<uint(8-i)) != 0 {
+			b.WriteByte(rwx[i])
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	s := []byte(b.String())
+	special := func(pos int, set bool, lower, upper byte) {
+		if !set {
+			return
+		}
+		if s[pos] == 'x' {
+			s[pos] = lower
+		} else {
+			s[pos] = upper
+		}
+	}
+	special(2, m&fs.ModeSetuid != 0, 's', 'S')
+	special(5, m&fs.ModeSetgid != 0, 's', 'S')
+	special(8, m&fs.ModeSticky != 0, 't', 'T')
+	return string(s)
+}

@@ -15,11 +15,11 @@ type Field struct {
 // Change is one field whose value differs between two headers. A field
 // present on one side only has Present set for that side.
 type Change struct {
-	Name     string `json:"name"`
-	A        string `json:"a"`
-	B        string `json:"b"`
-	OnlyA    bool   `json:"only_a,omitempty"`
-	OnlyB    bool   `json:"only_b,omitempty"`
+	Name  string `json:"name"`
+	A     string `json:"a"`
+	B     string `json:"b"`
+	OnlyA bool   `json:"only_a,omitempty"`
+	OnlyB bool   `json:"only_b,omitempty"`
 }
 
 // Diff returns the fields whose values differ, in the order of a, followed by

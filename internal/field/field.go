@@ -6,6 +6,8 @@
 // A -> B" for any of them.
 package field
 
+import "strconv"
+
 // Field is one named, rendered value of a decoded header.
 type Field struct {
 	Name  string
@@ -48,4 +50,29 @@ func Diff(a, b []Field) []Change {
 		}
 	}
 	return out
+}
+
+// String renders a change as "name: A -> B".
+func (c Change) String() string {
+	switch {
+	case c.OnlyA:
+		return c.Name + ": " + quote(c.A) + " -> (absent)"
+	case c.OnlyB:
+		return c.Name + ": (absent) -> " + quote(c.B)
+	}
+	return c.Name + ": " + quote(c.A) + " -> " + quote(c.B)
+}
+
+// quote leaves plain values bare and quotes values with spaces or
+// unprintable bytes, so that trailing blanks in padded ISO strings show.
+func quote(s string) string {
+	for _, r := range s {
+		if r <= ' ' || r == '"' || r > '~' {
+			return strconv.Quote(s)
+		}
+	}
+	if s == "" {
+		return `""`
+	}
+	return s
 }

@@ -1,0 +1,497 @@
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Names of the files WriteDir writes. The first eight are the ones the
+// reproducibility CI step has always published; keep them stable.
+const (
+	FileSizes          = "sizes.txt"
+	FileSHA256         = "sha256.txt"
+	FileHeaderCmp      = "iso-header-cmp.txt"
+	FileTOCDiff        = "toc-diff.txt"
+	FileSquashfsSHA256 = "squashfs-sha256.txt"
+	FileSqfsLsDiff     = "sqfs-ls-diff.txt"
+	FileSqfsDiff       = "sqfs-diff.txt"
+	FileChecklist      = "checklist.md"
+	FileJSON           = "report.json"
+)
+
+// WriteDir writes every report file into dir, creating it if needed. Each
+// file is written to a temporary name and renamed into place, so an
+// interrupted run never leaves a half-written file under a final name.
+func WriteDir(dir string, r *Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	files := []struct {
+		name  string
+		write func(io.Writer, *Report) error
+	}{
+		{FileSizes, WriteSizes},
+		{FileSHA256, WriteSHA256},
+		{FileHeaderCmp, WriteHeaderCmp},
+		{FileTOCDiff, WriteTOCDiff},
+		{FileSquashfsSHA256, WriteSquashfsSHA256},
+		{FileSqfsLsDiff, WriteSqfsLsDiff},
+		{FileSqfsDiff, WriteSqfsDiff},
+		{FileChecklist, WriteChecklist},
+		{FileJSON, WriteJSON},
+	}
+	for _, f := range files {
+		if err := writeAtomic(filepath.Join(dir, f.name), func(w io.Writer) error { return f.write(w, r) }); err != nil {
+			return fmt.Errorf("report: write %s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriter(tmp)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// WriteJSON writes the report as indented JSON (schema in schema.md).
+func WriteJSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// stageProblems renders a stage's problems as comment lines, so that every
+// text file says what failed in the stage that feeds it.
+func stageProblems(w io.Writer, r *Report, names ...string) {
+	for _, name := range names {
+		s := r.Stage(name)
+		if s == nil {
+			fmt.Fprintf(w, "# stage %s did not run\n", name)
+			continue
+		}
+		for _, p := range s.Problems {
+			fmt.Fprintf(w, "# stage %s failed: %s\n", name, p)
+		}
+	}
+}
+
+// String renders a problem as "file: stage: offset N: message".
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Scope != "" {
+		b.WriteString(" (" + p.Scope + ")")
+	}
+	b.WriteString(": " + p.Stage)
+	if p.Offset >= 0 {
+		fmt.Fprintf(&b, ": offset %d", p.Offset)
+	}
+	b.WriteString(": " + p.Message)
+	return b.String()
+}
+
+// WriteSizes writes sizes.txt: one "size path" line per image.
+func WriteSizes(w io.Writer, r *Report) error {
+	stageProblems(w, r, StageSizes)
+	fmt.Fprintf(w, "%d %s\n%d %s\n", r.A.Size, r.A.Path, r.B.Size, r.B.Path)
+	if r.A.Size == r.B.Size {
+		fmt.Fprintln(w, "sizes: equal")
+	} else {
+		fmt.Fprintf(w, "sizes: differ by %+d bytes\n", r.B.Size-r.A.Size)
+	}
+	return nil
+}
+
+// WriteSHA256 writes sha256.txt in sha256sum's format.
+func WriteSHA256(w io.Writer, r *Report) error {
+	stageProblems(w, r, StageSizes)
+	for _, im := range []Image{r.A, r.B} {
+		if im.SHA256 != "" {
+			fmt.Fprintf(w, "%s  %s\n", im.SHA256, im.Path)
+		}
+	}
+	if r.Identical {
+		fmt.Fprintln(w, "# identical")
+	}
+	return nil
+}
+
+// WriteHeaderCmp writes iso-header-cmp.txt: every header field that differs,
+// then the stage's texts (such as the system area's differing byte ranges).
+func WriteHeaderCmp(w io.Writer, r *Report) error {
+	stageProblems(w, r, StageHeader)
+	s := r.Stage(StageHeader)
+	if s == nil {
+		return nil
+	}
+	if len(s.Findings) == 0 && len(s.Problems) == 0 {
+		fmt.Fprintln(w, "ISO headers, system area, partition tables and El Torito: identical")
+	}
+	for _, f := range s.Findings {
+		writeFieldFinding(w, f)
+	}
+	writeTexts(w, s.Texts, "")
+	return nil
+}
+
+func writeFieldFinding(w io.Writer, f Finding) {
+	fmt.Fprintf(w, "%s: %s\n", f.Path, f.Kind)
+	for _, c := range f.Fields {
+		fmt.Fprintf(w, "  %s\n", c)
+	}
+	if f.Content != nil {
+		fmt.Fprintf(w, "  %s\n", f.Content)
+	}
+	if f.Explanation != "" {
+		fmt.Fprintf(w, "  %s\n", f.Explanation)
+	}
+}
+
+func writeTexts(w io.Writer, texts []Text, name string) {
+	for _, t := range texts {
+		if name != "" && t.Name != name {
+			continue
+		}
+		if t.Scope != "" {
+			fmt.Fprintf(w, "### %s %s\n", t.Name, t.Scope)
+		} else if name == "" {
+			fmt.Fprintf(w, "### %s\n", t.Name)
+		}
+		io.WriteString(w, t.Body)
+		if !strings.HasSuffix(t.Body, "\n") && t.Body != "" {
+			io.WriteString(w, "\n")
+		}
+	}
+}
+
+// WriteTOCDiff writes toc-diff.txt: the unified diff of the two ISO listings.
+func WriteTOCDiff(w io.Writer, r *Report) error {
+	stageProblems(w, r, StageTOC)
+	if s := r.Stage(StageTOC); s != nil {
+		writeTexts(w, s.Texts, "toc-diff")
+	}
+	return nil
+}
+
+// WriteSquashfsSHA256 writes squashfs-sha256.txt: each embedded squashfs
+// image's hash on each side, in sha256sum's format.
+func WriteSquashfsSHA256(w io.Writer, r *Report) error {
+	stageProblems(w, r, StageSquashfs)
+	if len(r.Containers) == 0 {
+		fmt.Fprintln(w, "# no squashfs image found in either ISO")
+	}
+	for _, c := range r.Containers {
+		for _, side := range []struct {
+			label string
+			at    *ContainerAt
+			iso   string
+		}{{"a", c.A, r.A.Path}, {"b", c.B, r.B.Path}} {
+			if side.at == nil {
+				fmt.Fprintf(w, "# %s: %s not present\n", side.iso, c.Path)
+				continue
+			}
+			sum := side.at.SHA256
+			if sum == "" {
+				sum = strings.Repeat("?", 64)
+			}
+			fmt.Fprintf(w, "%s  %s:%s\n", sum, side.iso, c.Path)
+		}
+	}
+	return nil
+}
+
+// WriteSqfsLsDiff writes sqfs-ls-diff.txt: for each embedded squashfs, the
+// unified diff of the two sorted inner listings.
+func WriteSqfsLsDiff(w io.Writer, r *Report) error {
+	stageProblems(w, r, StageSquashfs)
+	if s := r.Stage(StageSquashfs); s != nil {
+		writeTexts(w, s.Texts, "sqfs-ls-diff")
+	}
+	return nil
+}
+
+// WriteSqfsDiff writes sqfs-diff.txt: the content findings, with each
+// file's explanation, then any texts the content stage produced.
+func WriteSqfsDiff(w io.Writer, r *Report) error {
+	stageProblems(w, r, StageContent)
+	s := r.Stage(StageContent)
+	if s == nil {
+		return nil
+	}
+	if len(s.Findings) == 0 && len(s.Problems) == 0 {
+		fmt.Fprintln(w, "no file present in both images differs in content")
+	}
+	for _, f := range s.Findings {
+		fmt.Fprintf(w, "%s %s: %s\n", f.Scope, f.Path, f.Content)
+		if f.Container {
+			fmt.Fprintln(w, "  (a compared container: its inner differences are listed under its own scope)")
+		}
+		if f.Explanation != "" {
+			for _, line := range strings.Split(strings.TrimRight(f.Explanation, "\n"), "\n") {
+				fmt.Fprintf(w, "  %s\n", line)
+			}
+		}
+		if f.Hint != "" {
+			fmt.Fprintf(w, "  hint: %s\n", f.Hint)
+		}
+	}
+	writeTexts(w, s.Texts, "")
+	return nil
+}
+
+// String renders a content difference in one line.
+func (c *ContentDiff) String() string {
+	if c == nil {
+		return ""
+	}
+	if c.SizeA == c.SizeB {
+		return fmt.Sprintf("content differs (same size %d), first difference at byte %d", c.SizeA, c.FirstDiff)
+	}
+	return fmt.Sprintf("content differs (size %d -> %d), first difference at byte %d", c.SizeA, c.SizeB, c.FirstDiff)
+}
+
+// WriteChecklist writes checklist.md: each stage's outcome, then the
+// findings grouped by scope.
+func WriteChecklist(w io.Writer, r *Report) error {
+	fmt.Fprintf(w, "# isodiff checklist\n\n- A: `%s` (%d bytes)\n- B: `%s` (%d bytes)\n\n", r.A.Path, r.A.Size, r.B.Path, r.B.Size)
+	if r.Identical {
+		fmt.Fprintln(w, "**Identical**: same size and SHA-256. Nothing else to check.")
+		return nil
+	}
+	fmt.Fprintln(w, "| stage | status | findings | notes |\n|---|---|---|---|")
+	for _, s := range r.Stages {
+		box := "[x]"
+		if s.Status == StatusFailed {
+			box = "[ ] **failed**"
+		}
+		notes := strings.Join(s.Notes, "; ")
+		for _, p := range s.Problems {
+			if notes != "" {
+				notes += "; "
+			}
+			notes += p.String()
+		}
+		fmt.Fprintf(w, "| %s %s | %s | %d | %s |\n", box, s.Name, s.Status, len(s.Findings), mdEscape(notes))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Short answer")
+	fmt.Fprintln(w)
+	writeShortAnswer(w, r, "- ")
+	groups := groupByScope(r.Findings())
+	for _, g := range groups {
+		fmt.Fprintf(w, "\n## %s\n\n", g.scope)
+		for _, f := range g.findings {
+			fmt.Fprintf(w, "- `%s` %s\n", f.Path, mdEscape(Describe(f)))
+			if f.Hint != "" {
+				fmt.Fprintf(w, "  - hint: `%s`\n", f.Hint)
+			}
+		}
+	}
+	return nil
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
+}
+
+type scopeGroup struct {
+	scope    string
+	findings []Finding
+}
+
+func groupByScope(fs []Finding) []scopeGroup {
+	index := map[string]int{}
+	var groups []scopeGroup
+	for _, f := range fs {
+		i, ok := index[f.Scope]
+		if !ok {
+			i = len(groups)
+			index[f.Scope] = i
+			groups = append(groups, scopeGroup{scope: f.Scope})
+		}
+		groups[i].findings = append(groups[i].findings, f)
+	}
+	return groups
+}
+
+// Describe says in one line what differs in a finding.
+func Describe(f Finding) string {
+	var parts []string
+	switch f.Kind {
+	case KindAdded:
+		parts = append(parts, "only in B")
+	case KindRemoved:
+		parts = append(parts, "only in A")
+	}
+	if len(f.Fields) > 0 {
+		var fs []string
+		for _, c := range f.Fields {
+			fs = append(fs, c.String())
+		}
+		parts = append(parts, strings.Join(fs, ", "))
+	}
+	if f.Content != nil {
+		parts = append(parts, f.Content.String())
+	}
+	if f.Container {
+		parts = append(parts, "(container, see its inner differences)")
+	}
+	if f.Explanation != "" {
+		first, _, _ := strings.Cut(f.Explanation, "\n")
+		parts = append(parts, "— "+first)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// shortAnswer is one diverging path and what differs there.
+type shortAnswer struct {
+	where string
+	what  []string
+	hints []string
+}
+
+// answer merges the findings by location: the short answer names each
+// diverging path once, with everything that differs there.
+func answer(r *Report) []shortAnswer {
+	index := map[string]int{}
+	var out []shortAnswer
+	for _, f := range r.Findings() {
+		if f.Container {
+			continue // explained by its inner findings
+		}
+		where := f.Path
+		switch {
+		case strings.HasPrefix(f.Scope, "squashfs:"):
+			where = strings.TrimPrefix(f.Scope, "squashfs:") + " > " + f.Path
+		case f.Scope == "iso-header":
+			where = "[" + f.Path + "]"
+		}
+		i, ok := index[where]
+		if !ok {
+			i = len(out)
+			index[where] = i
+			out = append(out, shortAnswer{where: where})
+		}
+		a := &out[i]
+		switch f.Kind {
+		case KindAdded:
+			a.what = append(a.what, "only in B")
+		case KindRemoved:
+			a.what = append(a.what, "only in A")
+		case KindContent:
+			if f.Explanation != "" {
+				first, _, _ := strings.Cut(f.Explanation, "\n")
+				a.what = append(a.what, "content: "+first)
+			} else {
+				a.what = append(a.what, "content")
+			}
+		default:
+			for _, c := range f.Fields {
+				a.what = append(a.what, c.Name)
+			}
+		}
+		if f.Hint != "" {
+			a.hints = append(a.hints, f.Hint)
+		}
+	}
+	return out
+}
+
+func writeShortAnswer(w io.Writer, r *Report, bullet string) {
+	ans := answer(r)
+	if len(ans) == 0 {
+		if r.Failed() {
+			fmt.Fprintf(w, "%sno difference found, but the analysis is incomplete (see the failed stages)\n", bullet)
+		} else {
+			fmt.Fprintf(w, "%sthe images differ, but no stage could name a difference\n", bullet)
+		}
+		return
+	}
+	for _, a := range ans {
+		line := bullet + a.where + ": " + strings.Join(dedupe(a.what), ", ")
+		if len(a.hints) > 0 {
+			line += " [" + strings.Join(dedupe(a.hints), ", ") + "]"
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	out := ss[:0:0]
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// WriteSummary writes the human summary: the inputs, each stage's outcome,
+// and the short answer — every diverging path and what differs in it.
+func WriteSummary(w io.Writer, r *Report) error {
+	if r.Identical {
+		_, err := fmt.Fprintf(w, "identical: %s and %s (%d bytes, sha256 %s)\n", r.A.Path, r.B.Path, r.A.Size, r.A.SHA256)
+		return err
+	}
+	fmt.Fprintf(w, "A: %s  %d bytes  sha256 %s\n", r.A.Path, r.A.Size, orUnknown(r.A.SHA256))
+	fmt.Fprintf(w, "B: %s  %d bytes  sha256 %s\n\n", r.B.Path, r.B.Size, orUnknown(r.B.SHA256))
+	fmt.Fprintln(w, "stages:")
+	for _, s := range r.Stages {
+		fmt.Fprintf(w, "  %-9s %-8s %3d finding(s)  %s\n", s.Name, s.Status, len(s.Findings), formatSeconds(time.Duration(s.Elapsed))+"s")
+		for _, p := range s.Problems {
+			fmt.Fprintf(w, "            problem: %s\n", p)
+		}
+		for _, n := range s.Notes {
+			fmt.Fprintf(w, "            note: %s\n", n)
+		}
+	}
+	ans := answer(r)
+	fmt.Fprintf(w, "\n%d diverging location(s):\n", len(ans))
+	writeShortAnswer(w, r, "  ")
+	if r.Failed() {
+		fmt.Fprintln(w, "\nthe analysis is incomplete: see the failed stages above")
+	}
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
+
+func formatSeconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64)
+}

@@ -1,0 +1,199 @@
+// Command fakebuilder is the builder that smbuild's tests run inside a
+// container made from nothing but this static binary: it writes a small live
+// ISO (ISO 9660 with Rock Ridge, carrying a squashfs root filesystem at
+// /live/filesystem.squashfs) into --out, deterministically from
+// SOURCE_DATE_EPOCH and the source directory (its working directory), or
+// with one deliberate leak.
+//
+// Environment:
+//
+//	SOURCE_DATE_EPOCH   required; every time in the image
+//	SNAPSHOT_TIMESTAMP  recorded in /etc/os-release of the root filesystem
+//	UMASK               octal; applied with umask(2) before anything is written
+//	                    (smbuild's contract for images that have no shell)
+//	FAKEBUILDER_LEAK    empty, or one of:
+//	                      hostname  /etc/build-host holds the container's host name
+//	                      time      /etc/build-date holds the current time
+//	                      path      /etc/build-path holds the working directory
+//	                      umask     file and directory modes follow the umask
+//	FAKEBUILDER_FAIL    non-empty: print some progress, then fail with exit 3
+//	FAKEBUILDER_SLEEP   a Go duration to sleep before writing (to test Ctrl-C)
+//
+// Usage: fakebuilder --out DIR [--name NAME.iso]
+package main
+
+import (
+	"crypto/md5"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/isodiff/isodiff/internal/smbuild/fakelive"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "fakebuilder: error:", err)
+		os.Exit(3)
+	}
+}
+
+func run() error {
+	out := flag.String("out", "", "output directory")
+	name := flag.String("name", "live.iso", "ISO file name")
+	flag.Parse()
+	if *out == "" {
+		return fmt.Errorf("--out is required")
+	}
+	if u := os.Getenv("UMASK"); u != "" {
+		m, err := strconv.ParseUint(u, 8, 32)
+		if err != nil || m > 0o777 {
+			return fmt.Errorf("bad UMASK %q", u)
+		}
+		syscall.Umask(int(m))
+		fmt.Printf("fakebuilder: umask %04o\n", m)
+	}
+	sde, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64)
+	if err != nil {
+		return fmt.Errorf("SOURCE_DATE_EPOCH: %v", err)
+	}
+	epoch := time.Unix(sde, 0).UTC()
+	if fail := os.Getenv("FAKEBUILDER_FAIL"); fail != "" {
+		for i := 1; i <= 60; i++ {
+			fmt.Printf("fakebuilder: step %d of 60\n", i)
+		}
+		return fmt.Errorf("failing as asked (FAKEBUILDER_FAIL=%s)", fail)
+	}
+	if d := os.Getenv("FAKEBUILDER_SLEEP"); d != "" {
+		dur, err := time.ParseDuration(d)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("fakebuilder: sleeping %s\n", dur)
+		time.Sleep(dur)
+	}
+	leak := os.Getenv("FAKEBUILDER_LEAK")
+	switch leak {
+	case "", "hostname", "time", "path", "umask":
+	default:
+		return fmt.Errorf("bad FAKEBUILDER_LEAK %q", leak)
+	}
+	mode := func(m os.FileMode) os.FileMode {
+		if leak == "umask" {
+			return 0
+		}
+		return m
+	}
+
+	host, buildDate, buildPath := "builder\n", epoch.Format(time.RFC3339)+"\n", "/build\n"
+	switch leak {
+	case "hostname":
+		h, err := os.Hostname()
+		if err != nil {
+			return err
+		}
+		host = h + "\n"
+	case "time":
+		buildDate = time.Now().UTC().Format(time.RFC3339Nano) + "\n"
+	case "path":
+		wd, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		buildPath = wd + "\n"
+	}
+	version := "unknown\n"
+	if b, err := os.ReadFile("VERSION"); err == nil {
+		version = string(b)
+	}
+	root := []fakelive.File{
+		{Path: "etc/os-release", Mode: mode(0o644), Data: []byte(fmt.Sprintf("PRETTY_NAME=\"Fake Live\"\nID=fakelive\nSNAPSHOT=%s\n", os.Getenv("SNAPSHOT_TIMESTAMP")))},
+		{Path: "etc/build-host", Mode: mode(0o644), Data: []byte(host)},
+		{Path: "etc/build-date", Mode: mode(0o644), Data: []byte(buildDate)},
+		{Path: "etc/build-path", Mode: mode(0o644), Data: []byte(buildPath)},
+		{Path: "usr/bin/hello", Mode: mode(0o755), Data: noise(1, 300<<10)},
+		{Path: "usr/share/doc/fakelive/VERSION", Mode: mode(0o644), Data: []byte(version)},
+	}
+
+	tmp, err := os.MkdirTemp("", "fakebuilder")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	rootDir, isoDir := filepath.Join(tmp, "root"), filepath.Join(tmp, "iso")
+	fmt.Println("fakebuilder: staging the root filesystem")
+	if err := stage(rootDir, root, epoch, leak); err != nil {
+		return err
+	}
+	sqfs := filepath.Join(tmp, "filesystem.squashfs")
+	fmt.Println("fakebuilder: writing filesystem.squashfs")
+	if err := fakelive.WriteSquashfs(sqfs, rootDir, epoch); err != nil {
+		return err
+	}
+	sq, err := os.ReadFile(sqfs)
+	if err != nil {
+		return err
+	}
+	iso := []fakelive.File{
+		{Path: "live/filesystem.squashfs", Mode: mode(0o644), Data: sq},
+		{Path: "live/vmlinuz", Mode: mode(0o644), Data: noise(2, 64<<10)},
+		{Path: "live/initrd.img", Mode: mode(0o644), Data: noise(3, 32<<10)},
+		{Path: ".disk/info", Mode: mode(0o644), Data: []byte("Fake Live " + epoch.Format("20060102") + "\n")},
+	}
+	iso = append(iso, fakelive.File{Path: "md5sum.txt", Mode: mode(0o644), Data: md5sums(iso)})
+	if err := stage(isoDir, iso, epoch, leak); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	dst := filepath.Join(*out, *name)
+	fmt.Printf("fakebuilder: writing %s\n", dst)
+	_ = os.Remove(dst)
+	if err := fakelive.WriteISO(dst, isoDir, "FAKE_LIVE", epoch); err != nil {
+		return err
+	}
+	fmt.Println("fakebuilder: done")
+	return nil
+}
+
+func stage(dir string, files []fakelive.File, epoch time.Time, leak string) error {
+	if err := fakelive.Stage(dir, files, epoch); err != nil {
+		return err
+	}
+	if leak == "umask" {
+		return nil
+	}
+	return fakelive.FixDirModes(dir)
+}
+
+// noise is n deterministic bytes that do not compress.
+func noise(seed uint64, n int) []byte {
+	b := make([]byte, n)
+	x := seed*0x9E3779B97F4A7C15 + 1
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = byte(x)
+	}
+	return b
+}
+
+func md5sums(files []fakelive.File) []byte {
+	lines := make([]string, 0, len(files))
+	for _, f := range files {
+		lines = append(lines, fmt.Sprintf("%x  ./%s\n", md5.Sum(f.Data), f.Path))
+	}
+	sort.Strings(lines)
+	var out []byte
+	for _, l := range lines {
+		out = append(out, l...)
+	}
+	return out
+}

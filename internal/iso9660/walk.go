@@ -1,0 +1,505 @@
+package iso9660
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/isodiff/isodiff/internal/tree"
+)
+
+// MaxDepth is the deepest directory nesting Walk accepts below the root.
+const MaxDepth = 255
+
+// dirChunk is how many bytes of a directory Walk reads at a time.
+const dirChunk = 16 * SectorSize
+
+// Extent is one contiguous run of a file's data: Size bytes from byte
+// Offset of the image.
+type Extent struct {
+	Offset int64
+	Size   int64
+}
+
+// Entry is one node of the tree Walk yields.
+type Entry struct {
+	tree.Node
+	// Extents hold the data: one for most files and for directories (their
+	// records), several for a multi-extent file, none for an empty one.
+	Extents []Extent
+	// RecordTime is the directory record's own recording time, UTC (zero
+	// when unset); Node.ModTime is the Rock Ridge TF modification time when
+	// there is one, else this.
+	RecordTime time.Time
+	// Flags are the file flags of the (first) directory record; FlagHidden
+	// marks a hidden file. Associated files are never yielded.
+	Flags byte
+	// Identifier is the ISO 9660 file identifier as recorded (UCS-2 decoded
+	// in a Joliet walk), with its version suffix.
+	Identifier string
+	// Relocated is set on a directory reached through a Rock Ridge CL child
+	// link: it is recorded elsewhere (often below rr_moved) and shown here.
+	Relocated bool
+	// Zisofs is set when a Rock Ridge ZF entry marks the data as zisofs
+	// compressed; Size and Open are then the compressed form.
+	Zisofs bool
+
+	name string // final path element, the sort key
+	lba  uint32 // first logical block of the data (directories: of the records)
+}
+
+// Walker yields an image's nodes in tree.Compare order: depth first, pre
+// order, each directory's children sorted bytewise by name. It holds only the
+// open directories' child lists (and the set of directory blocks seen, to
+// refuse loops).
+type Walker struct {
+	im      *Image
+	stack   []*frame
+	started bool
+	err     error
+	visited map[uint32]struct{}
+	buf     []byte
+}
+
+type frame struct {
+	children []*Entry
+	i        int
+}
+
+// Walk returns a Walker over the image's tree in the namespace im.Namespace.
+func (im *Image) Walk() *Walker {
+	return &Walker{im: im, visited: make(map[uint32]struct{})}
+}
+
+// Next returns the next node, or io.EOF after the last. After any other
+// error the walk stops and Next keeps returning that error.
+func (w *Walker) Next() (*Entry, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	e, err := w.next()
+	if err != nil {
+		w.err = err
+		w.stack = nil
+	}
+	return e, err
+}
+
+func (w *Walker) next() (*Entry, error) {
+	if !w.started {
+		w.started = true
+		root, err := w.root()
+		if err != nil {
+			return nil, err
+		}
+		if err := w.push(root); err != nil {
+			return nil, err
+		}
+		return root, nil
+	}
+	for len(w.stack) > 0 {
+		top := w.stack[len(w.stack)-1]
+		if top.i >= len(top.children) {
+			w.stack[len(w.stack)-1] = nil
+			w.stack = w.stack[:len(w.stack)-1]
+			continue
+		}
+		e := top.children[top.i]
+		top.children[top.i] = nil
+		top.i++
+		if e.Mode.IsDir() {
+			if err := w.push(e); err != nil {
+				return nil, err
+			}
+		}
+		return e, nil
+	}
+	return nil, io.EOF
+}
+
+// push reads directory d's children and opens a frame for them.
+func (w *Walker) push(d *Entry) error {
+	if len(w.stack) >= MaxDepth+1 {
+		return formatErr(d.Extents[0].Offset, "directory "+d.Path, ErrTooDeep)
+	}
+	if _, seen := w.visited[d.lba]; seen {
+		return formatErrf(d.Extents[0].Offset, "directory "+d.Path, "%w: its records at block %d were already read", ErrLoop, d.lba)
+	}
+	w.visited[d.lba] = struct{}{}
+	children, err := w.readDir(d)
+	if err != nil {
+		return err
+	}
+	w.stack = append(w.stack, &frame{children: children})
+	return nil
+}
+
+// rootRecord returns the root directory record of the walked tree.
+func (w *Walker) rootRecord() DirRecord {
+	if w.im.Namespace == NamespaceJoliet {
+		return w.im.Joliet.Root
+	}
+	return w.im.Primary.Root
+}
+
+// root builds the root entry from the root directory's "." record, which
+// carries the SUSP SP entry and the root's Rock Ridge metadata.
+func (w *Walker) root() (*Entry, error) {
+	rr := w.rootRecord()
+	off := int64(rr.Extent) * SectorSize
+	dot, err := w.im.readRecordAt(off, "root directory \".\" record")
+	if err != nil {
+		return nil, err
+	}
+	var info rrInfo
+	if w.im.Namespace == NamespaceRockRidge {
+		suOff := off + int64(dot.Len) - int64(len(dot.SystemUse))
+		if err := w.im.systemUse(dot.SystemUse, suOff, 0, info.add); err != nil {
+			return nil, err
+		}
+	}
+	// The descriptor's copy gives the extent and size; "." the rest.
+	dot.Extent, dot.DataLength, dot.ExtAttrLen = rr.Extent, rr.DataLength, rr.ExtAttrLen
+	dot.Flags |= FlagDir
+	e, err := w.im.makeEntry("/", "", dot, &info, off)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// readDir reads the records of directory d and returns its children sorted
+// by name, multi-extent files merged, "." and "..", associated files and
+// Rock Ridge relocated (RE) directories left out.
+func (w *Walker) readDir(d *Entry) ([]*Entry, error) {
+	ext := d.Extents[0]
+	var (
+		children []*Entry
+		multi    *Entry // a multi-extent file awaiting its further records
+		multiID  []byte
+	)
+	if w.buf == nil {
+		w.buf = make([]byte, dirChunk)
+	}
+	for done := int64(0); done < ext.Size; {
+		n := min(int64(len(w.buf)), ext.Size-done)
+		n = (n + SectorSize - 1) / SectorSize * SectorSize
+		base := ext.Offset + done
+		if n > w.im.size-base {
+			n = w.im.size - base
+		}
+		buf := w.buf[:n]
+		if _, err := w.im.r.ReadAt(buf, base); err != nil {
+			return nil, formatErr(base, "directory "+d.Path, err)
+		}
+		limit := min(n, ext.Size-done) // records beyond the directory size are not read
+		for sec := int64(0); sec < limit; sec += SectorSize {
+			end := min(sec+SectorSize, limit)
+			for p := sec; p < end; {
+				if buf[p] == 0 { // rest of the sector is padding
+					break
+				}
+				off := base + p
+				if int64(buf[p]) > end-p {
+					return nil, formatErrf(off, "directory record in "+d.Path, "length %d crosses the sector end", buf[p])
+				}
+				rec, err := parseDirRecord(buf[p:end])
+				if err != nil {
+					return nil, formatErr(off, "directory record in "+d.Path, err)
+				}
+				p += int64(rec.Len)
+				if multi != nil {
+					if !bytes.Equal(rec.Identifier, multiID) {
+						return nil, formatErrf(off, "directory record in "+d.Path, "multi-extent file %q has no final record", multi.Identifier)
+					}
+					if err := w.im.addExtent(multi, rec, off); err != nil {
+						return nil, err
+					}
+					if rec.Flags&FlagMultiExtent == 0 {
+						multi = nil
+					}
+					continue
+				}
+				if rec.IsDot() || rec.IsDotDot() || rec.Flags&FlagAssociated != 0 {
+					continue
+				}
+				e, err := w.child(d, rec, off)
+				if err != nil {
+					return nil, err
+				}
+				if e == nil {
+					continue
+				}
+				children = append(children, e)
+				if rec.Flags&FlagMultiExtent != 0 {
+					if rec.IsDir() {
+						return nil, formatErrf(off, "directory record in "+d.Path, "multi-extent directory")
+					}
+					multi, multiID = e, bytes.Clone(rec.Identifier)
+				}
+			}
+		}
+		done += n
+	}
+	if multi != nil {
+		return nil, formatErrf(ext.Offset, "directory "+d.Path, "multi-extent file %q has no final record", multi.Identifier)
+	}
+	slices.SortStableFunc(children, func(a, b *Entry) int { return strings.Compare(a.name, b.name) })
+	for i := 1; i < len(children); i++ {
+		if children[i].name == children[i-1].name {
+			return nil, formatErrf(ext.Offset, "directory "+d.Path, "duplicate name %q", children[i].name)
+		}
+	}
+	return children, nil
+}
+
+// child builds the entry of one record of directory d; nil means the record
+// is not part of the tree (a Rock Ridge relocated directory's true place).
+func (w *Walker) child(d *Entry, rec DirRecord, off int64) (*Entry, error) {
+	im := w.im
+	var info rrInfo
+	if im.Namespace == NamespaceRockRidge {
+		suOff := off + int64(rec.Len) - int64(len(rec.SystemUse))
+		if err := im.systemUse(rec.SystemUse, suOff, im.SUSPSkip, info.add); err != nil {
+			return nil, err
+		}
+		if info.relocated {
+			return nil, nil
+		}
+	}
+	name, err := im.entryName(rec, &info)
+	if err != nil {
+		return nil, formatErr(off, "file name in "+d.Path, err)
+	}
+	path := tree.Join(d.Path, name)
+	if info.hasCL {
+		return im.relocatedDir(path, name, rec, info.childLBA, off)
+	}
+	return im.makeEntry(path, name, rec, &info, off)
+}
+
+// relocatedDir follows a Rock Ridge CL child link: the directory's metadata
+// are those of the "." record at the link's target; its name is the
+// placeholder's.
+func (im *Image) relocatedDir(path, name string, placeholder DirRecord, lba uint32, at int64) (*Entry, error) {
+	if err := im.checkExtent(lba, SectorSize, at, "Rock Ridge CL target of "+path); err != nil {
+		return nil, err
+	}
+	off := int64(lba) * SectorSize
+	dot, err := im.readRecordAt(off, "relocated directory \".\" record")
+	if err != nil {
+		return nil, err
+	}
+	if !dot.IsDot() || !dot.IsDir() {
+		return nil, formatErrf(off, "Rock Ridge CL target of "+path, "not a directory's \".\" record")
+	}
+	var info rrInfo
+	suOff := off + int64(dot.Len) - int64(len(dot.SystemUse))
+	if err := im.systemUse(dot.SystemUse, suOff, im.SUSPSkip, info.add); err != nil {
+		return nil, err
+	}
+	info.hasCL, info.relocated = false, false
+	dot.Extent = lba
+	e, err := im.makeEntry(path, name, dot, &info, off)
+	if err != nil {
+		return nil, err
+	}
+	e.Identifier = string(placeholder.Identifier)
+	e.Relocated = true
+	return e, nil
+}
+
+// entryName returns a record's name in the walk's namespace.
+func (im *Image) entryName(rec DirRecord, info *rrInfo) (string, error) {
+	var name string
+	switch {
+	case info.hasNM:
+		if info.nmFlags&(nmCurrent|nmParent) != 0 {
+			return "", errors.Join(ErrBadName, errors.New(`Rock Ridge NM names "." or ".."`))
+		}
+		name = string(info.name)
+	case im.Namespace == NamespaceJoliet:
+		name = stripVersion(decodeUCS2(rec.Identifier), rec.IsDir())
+	default:
+		name = stripVersion(string(rec.Identifier), rec.IsDir())
+		if !rec.IsDir() {
+			name = strings.TrimSuffix(name, ".")
+		}
+	}
+	if err := checkName(name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// stripVersion removes a file identifier's ";<digits>" version suffix.
+func stripVersion(id string, dir bool) string {
+	if dir {
+		return id
+	}
+	i := strings.LastIndexByte(id, ';')
+	if i < 0 {
+		return id
+	}
+	for _, c := range id[i+1:] {
+		if c < '0' || c > '9' {
+			return id
+		}
+	}
+	return id[:i]
+}
+
+// checkName refuses names that cannot be a path element.
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return errors.Join(ErrBadName, errors.New("empty name"))
+	case name == "." || name == "..":
+		return errors.Join(ErrBadName, errors.New(`name "`+name+`"`))
+	case strings.ContainsAny(name, "/\x00"):
+		return errors.Join(ErrBadName, errors.New("name "+quote(name)+` holds "/" or NUL`))
+	}
+	return nil
+}
+
+func quote(s string) string { return strconv.Quote(s) }
+
+// POSIX file type bits as recorded in PX.
+const (
+	sIFMT   = 0o170000
+	sIFSOCK = 0o140000
+	sIFLNK  = 0o120000
+	sIFREG  = 0o100000
+	sIFBLK  = 0o060000
+	sIFDIR  = 0o040000
+	sIFCHR  = 0o020000
+	sIFIFO  = 0o010000
+)
+
+func posixMode(m uint32) (fs.FileMode, bool) {
+	mode := fs.FileMode(m & 0o777)
+	if m&0o4000 != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		mode |= fs.ModeSticky
+	}
+	switch m & sIFMT {
+	case sIFREG:
+	case sIFDIR:
+		mode |= fs.ModeDir
+	case sIFLNK:
+		mode |= fs.ModeSymlink
+	case sIFCHR:
+		mode |= fs.ModeDevice | fs.ModeCharDevice
+	case sIFBLK:
+		mode |= fs.ModeDevice
+	case sIFIFO:
+		mode |= fs.ModeNamedPipe
+	case sIFSOCK:
+		mode |= fs.ModeSocket
+	default:
+		return mode, false
+	}
+	return mode, true
+}
+
+// makeEntry turns a record and its Rock Ridge information into an Entry.
+func (im *Image) makeEntry(path, name string, rec DirRecord, info *rrInfo, off int64) (*Entry, error) {
+	if rec.FileUnitSize != 0 || rec.InterleaveGap != 0 {
+		return nil, formatErrf(off, "directory record of "+path, "interleaved file (unit %d, gap %d) not supported", rec.FileUnitSize, rec.InterleaveGap)
+	}
+	e := &Entry{
+		RecordTime: rec.Time,
+		Flags:      rec.Flags,
+		Identifier: string(rec.Identifier),
+		name:       name,
+		lba:        rec.Extent,
+		Zisofs:     info.hasZF,
+	}
+	if im.Namespace == NamespaceJoliet && !rec.IsDot() {
+		e.Identifier = decodeUCS2(rec.Identifier)
+	}
+	e.Path = path
+	e.ModTime = rec.Time
+	if info.hasTF && !info.modify.IsZero() {
+		e.ModTime = info.modify
+	}
+	e.Nlink = 1
+	switch {
+	case info.hasPX:
+		mode, ok := posixMode(info.mode)
+		if !ok {
+			return nil, formatErrf(off, "Rock Ridge PX entry of "+path, "unknown file type in mode %#o", info.mode)
+		}
+		if mode.IsDir() != rec.IsDir() {
+			return nil, formatErrf(off, "Rock Ridge PX entry of "+path, "mode %#o disagrees with the directory flag", info.mode)
+		}
+		e.Mode = mode
+		e.Nlink, e.UID, e.GID = info.nlink, info.uid, info.gid
+	case rec.IsDir():
+		e.Mode = fs.ModeDir | 0o555
+	case info.hasSL:
+		e.Mode = fs.ModeSymlink | 0o777
+	default:
+		e.Mode = 0o555
+	}
+	if info.hasSL && e.Mode&fs.ModeSymlink != 0 {
+		e.Link = string(info.link)
+	}
+	if info.hasPN && e.Mode&fs.ModeDevice != 0 {
+		e.DevMajor, e.DevMinor = decodeDevice(info.devHigh, info.devLow)
+	}
+	e.Inode = uint64(rec.Extent)
+	if info.hasSerial {
+		e.Inode = uint64(info.serial)
+	}
+	if err := im.addExtent(e, rec, off); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// addExtent appends the data extent of rec to e (another record of a
+// multi-extent file, or the first) after checking it lies in the image.
+func (im *Image) addExtent(e *Entry, rec DirRecord, off int64) error {
+	lba := rec.Extent + uint32(rec.ExtAttrLen)
+	if rec.Extent > ^uint32(0)-uint32(rec.ExtAttrLen) {
+		return formatErrf(off, "directory record of "+e.Path, "extent %d overflows", rec.Extent)
+	}
+	n := int64(rec.DataLength)
+	if err := im.checkExtent(lba, n, off, "data of "+e.Path); err != nil {
+		return err
+	}
+	if rec.IsDir() && n == 0 {
+		return formatErrf(off, "directory record of "+e.Path, "directory of size 0")
+	}
+	if n > 0 || rec.IsDir() {
+		e.Extents = append(e.Extents, Extent{Offset: int64(lba) * SectorSize, Size: n})
+	}
+	if e.Mode.IsRegular() {
+		e.Size += n
+	}
+	return nil
+}
+
+// decodeDevice splits a Rock Ridge PN device number. Writers differ: mkisofs
+// records major and minor in the high and low words; libisofs (xorriso)
+// records the host's dev_t split in two 32-bit halves, which for Linux has
+// high == 0. So: with high != 0, major = high and minor = low; with high ==
+// 0, low is decoded as a Linux (glibc) dev_t, which also reads the old
+// 8:8-bit form correctly.
+func decodeDevice(high, low uint32) (major, minor uint32) {
+	if high != 0 {
+		return high, low
+	}
+	return (low >> 8) & 0xfff, (low & 0xff) | ((low >> 12) & 0xfff00)
+}

@@ -207,7 +207,7 @@ func (s *Stage) Finish() {
 	case len(s.Problems) > 0:
 		s.Status = StatusFailed
 	case s.Status == StatusSkipped:
-	case len(s.Findings) > 0:
+	case len(s.Findings) > 0 || s.Status == StatusDiffers:
 		s.Status = StatusDiffers
 	default:
 		s.Status = StatusSame

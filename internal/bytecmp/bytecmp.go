@@ -1,0 +1,99 @@
+// Package bytecmp finds where two byte streams first differ, reading both
+// in fixed-size chunks through pooled buffers: the memory it uses does not
+// grow with the files it compares.
+package bytecmp
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+)
+
+// ChunkSize is how much of each stream is read per step.
+const ChunkSize = 256 << 10
+
+var pool = sync.Pool{New: func() any { b := make([]byte, 2*ChunkSize); return &b }}
+
+// Result says whether two streams are equal and, if not, the offset of the
+// first differing byte (or the length of the shorter stream when one is a
+// prefix of the other).
+type Result struct {
+	Equal     bool
+	FirstDiff int64 // -1 when Equal
+}
+
+// FirstDiff reads a and b in step until they differ or both end. A read
+// error other than the end of a stream is returned as a *ReadError.
+func FirstDiff(a, b io.Reader) (Result, error) {
+	bp := pool.Get().(*[]byte)
+	defer pool.Put(bp)
+	ba, bb := (*bp)[:ChunkSize], (*bp)[ChunkSize:]
+	var off int64
+	for {
+		na, errA := io.ReadFull(a, ba)
+		nb, errB := io.ReadFull(b, bb)
+		if errA != nil && !isEnd(errA) {
+			return Result{FirstDiff: off}, &ReadError{Side: "a", Off: off + int64(na), Err: errA}
+		}
+		if errB != nil && !isEnd(errB) {
+			return Result{FirstDiff: off}, &ReadError{Side: "b", Off: off + int64(nb), Err: errB}
+		}
+		n := min(na, nb)
+		if !bytes.Equal(ba[:n], bb[:n]) {
+			i := 0
+			for ba[i] == bb[i] {
+				i++
+			}
+			return Result{FirstDiff: off + int64(i)}, nil
+		}
+		if na != nb {
+			return Result{FirstDiff: off + int64(n)}, nil
+		}
+		off += int64(n)
+		if isEnd(errA) || isEnd(errB) {
+			return Result{Equal: true, FirstDiff: -1}, nil
+		}
+	}
+}
+
+func isEnd(err error) bool { return err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) }
+
+// ReadError is a read failure on one side of a comparison.
+type ReadError struct {
+	Side string // "a" or "b"
+	Off  int64  // offset in that stream where reading failed
+	Err  error
+}
+
+func (e *ReadError) Error() string {
+	return "reading " + e.Side + " at offset " + strconv.FormatInt(e.Off, 10) + ": " + e.Err.Error()
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// Ranges returns the differing byte ranges [start, end) of a and b, joining
+// differences closer than gap bytes, at most max ranges. Bytes past the end
+// of the shorter slice form a final range.
+func Ranges(a, b []byte, gap, max int) [][2]int {
+	var out [][2]int
+	n := min(len(a), len(b))
+	for i := 0; i < n && len(out) < max; i++ {
+		if a[i] == b[i] {
+			continue
+		}
+		start, end := i, i+1
+		for j := i + 1; j < n && j < end+gap; j++ {
+			if a[j] != b[j] {
+				end = j + 1
+			}
+		}
+		out = append(out, [2]int{start, end})
+		i = end - 1
+	}
+	if len(a) != len(b) && len(out) < max {
+		out = append(out, [2]int{n, len(a) + len(b) - n})
+	}
+	return out
+}

@@ -168,7 +168,7 @@ func (im *Image) detectRockRidge() error {
 		return nil
 	}
 	var info rrInfo
-	err = im.systemUse(su, off+int64(dot.Len)-int64(len(su)), 0, func(e suspEntry) error { return info.add(e) })
+	_, err = im.systemUse(su, off+int64(dot.Len)-int64(len(su)), 0, info.add)
 	if err != nil {
 		return err
 	}

@@ -318,3 +318,34 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+var isoinfoRE = regexp.MustCompile(`^[-dlcbpsf][-rwxsStT]{9}\s+(\d+)\s+\d+\s+\d+\s+\d+\s+\w{3}\s+\d+\s+\d+\s+\[\s*\d+\s+\d+\]\s\s(.*)$`)
+
+// isoinfoNlink returns the Rock Ridge link counts "isoinfo -R -l" prints
+// (xorriso's lsdl prints 1 for every node, so it is no oracle for them).
+func isoinfoNlink(t *testing.T, img string) map[string]string {
+	t.Helper()
+	testimg.Need(t, "isoinfo")
+	out := testimg.Run(t, filepath.Dir(img), "isoinfo", "-R", "-l", "-i", img)
+	m := map[string]string{}
+	dir := ""
+	for _, line := range strings.Split(out, "\n") {
+		if d, ok := strings.CutPrefix(line, "Directory listing of "); ok {
+			dir = strings.TrimSuffix(d, "/")
+			continue
+		}
+		g := isoinfoRE.FindStringSubmatch(line)
+		if g == nil {
+			continue
+		}
+		name := strings.TrimSuffix(g[2], " ")
+		if line[0] == 'l' {
+			name, _, _ = strings.Cut(name, " -> ")
+		}
+		if name == "." || name == ".." {
+			continue
+		}
+		m[dir+"/"+name] = g[1]
+	}
+	return m
+}

@@ -65,22 +65,37 @@ type rrInfo struct {
 	spSkip          byte
 	rripER          bool // an ER entry names RRIP
 	hasZF           bool
+	damage          error // first malformed entry, see systemUse
 }
 
 // suspEntry is one System Use entry: signature, version and data after the
-// four-byte header.
+// four-byte header. tail runs from the data to the end of the area: some
+// writers (genisoimage with long symlinks) let the last SL component run
+// past the entry's length, and Linux and libisofs read it from there.
 type suspEntry struct {
 	sig  [2]byte
 	ver  byte
 	data []byte
+	tail []byte
 }
 
 // systemUse walks the SUSP entries of a record's system use area su (whose
 // first skip bytes are not SUSP), following CE continuation areas, and calls
 // fn for each entry. suOff is the image offset of su, for error reports.
-func (im *Image) systemUse(su []byte, suOff int64, skip int, fn func(e suspEntry) error) error {
+//
+// Malformed SUSP data does not stop the walk: like the Linux kernel and
+// libisofs, systemUse keeps what it decoded before the damage and ignores
+// the rest of the record's entries (or, for an entry fn rejects, that
+// entry), and returns the first damage as a *FormatError. Only a failure to
+// read the image is returned as err.
+func (im *Image) systemUse(su []byte, suOff int64, skip int, fn func(e suspEntry) error) (damage, err error) {
 	if skip > len(su) {
-		return nil
+		return nil, nil
+	}
+	note := func(e error) {
+		if damage == nil {
+			damage = e
+		}
 	}
 	area, areaOff := su[skip:], suOff+int64(skip)
 	total := 0
@@ -92,12 +107,14 @@ func (im *Image) systemUse(su []byte, suOff int64, skip int, fn func(e suspEntry
 				break
 			}
 			if l < 4 || l > len(area) {
-				return formatErrf(areaOff, "system use entry", "%q length %d exceeds the %d bytes left", area[:2], l, len(area))
+				note(formatErrf(areaOff, "system use entry", "%q length %d, %d bytes left", area[:2], l, len(area)))
+				return damage, nil
 			}
-			e := suspEntry{sig: [2]byte{area[0], area[1]}, ver: area[3], data: area[4:l]}
+			e := suspEntry{sig: [2]byte{area[0], area[1]}, ver: area[3], data: area[4:l], tail: area[4:]}
 			total += l
 			if total > maxSUSPBytes {
-				return formatErrf(areaOff, "system use area", "more than %d bytes", maxSUSPBytes)
+				note(formatErrf(areaOff, "system use area", "more than %d bytes", maxSUSPBytes))
+				return damage, nil
 			}
 			switch string(e.sig[:]) {
 			case "ST":
@@ -105,7 +122,8 @@ func (im *Image) systemUse(su []byte, suOff int64, skip int, fn func(e suspEntry
 				continue
 			case "CE":
 				if len(e.data) < 24 {
-					return formatErrf(areaOff, "SUSP CE entry", "length %d", l)
+					note(formatErrf(areaOff, "SUSP CE entry", "length %d", l))
+					break
 				}
 				ce = &[3]uint32{
 					binary.LittleEndian.Uint32(e.data[0:]),
@@ -114,32 +132,34 @@ func (im *Image) systemUse(su []byte, suOff int64, skip int, fn func(e suspEntry
 				}
 			default:
 				if err := fn(e); err != nil {
-					var fe *FormatError
-					if errors.As(err, &fe) {
-						return err
+					if errors.Is(err, ErrBadName) {
+						return damage, formatErr(areaOff, "Rock Ridge "+string(e.sig[:])+" entry", err)
 					}
-					return formatErr(areaOff, "Rock Ridge "+string(e.sig[:])+" entry", err)
+					note(formatErr(areaOff, "Rock Ridge "+string(e.sig[:])+" entry", err))
 				}
 			}
 			area, areaOff = area[l:], areaOff+int64(l)
 		}
 		if ce == nil {
-			return nil
+			return damage, nil
 		}
 		if hops >= maxContinuations {
-			return formatErrf(areaOff, "SUSP CE entry", "more than %d continuation areas", maxContinuations)
+			note(formatErrf(areaOff, "SUSP CE entry", "more than %d continuation areas", maxContinuations))
+			return damage, nil
 		}
 		off := int64(ce[0])*SectorSize + int64(ce[1])
 		n := int64(ce[2])
 		if n > maxCELength || ce[1] >= SectorSize {
-			return formatErrf(areaOff, "SUSP CE entry", "continuation area of %d bytes at offset %d in block %d", n, ce[1], ce[0])
+			note(formatErrf(areaOff, "SUSP CE entry", "continuation area of %d bytes at offset %d in block %d", n, ce[1], ce[0]))
+			return damage, nil
 		}
 		if off+n > im.size {
-			return formatErr(off, "SUSP continuation area", ErrTruncated)
+			note(formatErr(off, "SUSP continuation area", ErrTruncated))
+			return damage, nil
 		}
 		buf := make([]byte, n)
 		if _, err := im.r.ReadAt(buf, off); err != nil {
-			return formatErr(off, "SUSP continuation area", err)
+			return damage, formatErr(off, "SUSP continuation area", err)
 		}
 		area, areaOff = buf, off
 	}
@@ -215,7 +235,7 @@ func (info *rrInfo) add(e suspEntry) error {
 			return errBadLength
 		}
 		info.hasSL = true
-		return info.addSymlink(d[1:])
+		return info.addSymlink(d[1:], e.tail[1:])
 	case "TF":
 		info.any = true
 		return info.addTimestamps(d)
@@ -238,15 +258,18 @@ func (info *rrInfo) add(e suspEntry) error {
 	return nil
 }
 
-// addSymlink appends the component records of one SL entry to the target.
-// A component whose CONTINUE flag is set runs on into the next component
-// record (possibly in the next SL entry) without a separating "/".
-func (info *rrInfo) addSymlink(c []byte) error {
-	for len(c) > 0 {
-		if len(c) < 2 || 2+int(c[1]) > len(c) {
-			return errors.New("component record overruns SL entry")
+// addSymlink appends the component records of one SL entry (c, with area
+// the rest of the system use area from c on) to the target. A component
+// whose CONTINUE flag is set runs on into the next component record
+// (possibly in the next SL entry) without a separating "/". As in Linux and
+// libisofs, a component that starts inside the entry is read whole even if
+// it runs past the entry's end, as long as it stays in the area.
+func (info *rrInfo) addSymlink(c, area []byte) error {
+	for p := 0; len(c)-p > 1; {
+		flags, n := area[p], int(area[p+1])
+		if p+2+n > len(area) {
+			return errors.New("component record overruns the system use area")
 		}
-		flags, n := c[0], int(c[1])
 		var piece []byte
 		switch {
 		case flags&slCurrent != 0:
@@ -257,12 +280,12 @@ func (info *rrInfo) addSymlink(c []byte) error {
 			// The root: the target restarts at "/".
 			info.link = append(info.link[:0], '/')
 			info.slNeedSlash = false
-			c = c[2+n:]
+			p += 2 + n
 			continue
 		case flags&slHost != 0:
 			piece = nil // host name: nothing portable to say
 		default:
-			piece = c[2 : 2+n]
+			piece = area[p+2 : p+2+n]
 		}
 		if info.slNeedSlash {
 			info.link = append(info.link, '/')
@@ -272,7 +295,7 @@ func (info *rrInfo) addSymlink(c []byte) error {
 			return errLinkTooBig
 		}
 		info.slNeedSlash = flags&slContinue == 0
-		c = c[2+n:]
+		p += 2 + n
 	}
 	return nil
 }

@@ -29,6 +29,11 @@ type Extent struct {
 // Entry is one node of the tree Walk yields.
 type Entry struct {
 	tree.Node
+	// Node.Inode is the Rock Ridge PX serial number when recorded (RRIP
+	// 1.12, as libisofs writes); else the first block of the data for
+	// directories and non-empty regular files (hard links share it); else
+	// 1<<63 | the byte offset of the directory record.
+	//
 	// Extents hold the data: one for most files and for directories (their
 	// records), several for a multi-extent file, none for an empty one.
 	Extents []Extent
@@ -45,6 +50,11 @@ type Entry struct {
 	// Relocated is set on a directory reached through a Rock Ridge CL child
 	// link: it is recorded elsewhere (often below rr_moved) and shown here.
 	Relocated bool
+	// Damage, when not nil, describes malformed Rock Ridge data of this
+	// node (a *FormatError): what came before it was used, the rest ignored,
+	// as Linux and libisofs do. genisoimage, for one, writes SL entries
+	// longer than 255 bytes whose length byte wraps around.
+	Damage error
 	// Zisofs is set when a Rock Ridge ZF entry marks the data as zisofs
 	// compressed; Size and Open are then the compressed form.
 	Zisofs bool
@@ -159,7 +169,8 @@ func (w *Walker) root() (*Entry, error) {
 	var info rrInfo
 	if w.im.Namespace == NamespaceRockRidge {
 		suOff := off + int64(dot.Len) - int64(len(dot.SystemUse))
-		if err := w.im.systemUse(dot.SystemUse, suOff, 0, info.add); err != nil {
+		var err error
+		if info.damage, err = w.im.systemUse(dot.SystemUse, suOff, 0, info.add); err != nil {
 			return nil, err
 		}
 	}
@@ -265,7 +276,8 @@ func (w *Walker) child(d *Entry, rec DirRecord, off int64) (*Entry, error) {
 	var info rrInfo
 	if im.Namespace == NamespaceRockRidge {
 		suOff := off + int64(rec.Len) - int64(len(rec.SystemUse))
-		if err := im.systemUse(rec.SystemUse, suOff, im.SUSPSkip, info.add); err != nil {
+		var err error
+		if info.damage, err = im.systemUse(rec.SystemUse, suOff, im.SUSPSkip, info.add); err != nil {
 			return nil, err
 		}
 		if info.relocated {
@@ -300,7 +312,7 @@ func (im *Image) relocatedDir(path, name string, placeholder DirRecord, lba uint
 	}
 	var info rrInfo
 	suOff := off + int64(dot.Len) - int64(len(dot.SystemUse))
-	if err := im.systemUse(dot.SystemUse, suOff, im.SUSPSkip, info.add); err != nil {
+	if info.damage, err = im.systemUse(dot.SystemUse, suOff, im.SUSPSkip, info.add); err != nil {
 		return nil, err
 	}
 	info.hasCL, info.relocated = false, false
@@ -424,6 +436,7 @@ func (im *Image) makeEntry(path, name string, rec DirRecord, info *rrInfo, off i
 		name:       name,
 		lba:        rec.Extent,
 		Zisofs:     info.hasZF,
+		Damage:     info.damage,
 	}
 	if im.Namespace == NamespaceJoliet && !rec.IsDot() {
 		e.Identifier = decodeUCS2(rec.Identifier)
@@ -458,12 +471,18 @@ func (im *Image) makeEntry(path, name string, rec DirRecord, info *rrInfo, off i
 	if info.hasPN && e.Mode&fs.ModeDevice != 0 {
 		e.DevMajor, e.DevMinor = decodeDevice(info.devHigh, info.devLow)
 	}
-	e.Inode = uint64(rec.Extent)
-	if info.hasSerial {
-		e.Inode = uint64(info.serial)
-	}
 	if err := im.addExtent(e, rec, off); err != nil {
 		return nil, err
+	}
+	switch {
+	case info.hasSerial:
+		e.Inode = uint64(info.serial)
+	case e.Mode.IsDir() || e.Mode.IsRegular() && e.Size > 0:
+		e.Inode = uint64(rec.Extent)
+	default:
+		// Writers give empty files, links and devices a shared or
+		// arbitrary block: use the record's own position instead.
+		e.Inode = 1<<63 | uint64(off)
 	}
 	return e, nil
 }

@@ -365,6 +365,9 @@ func Describe(f Finding) string {
 	if f.Container {
 		parts = append(parts, "(container, see its inner differences)")
 	}
+	if f.Derived {
+		parts = append(parts, "(follows from the other differences)")
+	}
 	if f.Explanation != "" {
 		first, _, _ := strings.Cut(f.Explanation, "\n")
 		parts = append(parts, "— "+first)
@@ -384,9 +387,16 @@ type shortAnswer struct {
 func answer(r *Report) []shortAnswer {
 	index := map[string]int{}
 	var out []shortAnswer
-	for _, f := range r.Findings() {
-		if f.Container {
-			continue // explained by its inner findings
+	all := r.Findings()
+	onlyDerived := true
+	for _, f := range all {
+		if !f.Container && !f.Derived {
+			onlyDerived = false
+		}
+	}
+	for _, f := range all {
+		if f.Container || (f.Derived && !onlyDerived) {
+			continue // explained by other findings
 		}
 		where := f.Path
 		switch {

@@ -124,6 +124,10 @@ type Finding struct {
 	// Container is set when the differing file is itself a compared
 	// container (its inner differences are listed under its own scope).
 	Container bool `json:"container,omitempty"`
+	// Derived is set when the difference follows from others, such as a
+	// superblock's table offsets moving because a file grew. Derived
+	// findings are listed but left out of the short answer.
+	Derived bool `json:"derived,omitempty"`
 	// Explanation and Hint say how and probably why the bytes differ.
 	Explanation string `json:"explanation,omitempty"`
 	Hint        string `json:"hint,omitempty"`

@@ -76,3 +76,17 @@ func quote(s string) string {
 	}
 	return s
 }
+
+// Split separates the changes whose names satisfy layout (fields that only
+// record where things were placed, and so follow from other differences)
+// from the rest.
+func Split(changes []Change, layout func(name string) bool) (own, placed []Change) {
+	for _, c := range changes {
+		if layout(c.Name) {
+			placed = append(placed, c)
+		} else {
+			own = append(own, c)
+		}
+	}
+	return own, placed
+}

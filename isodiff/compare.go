@@ -1,0 +1,160 @@
+// Package isodiff tells why two builds of the same Linux live ISO are not
+// byte-identical.
+//
+// Compare runs a staged analysis, cheap to expensive, reading both images in
+// place (nothing is extracted, no image or tree is held in memory):
+//
+//  1. sizes:    size and SHA-256 of both images, hashed concurrently. Equal
+//     hashes end the analysis: the images are identical.
+//  2. header:   the volume descriptors field by field, the 32 KiB system
+//     area (its differing byte ranges, its MBR and GPT decoded), and the
+//     El Torito boot catalog with each boot image compared by hash.
+//  3. toc:      a merge-walk of the two ISO trees (Rock Ridge names, modes,
+//     owners and times where present, else Joliet, else plain ISO 9660).
+//  4. squashfs: every squashfs image inside the ISO (the configured paths,
+//     default /live/filesystem.squashfs, and any file that starts with the
+//     squashfs magic), opened through an io.SectionReader over the ISO:
+//     its hash, its superblock field by field, and a merge-walk of its tree.
+//  5. content:  the bytes of every regular file present in both images, at
+//     the ISO level and inside each squashfs.
+//
+// Every stage runs even when an earlier one failed; a stage that meets a
+// problem records it (file, stage, byte offset, error) and the report marks
+// it failed. The result is a report.Report, which package report renders.
+package isodiff
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/isodiff/isodiff/report"
+)
+
+// Version is reported in the report's tool field.
+const Version = "0.1.0"
+
+// DefaultSquashfs is the squashfs image a Debian live ISO carries.
+const DefaultSquashfs = "/live/filesystem.squashfs"
+
+// Options tune a comparison. The zero value is ready to use.
+type Options struct {
+	// Squashfs names files inside the ISO to compare as squashfs images.
+	// Empty means DefaultSquashfs. Files not named here that start with the
+	// squashfs magic are compared too, unless NoScan is set.
+	Squashfs []string
+	NoScan   bool
+	// IgnoreMtime leaves modification times out of tree comparisons.
+	IgnoreMtime bool
+	// MaxDiffBytes caps each listing diff text (16 MiB if zero).
+	MaxDiffBytes int
+	// Logf, when set, receives one line per stage as it starts and ends.
+	Logf func(format string, args ...any)
+}
+
+// Input is one image to compare: a name for messages and a way to read it.
+type Input struct {
+	Name string
+	R    io.ReaderAt
+	Size int64
+}
+
+// Compare compares two image files. It returns an error only when a file
+// cannot be opened or ctx is cancelled; every other problem is recorded in
+// the report, whose ExitCode says 0 identical, 1 different, 2 trouble.
+func Compare(ctx context.Context, pathA, pathB string, opts Options) (*report.Report, error) {
+	fa, err := os.Open(pathA)
+	if err != nil {
+		return nil, err
+	}
+	defer fa.Close()
+	fb, err := os.Open(pathB)
+	if err != nil {
+		return nil, err
+	}
+	defer fb.Close()
+	sa, err := fa.Stat()
+	if err != nil {
+		return nil, err
+	}
+	sb, err := fb.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !sa.Mode().IsRegular() || !sb.Mode().IsRegular() {
+		return nil, fmt.Errorf("isodiff: %s and %s must both be regular files", pathA, pathB)
+	}
+	return CompareInputs(ctx, Input{pathA, fa, sa.Size()}, Input{pathB, fb, sb.Size()}, opts)
+}
+
+// A stage is one step of the pipeline: it fills its report.Stage from the
+// session's shared state, and may leave state for later stages.
+type stage struct {
+	name string
+	run  func(ctx context.Context, s *session, st *report.Stage)
+}
+
+// pipeline is the order of the analysis.
+var pipeline = []stage{
+	{report.StageSizes, runSizes},
+	{report.StageHeader, runHeader},
+	{report.StageTOC, runTOC},
+	{report.StageSquashfs, runSquashfs},
+	{report.StageContent, runContent},
+}
+
+// CompareInputs compares two images given as io.ReaderAt.
+func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Report, error) {
+	if len(opts.Squashfs) == 0 {
+		opts.Squashfs = []string{DefaultSquashfs}
+	}
+	s := newSession(a, b, opts)
+	r := &report.Report{
+		Schema:  report.SchemaVersion,
+		Tool:    "isodiff " + Version,
+		Started: time.Now().UTC().Truncate(time.Second),
+		A:       report.Image{Path: a.Name, Size: a.Size},
+		B:       report.Image{Path: b.Name, Size: b.Size},
+	}
+	s.report = r
+	for _, stg := range pipeline {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		st := &report.Stage{Name: stg.name}
+		r.Stages = append(r.Stages, st)
+		if r.Identical && stg.name != report.StageSizes {
+			st.Status = report.StatusSkipped
+			st.Notes = append(st.Notes, "images are identical")
+			continue
+		}
+		s.logf("stage %s: start", stg.name)
+		start := time.Now()
+		runGuarded(ctx, s, stg, st)
+		st.Elapsed = report.Duration(time.Since(start))
+		st.Finish()
+		s.logf("stage %s: %s, %d finding(s), %d problem(s), %.2fs", stg.name, st.Status, len(st.Findings), len(st.Problems), time.Since(start).Seconds())
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.Elapsed = report.Duration(time.Since(r.Started))
+	return r, nil
+}
+
+// runGuarded runs a stage so that a bug in it (a panic) is recorded as the
+// stage's problem instead of ending the whole analysis.
+func runGuarded(ctx context.Context, s *session, stg stage, st *report.Stage) {
+	defer func() {
+		if v := recover(); v != nil {
+			st.Problems = append(st.Problems, report.Problem{
+				File: s.in[0].Name + ", " + s.in[1].Name, Stage: stg.name, Offset: -1,
+				Message: fmt.Sprintf("internal error (please report): %v\n%s", v, debug.Stack()),
+			})
+		}
+	}()
+	stg.run(ctx, s, st)
+}

@@ -1,0 +1,153 @@
+package isodiff
+
+import (
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/isodiff/isodiff/internal/bytecmp"
+	"github.com/isodiff/isodiff/internal/iso9660"
+	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/internal/treediff"
+	"github.com/isodiff/isodiff/report"
+)
+
+// session is the state the stages share: the inputs, each side's parsed ISO
+// (opened once, on first use) and the squashfs images the tree walk found.
+type session struct {
+	opts   Options
+	in     [2]Input
+	report *report.Report
+
+	isoOnce [2]sync.Once
+	iso     [2]*iso9660.Image
+	isoErr  [2]error
+
+	// containers are the squashfs images found in the ISO trees, in walk
+	// order; walked[i] says whether side i's tree walk reached its end.
+	containers []*container
+	walked     [2]bool
+}
+
+// container is a squashfs image inside the ISO, on one or both sides.
+type container struct {
+	path  string
+	entry [2]*iso9660.Entry
+	// sum and reader are each side's SHA-256 and opened image, once the
+	// squashfs stage has computed them.
+	sum    [2]string
+	reader [2]*squashfs.Reader
+}
+
+func (c *container) scope() string { return "squashfs:" + c.path }
+
+func newSession(a, b Input, opts Options) *session {
+	return &session{opts: opts, in: [2]Input{a, b}}
+}
+
+func (s *session) logf(format string, args ...any) {
+	if s.opts.Logf != nil {
+		s.opts.Logf(format, args...)
+	}
+}
+
+// image returns side i's parsed ISO, opening it on first use.
+func (s *session) image(i int) (*iso9660.Image, error) {
+	s.isoOnce[i].Do(func() {
+		s.iso[i], s.isoErr[i] = iso9660.Open(s.in[i].R, s.in[i].Size)
+	})
+	return s.iso[i], s.isoErr[i]
+}
+
+// container returns the container with the given path, adding it if new.
+func (s *session) container(path string) *container {
+	for _, c := range s.containers {
+		if c.path == path {
+			return c
+		}
+	}
+	c := &container{path: path}
+	s.containers = append(s.containers, c)
+	return c
+}
+
+// isContainer reports whether path was found to be a squashfs image.
+func (s *session) isContainer(path string) bool {
+	for _, c := range s.containers {
+		if c.path == path {
+			return true
+		}
+	}
+	return false
+}
+
+// problem turns an error met while reading side i into a report.Problem
+// that names the file, the stage and, when the error carries one, the byte
+// offset in the image. base is added to offsets of errors found inside a
+// section of the image (a squashfs at base), and scope names that section.
+func (s *session) problem(i int, stage string, base int64, scope string, err error) report.Problem {
+	file := ""
+	if i >= 0 {
+		file = s.in[i].Name
+	} else {
+		file = s.in[0].Name + ", " + s.in[1].Name
+	}
+	return report.Problem{File: file, Stage: stage, Offset: errOffset(err, base), Message: err.Error(), Scope: scope}
+}
+
+// errOffset finds the image offset an error carries, or -1.
+func errOffset(err error, base int64) int64 {
+	var ie *iso9660.FormatError
+	if errors.As(err, &ie) {
+		return ie.Off
+	}
+	var se *squashfs.FormatError
+	if errors.As(err, &se) {
+		return base + se.Off
+	}
+	return -1
+}
+
+// pairProblem records an error from work on both sides (a merge-walk, a
+// comparison), attributed to the side it came from when the error says so.
+// Inside a container, offsets are made relative to the whole image.
+func (s *session) pairProblem(stage string, c *container, err error) report.Problem {
+	side := sideOf(err)
+	base, scope := int64(0), "iso"
+	if c != nil {
+		scope = c.scope()
+		if side >= 0 && c.entry[side] != nil && len(c.entry[side].Extents) > 0 {
+			base = c.entry[side].Extents[0].Offset
+		}
+	}
+	return s.problem(side, stage, base, scope, err)
+}
+
+// sideOf returns 0 or 1 for an error that names its side, else -1.
+func sideOf(err error) int {
+	var se *treediff.SideError
+	if errors.As(err, &se) {
+		return se.Side
+	}
+	var re *bytecmp.ReadError
+	if errors.As(err, &re) {
+		if re.Side == "a" {
+			return 0
+		}
+		return 1
+	}
+	return -1
+}
+
+// ctxReader stops a long read when the context is cancelled.
+type ctxReader struct {
+	ctx interface{ Err() error }
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

@@ -1,0 +1,75 @@
+package isodiff
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/isodiff/isodiff/internal/bytecmp"
+	"github.com/isodiff/isodiff/internal/iso9660"
+	"github.com/isodiff/isodiff/internal/treediff"
+	"github.com/isodiff/isodiff/report"
+	"github.com/isodiff/isodiff/sqfsdiff"
+)
+
+// runContent compares the bytes of every regular file present in both
+// images: first the ISO's own files, then each squashfs image's files.
+func runContent(ctx context.Context, s *session, st *report.Stage) {
+	s.isoContent(ctx, st)
+	for _, c := range s.containers {
+		if c.reader[0] == nil || c.reader[1] == nil || c.sum[0] == c.sum[1] {
+			continue
+		}
+		res, err := sqfsdiff.Content(ctx, c.reader[0], c.reader[1], s.sqfsOptions(c))
+		st.Findings = append(st.Findings, res.Findings...)
+		for _, p := range res.Problems {
+			st.Problems = append(st.Problems, s.pairProblem(st.Name, c, fmt.Errorf("%s: %w", p.Path, p.Err)))
+		}
+		if err != nil {
+			st.Problems = append(st.Problems, s.pairProblem(st.Name, c, err))
+		}
+		st.Notes = append(st.Notes, fmt.Sprintf("%s: %d file pair(s) compared, %d proven equal from compressed bytes", c.path, res.Compared, res.SameByRaw))
+	}
+}
+
+// isoContent compares the ISO-level files present in both trees.
+func (s *session) isoContent(ctx context.Context, st *report.Stage) {
+	var ims [2]*iso9660.Image
+	for i := range ims {
+		im, err := s.image(i)
+		if err != nil {
+			return // the toc stage has recorded it
+		}
+		ims[i] = im
+	}
+	wa, wb := ims[0].Walk(), ims[1].Walk()
+	err := treediff.Merge(ctx, wa.Next, wb.Next, isoNode, func(a, b *iso9660.Entry, inA, inB bool) error {
+		if !inA || !inB || !a.Mode.IsRegular() || !b.Mode.IsRegular() {
+			return nil
+		}
+		var c *container
+		for _, k := range s.containers {
+			if k.path == a.Path {
+				c = k
+			}
+		}
+		if c != nil && c.sum[0] != "" && c.sum[0] == c.sum[1] {
+			return nil // hashed equal by the squashfs stage
+		}
+		res, err := bytecmp.FirstDiff(ctxReader{ctx, ims[0].Open(a)}, ctxReader{ctx, ims[1].Open(b)})
+		if err != nil {
+			st.Problems = append(st.Problems, s.pairProblem(st.Name, nil, fmt.Errorf("%s: %w", a.Path, err)))
+			return nil
+		}
+		if !res.Equal {
+			st.Findings = append(st.Findings, report.Finding{
+				Scope: "iso", Path: a.Path, Kind: report.KindContent, Type: "-",
+				Content:   &report.ContentDiff{SizeA: a.Size, SizeB: b.Size, FirstDiff: res.FirstDiff},
+				Container: c != nil && c.reader[0] != nil && c.reader[1] != nil,
+			})
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		st.Problems = append(st.Problems, s.pairProblem(st.Name, nil, err))
+	}
+}

@@ -1,0 +1,162 @@
+package isodiff
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/isodiff/isodiff/internal/bytecmp"
+	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/internal/iso9660"
+	"github.com/isodiff/isodiff/report"
+)
+
+// systemAreaSize is the ISO 9660 system area: the 16 sectors before the
+// volume descriptors, where isohybrid images keep their MBR and GPT.
+const systemAreaSize = 16 * iso9660.SectorSize
+
+// runHeader compares what sits outside the file tree: the system area and
+// its partition tables, the volume descriptors, and El Torito.
+func runHeader(ctx context.Context, s *session, st *report.Stage) {
+	s.compareSystemArea(st)
+	s.comparePartitionTables(st)
+	var ims [2]*iso9660.Image
+	for i := range ims {
+		im, err := s.image(i)
+		if err != nil {
+			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, "", err))
+		}
+		ims[i] = im
+	}
+	if ims[0] == nil || ims[1] == nil {
+		return
+	}
+	s.compareDescriptors(st, ims[0], ims[1])
+	s.compareElTorito(ctx, st, ims[0], ims[1])
+}
+
+func headerFinding(path string, ch []field.Change) report.Finding {
+	return report.Finding{Scope: "iso-header", Path: path, Kind: report.KindHeader, Fields: ch}
+}
+
+func (s *session) addFieldDiff(st *report.Stage, path string, a, b []field.Field) {
+	own, placed := field.Split(field.Diff(a, b), descriptorLayout)
+	if len(own) > 0 {
+		st.Findings = append(st.Findings, headerFinding(path, own))
+	}
+	if len(placed) > 0 {
+		f := headerFinding(path+" layout", placed)
+		f.Derived = true
+		st.Findings = append(st.Findings, f)
+	}
+}
+
+// descriptorLayout tells the volume descriptor fields that record sizes and
+// where the path tables and root directory were placed: they move whenever
+// a file changes size.
+func descriptorLayout(name string) bool {
+	switch name {
+	case "volume_space_size", "path_table_size", "l_path_table", "opt_l_path_table",
+		"m_path_table", "opt_m_path_table", "root_directory_extent", "root_directory_size":
+		return true
+	}
+	return false
+}
+
+// compareDescriptors compares the volume recognition sequence and each
+// volume descriptor field by field.
+func (s *session) compareDescriptors(st *report.Stage, a, b *iso9660.Image) {
+	seq := func(im *iso9660.Image) []field.Field {
+		var fs []field.Field
+		for i, d := range im.Descriptors {
+			fs = append(fs, field.Field{Name: fmt.Sprintf("descriptor %d", i), Value: fmt.Sprintf("type %d %s v%d at %d", d.Type, d.Identifier, d.Version, d.Offset)})
+		}
+		fs = append(fs, field.Field{Name: "namespace", Value: im.Namespace})
+		return fs
+	}
+	s.addFieldDiff(st, "volume descriptor set", seq(a), seq(b))
+	if a.Primary != nil && b.Primary != nil {
+		s.addFieldDiff(st, "primary volume descriptor", a.Primary.Fields(), b.Primary.Fields())
+	}
+	var ja, jb []field.Field
+	if a.Joliet != nil {
+		ja = a.Joliet.Fields()
+	}
+	if b.Joliet != nil {
+		jb = b.Joliet.Fields()
+	}
+	s.addFieldDiff(st, "joliet volume descriptor", ja, jb)
+	var ba, bb []field.Field
+	if a.Boot != nil {
+		ba = a.Boot.Fields()
+	}
+	if b.Boot != nil {
+		bb = b.Boot.Fields()
+	}
+	s.addFieldDiff(st, "boot record", ba, bb)
+}
+
+// readSystemArea returns side i's system area (shorter if the image is).
+func (s *session) readSystemArea(i int) ([]byte, error) {
+	n := min(s.in[i].Size, systemAreaSize)
+	buf := make([]byte, n)
+	if _, err := s.in[i].R.ReadAt(buf, 0); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// systemAreaRegion names the structure a system-area offset belongs to in
+// an isohybrid image.
+func systemAreaRegion(off int) string {
+	switch {
+	case off < 440:
+		return "MBR boot code"
+	case off < 444:
+		return "MBR disk signature"
+	case off < 446:
+		return "MBR reserved"
+	case off < 510:
+		return fmt.Sprintf("MBR partition entry %d", (off-446)/16+1)
+	case off < 512:
+		return "MBR boot signature"
+	case off < 1024:
+		return "GPT header (512-byte sectors)"
+	case off < 512*34:
+		return "GPT partition entries (512-byte sectors)"
+	}
+	return "system area"
+}
+
+// compareSystemArea lists the byte ranges of the 32 KiB system area that
+// differ, with a hex window of each side and the structure it lies in.
+func (s *session) compareSystemArea(st *report.Stage) {
+	var areas [2][]byte
+	for i := range areas {
+		b, err := s.readSystemArea(i)
+		if err != nil {
+			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, "", fmt.Errorf("system area: %w", err)))
+			return
+		}
+		areas[i] = b
+	}
+	ranges := bytecmp.Ranges(areas[0], areas[1], 16, 64)
+	if len(ranges) == 0 {
+		return
+	}
+	var body strings.Builder
+	fmt.Fprintf(&body, "system area (first %d bytes): %d differing range(s)\n", systemAreaSize, len(ranges))
+	cd := &report.ContentDiff{SizeA: int64(len(areas[0])), SizeB: int64(len(areas[1])), FirstDiff: int64(ranges[0][0])}
+	for _, r := range ranges {
+		cd.Ranges = append(cd.Ranges, report.Range{Start: int64(r[0]), End: int64(r[1])})
+		fmt.Fprintf(&body, "  bytes %d-%d (%d) in %s\n", r[0], r[1]-1, r[1]-r[0], systemAreaRegion(r[0]))
+		for i, label := range []string{"A", "B"} {
+			end := min(r[1], r[0]+32, len(areas[i]))
+			if r[0] < end {
+				fmt.Fprintf(&body, "    %s: % x\n", label, areas[i][r[0]:end])
+			}
+		}
+	}
+	st.Texts = append(st.Texts, report.Text{Name: "system-area", Body: body.String()})
+	st.Findings = append(st.Findings, report.Finding{Scope: "iso-header", Path: "system area", Kind: report.KindHeader, Content: cd})
+}

@@ -1,0 +1,120 @@
+package isodiff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/isodiff/isodiff/internal/iso9660"
+	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/report"
+	"github.com/isodiff/isodiff/sqfsdiff"
+)
+
+// section returns the bytes of an ISO file as one io.SectionReader over the
+// image, so the squashfs inside is read in place. Multi-extent files qualify
+// when their extents are contiguous, as xorriso writes them.
+func section(r io.ReaderAt, e *iso9660.Entry) (*io.SectionReader, error) {
+	if len(e.Extents) == 0 {
+		return nil, errors.New("file has no data")
+	}
+	start := e.Extents[0].Offset
+	end := start
+	for _, x := range e.Extents {
+		if x.Offset != end {
+			return nil, fmt.Errorf("extents are not contiguous (at offset %d)", x.Offset)
+		}
+		end += x.Size
+	}
+	return io.NewSectionReader(r, start, end-start), nil
+}
+
+// runSquashfs compares every squashfs image the tree walk found: its hash,
+// its superblock and compressor options, and its tree, merge-walked.
+func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
+	for i := range s.walked {
+		if !s.walked[i] {
+			st.Notes = append(st.Notes, fmt.Sprintf("the ISO tree of %s was not walked to its end: squashfs images past the problem are not compared", s.in[i].Name))
+		}
+	}
+	if len(s.containers) == 0 {
+		st.Status = report.StatusSkipped
+		st.Notes = append(st.Notes, "no squashfs image found in either ISO")
+		return
+	}
+	for _, c := range s.containers {
+		if err := ctx.Err(); err != nil {
+			return
+		}
+		rc := report.Container{Path: c.path}
+		var secs [2]*io.SectionReader
+		var wg sync.WaitGroup
+		var hashErr [2]error
+		for i, e := range c.entry {
+			if e == nil {
+				st.Notes = append(st.Notes, fmt.Sprintf("%s: only in %s", c.path, s.in[1-i].Name))
+				continue
+			}
+			sec, err := section(s.in[i].R, e)
+			if err != nil {
+				st.Problems = append(st.Problems, s.problem(i, st.Name, e.Extents[0].Offset, c.scope(), err))
+				continue
+			}
+			secs[i] = sec
+			wg.Go(func() { c.sum[i], hashErr[i] = hashSection(ctx, sec, 0, sec.Size()) })
+		}
+		wg.Wait()
+		for i, sec := range secs {
+			if sec == nil {
+				continue
+			}
+			_, off, _ := sec.Outer()
+			at := &report.ContainerAt{Offset: off, Size: sec.Size(), SHA256: c.sum[i]}
+			if i == 0 {
+				rc.A = at
+			} else {
+				rc.B = at
+			}
+			if hashErr[i] != nil {
+				st.Problems = append(st.Problems, s.problem(i, st.Name, off, c.scope(), hashErr[i]))
+				continue
+			}
+			r, err := squashfs.Open(sec, sec.Size())
+			if err != nil {
+				st.Problems = append(st.Problems, s.problem(i, st.Name, off, c.scope(), err))
+				continue
+			}
+			c.reader[i] = r
+		}
+		s.report.Containers = append(s.report.Containers, rc)
+		if c.reader[0] == nil || c.reader[1] == nil {
+			continue
+		}
+		if c.sum[0] == c.sum[1] {
+			st.Notes = append(st.Notes, c.path+": identical")
+			continue
+		}
+		opts := s.sqfsOptions(c)
+		st.Findings = append(st.Findings, sqfsdiff.Superblock(c.reader[0], c.reader[1], opts)...)
+		res, err := sqfsdiff.Metadata(ctx, c.reader[0], c.reader[1], opts)
+		st.Findings = append(st.Findings, res.Findings...)
+		if res.ListingDiff != "" {
+			st.Texts = append(st.Texts, report.Text{Name: "sqfs-ls-diff", Scope: c.scope(), Body: res.ListingDiff})
+		}
+		if err != nil {
+			st.Problems = append(st.Problems, s.pairProblem(st.Name, c, err))
+		}
+	}
+}
+
+func (s *session) sqfsOptions(c *container) sqfsdiff.Options {
+	return sqfsdiff.Options{
+		Scope:               c.scope(),
+		NameA:               s.in[0].Name + ":" + c.path,
+		NameB:               s.in[1].Name + ":" + c.path,
+		IgnoreMtime:         s.opts.IgnoreMtime,
+		MaxListingDiffBytes: s.opts.MaxDiffBytes,
+	}
+}

@@ -1,0 +1,119 @@
+package isodiff
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/isodiff/isodiff/internal/iso9660"
+	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/internal/treediff"
+	"github.com/isodiff/isodiff/report"
+)
+
+// squashfsMagic starts every squashfs image ("hsqs", little-endian).
+var squashfsMagic = []byte("hsqs")
+
+// isoTreeOptions says which fields the two ISO trees can be compared on:
+// without Rock Ridge on both sides there are no owners or link counts.
+func (s *session) isoTreeOptions(a, b *iso9660.Image) treediff.Options {
+	rr := a.Namespace == iso9660.NamespaceRockRidge && b.Namespace == iso9660.NamespaceRockRidge
+	return treediff.Options{IgnoreMtime: s.opts.IgnoreMtime, IgnoreDirSize: true, IgnoreNlink: !rr, IgnoreOwner: !rr}
+}
+
+func isoNode(e *iso9660.Entry) *tree.Node { return &e.Node }
+
+// runTOC merge-walks the two ISO trees: added, removed and changed nodes,
+// the unified diff of the two listings, and the squashfs images found.
+func runTOC(ctx context.Context, s *session, st *report.Stage) {
+	var ims [2]*iso9660.Image
+	for i := range ims {
+		im, err := s.image(i)
+		if err != nil {
+			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, "", err))
+		}
+		ims[i] = im
+	}
+	if ims[0] == nil || ims[1] == nil {
+		st.Notes = append(st.Notes, "the ISO trees could not be compared: an image has no readable volume descriptor")
+		return
+	}
+	if ims[0].Namespace != ims[1].Namespace {
+		st.Notes = append(st.Notes, fmt.Sprintf("trees read as %s (A) and %s (B)", ims[0].Namespace, ims[1].Namespace))
+	}
+	to := s.isoTreeOptions(ims[0], ims[1])
+	ud := treediff.Unified{NameA: s.in[0].Name, NameB: s.in[1].Name, MaxBytes: s.opts.MaxDiffBytes}
+	walkers := [2]*iso9660.Walker{ims[0].Walk(), ims[1].Walk()}
+	var walkErr [2]error
+	next := func(i int) func() (*iso9660.Entry, error) {
+		return func() (*iso9660.Entry, error) {
+			e, err := walkers[i].Next()
+			if err == nil && e.Mode.IsRegular() {
+				s.noteContainer(i, ims[i], e)
+			} else if err != nil {
+				walkErr[i] = err
+			}
+			return e, err
+		}
+	}
+	err := treediff.Merge(ctx, next(0), next(1), isoNode, func(a, b *iso9660.Entry, inA, inB bool) error {
+		switch {
+		case inA && inB:
+			la, lb := treediff.ListingLine(&a.Node, to), treediff.ListingLine(&b.Node, to)
+			if ch := treediff.CompareNodes(&a.Node, &b.Node, to); len(ch) > 0 {
+				f := report.Finding{Scope: "iso", Path: a.Path, Kind: report.KindChanged, Type: tree.TypeLetter(a.Mode), Fields: ch}
+				// A squashfs image that only changed size did so because of
+				// what is inside it, which the squashfs stage reports.
+				f.Derived = len(ch) == 1 && ch[0].Name == "size" && s.isContainer(a.Path)
+				st.Findings = append(st.Findings, f)
+			}
+			if la == lb {
+				ud.Equal(la)
+			} else {
+				ud.Delete(la)
+				ud.Insert(lb)
+			}
+		case inA:
+			st.Findings = append(st.Findings, report.Finding{Scope: "iso", Path: a.Path, Kind: report.KindRemoved, Type: tree.TypeLetter(a.Mode)})
+			ud.Delete(treediff.ListingLine(&a.Node, to))
+		default:
+			st.Findings = append(st.Findings, report.Finding{Scope: "iso", Path: b.Path, Kind: report.KindAdded, Type: tree.TypeLetter(b.Mode)})
+			ud.Insert(treediff.ListingLine(&b.Node, to))
+		}
+		return nil
+	})
+	for i, we := range walkErr {
+		s.walked[i] = we == io.EOF
+	}
+	if err != nil {
+		side := -1
+		var se *treediff.SideError
+		if errors.As(err, &se) {
+			side, err = se.Side, se.Err
+		}
+		st.Problems = append(st.Problems, s.problem(side, st.Name, 0, "", err))
+		st.Notes = append(st.Notes, "the tree walk stopped early: nodes after the problem were not compared")
+	}
+	if body := ud.String(); body != "" {
+		st.Texts = append(st.Texts, report.Text{Name: "toc-diff", Body: body})
+	}
+}
+
+// noteContainer records e as a squashfs container of side i when it is one
+// of the configured paths or, unless scanning is off, starts with the magic.
+func (s *session) noteContainer(i int, im *iso9660.Image, e *iso9660.Entry) {
+	named := slices.Contains(s.opts.Squashfs, e.Path)
+	if !named && (s.opts.NoScan || len(e.Extents) == 0 || e.Size < 96) {
+		return
+	}
+	if !named {
+		var magic [4]byte
+		if _, err := s.in[i].R.ReadAt(magic[:], e.Extents[0].Offset); err != nil || !bytes.Equal(magic[:], squashfsMagic) {
+			return
+		}
+	}
+	s.container(e.Path).entry[i] = e
+}

@@ -7,9 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/isodiff/isodiff/internal/tree"
 )
 
 // Names of the files WriteDir writes. The first eight are the ones the
@@ -377,9 +380,11 @@ func Describe(f Finding) string {
 
 // shortAnswer is one diverging path and what differs there.
 type shortAnswer struct {
-	where string
-	what  []string
-	hints []string
+	rank        int
+	scope, path string
+	where       string
+	what        []string
+	hints       []string
 }
 
 // answer merges the findings by location: the short answer names each
@@ -409,7 +414,7 @@ func answer(r *Report) []shortAnswer {
 		if !ok {
 			i = len(out)
 			index[where] = i
-			out = append(out, shortAnswer{where: where})
+			out = append(out, shortAnswer{where: where, rank: scopeRank(f.Scope), scope: f.Scope, path: f.Path})
 		}
 		a := &out[i]
 		switch f.Kind {
@@ -428,12 +433,40 @@ func answer(r *Report) []shortAnswer {
 			for _, c := range f.Fields {
 				a.what = append(a.what, c.Name)
 			}
+			if f.Content != nil && len(f.Content.Ranges) > 0 {
+				a.what = append(a.what, fmt.Sprintf("%d differing byte range(s) from byte %d", len(f.Content.Ranges), f.Content.FirstDiff))
+			}
 		}
 		if f.Hint != "" {
 			a.hints = append(a.hints, f.Hint)
 		}
 	}
+	// Outside in: the ISO's headers, its tree, then each squashfs tree, each
+	// in walk order.
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.rank != b.rank {
+			return a.rank < b.rank
+		}
+		if a.scope != b.scope {
+			return a.scope < b.scope
+		}
+		if a.rank == 0 {
+			return false // headers keep the stage's order
+		}
+		return tree.Compare(a.path, b.path) < 0
+	})
 	return out
+}
+
+func scopeRank(scope string) int {
+	switch scope {
+	case "iso-header":
+		return 0
+	case "iso":
+		return 1
+	}
+	return 2
 }
 
 func writeShortAnswer(w io.Writer, r *Report, bullet string) {

@@ -12,6 +12,7 @@
 package report
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/isodiff/isodiff/internal/field"
@@ -161,6 +162,17 @@ type Duration time.Duration
 // MarshalJSON renders d as a number of seconds.
 func (d Duration) MarshalJSON() ([]byte, error) {
 	return []byte(formatSeconds(time.Duration(d))), nil
+}
+
+// UnmarshalJSON reads a number of seconds, so Go programs can load a
+// report.json back into a Report.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var secs float64
+	if err := json.Unmarshal(b, &secs); err != nil {
+		return err
+	}
+	*d = Duration(secs * float64(time.Second))
+	return nil
 }
 
 // Stage returns the stage with the given name, or nil.

@@ -1,0 +1,2 @@
+// Package squashfs reads squashfs 4.0 images.
+package squashfs

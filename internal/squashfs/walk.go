@@ -1,0 +1,117 @@
+package squashfs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/isodiff/isodiff/internal/tree"
+)
+
+// maxDepth bounds directory nesting; deeper trees are reported as corrupt.
+const maxDepth = 1024
+
+// A Walker yields every node of the image in tree.Compare order: depth-first
+// pre-order from the root "/", each directory's children sorted bytewise by
+// name. It holds only the listings of the directories on the current path,
+// plus the inode numbers of directories visited so far (to reject cycles and
+// directories linked twice). A Walker is for one goroutine.
+type Walker struct {
+	r       *Reader
+	started bool
+	stack   []frame
+	seen    map[uint64]struct{}
+	err     error
+}
+
+type frame struct {
+	path string
+	ents []dirent
+	next int
+}
+
+// Walk returns a Walker over the whole image.
+func (r *Reader) Walk() *Walker {
+	return &Walker{r: r, seen: make(map[uint64]struct{})}
+}
+
+// Next returns the next node, or io.EOF after the last. After an error, Next
+// keeps returning that error.
+func (w *Walker) Next() (*Entry, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	e, err := w.next()
+	if err != nil {
+		w.err = err
+		w.stack = nil
+		return nil, err
+	}
+	return e, nil
+}
+
+func (w *Walker) next() (*Entry, error) {
+	if !w.started {
+		w.started = true
+		e, err := w.visit("/", w.r.Super.RootInode, TypeDir)
+		if err == nil && !e.Mode.IsDir() {
+			err = corrupt(int64(w.r.Super.InodeTableStart), "root inode", "type %d is not a directory", e.InodeType)
+		}
+		return e, err
+	}
+	for len(w.stack) > 0 {
+		top := &w.stack[len(w.stack)-1]
+		if top.next == len(top.ents) {
+			w.stack = w.stack[:len(w.stack)-1]
+			continue
+		}
+		d := top.ents[top.next]
+		top.next++
+		return w.visit(tree.Join(top.path, d.name), d.ref, d.typ)
+	}
+	return nil, io.EOF
+}
+
+// visit reads the node at path and, for a directory, pushes its listing.
+func (w *Walker) visit(path string, ref uint64, typ uint16) (*Entry, error) {
+	e, err := w.load(path, ref, typ)
+	if err != nil {
+		var fe *FormatError
+		if errors.As(err, &fe) {
+			fe.What = fmt.Sprintf("%s of %s", fe.What, path)
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+func (w *Walker) load(path string, ref uint64, typ uint16) (*Entry, error) {
+	r := w.r
+	e, err := r.readInode(ref)
+	if err != nil {
+		return nil, err
+	}
+	e.Path = path
+	if basic := (e.InodeType-1)%7 + 1; basic != int(typ) {
+		return nil, corrupt(int64(r.Super.InodeTableStart+ref>>16), "inode", "type %d but directory entry says %d", e.InodeType, typ)
+	}
+	if e.Xattrs, err = r.xattrs(e.xattrIdx); err != nil {
+		return nil, err
+	}
+	if !e.Mode.IsDir() {
+		return e, nil
+	}
+	if _, dup := w.seen[e.Inode]; dup {
+		return nil, corrupt(int64(r.Super.InodeTableStart+ref>>16), "directory", "inode %d reached twice (cycle or hard-linked directory)", e.Inode)
+	}
+	if len(w.stack) >= maxDepth {
+		return nil, corrupt(int64(r.Super.InodeTableStart+ref>>16), "directory", "nesting deeper than %d", maxDepth)
+	}
+	w.seen[e.Inode] = struct{}{}
+	ents, err := r.readDir(e)
+	if err != nil {
+		return nil, err
+	}
+	w.stack = append(w.stack, frame{path: path, ents: ents})
+	return e, nil
+}

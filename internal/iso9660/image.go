@@ -3,6 +3,7 @@ package iso9660
 import (
 	"bytes"
 	"io"
+	"sync"
 )
 
 // Namespaces a walk can use.
@@ -35,6 +36,10 @@ type Image struct {
 
 	r    io.ReaderAt
 	size int64
+
+	bootOnce  sync.Once
+	bootSizes map[uint32]int64
+	bootErr   error
 }
 
 // Open reads the volume descriptors of the image in r, which is size bytes

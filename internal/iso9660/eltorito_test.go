@@ -1,0 +1,187 @@
+package iso9660
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/isodiff/isodiff/internal/testimg"
+)
+
+// elToritoReport is what "xorriso -report_el_torito plain" says.
+type elToritoReport struct {
+	catalogLBA string
+	images     []string       // "BIOS y none 0x0000 0x00 4 759" per image
+	paths      map[int]string // image number -> path of the file at its LBA
+	hdsiz      map[int]int64  // image number -> hard disk size in 512-byte blocks
+}
+
+func reportElTorito(t *testing.T, img string) elToritoReport {
+	t.Helper()
+	out := testimg.Run(t, filepath.Dir(img), "xorriso", "-indev", img, "-report_el_torito", "plain")
+	r := elToritoReport{paths: map[int]string{}, hdsiz: map[int]int64{}}
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		switch strings.TrimSpace(k) {
+		case "El Torito catalog":
+			r.catalogLBA = f[0]
+		case "El Torito boot img":
+			r.images = append(r.images, strings.Join(f[1:], " "))
+		case "El Torito img path":
+			n, _ := strconv.Atoi(f[0])
+			r.paths[n] = strings.Join(f[1:], " ")
+		case "El Torito hdsiz/512":
+			n, _ := strconv.Atoi(f[0])
+			r.hdsiz[n], _ = strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	return r
+}
+
+// checkElTorito compares the catalog with xorriso's report and checks each
+// boot image's size and bytes; it returns the catalog.
+func checkElTorito(t *testing.T, img string) *BootCatalog {
+	t.Helper()
+	im, f := openImage(t, img)
+	c, err := im.BootCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := reportElTorito(t, img)
+	if got := strconv.Itoa(int(c.LBA)); got != rep.catalogLBA {
+		t.Errorf("catalog LBA %s, xorriso %s", got, rep.catalogLBA)
+	}
+	if !c.Validation.ChecksumOK {
+		t.Error("validation checksum does not verify")
+	}
+	var got []string
+	for _, e := range c.Entries {
+		b := "n"
+		if e.Bootable() {
+			b = "y"
+		}
+		got = append(got, fmt.Sprintf("%s %s %s 0x%04x 0x%02x %d %d", PlatformName(e.PlatformID), b,
+			MediaName(e.MediaType()), e.LoadSegment, e.SystemType, e.SectorCount, e.LoadRBA))
+	}
+	if strings.Join(got, "\n") != strings.Join(rep.images, "\n") {
+		t.Errorf("entries:\n%s\nxorriso:\n%s", strings.Join(got, "\n"), strings.Join(rep.images, "\n"))
+	}
+	files := map[string]*Entry{}
+	for _, e := range walkAll(t, im) {
+		files[e.Path] = e
+	}
+	for _, e := range c.Entries {
+		sr, err := im.BootImage(e)
+		if err != nil {
+			t.Fatalf("entry %d: %v", e.Index, err)
+		}
+		data, err := io.ReadAll(sr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := e.Index + 1
+		var want int64
+		switch {
+		case e.MediaType() == MediaHardDisk:
+			want = rep.hdsiz[n] * 512
+		case e.MediaType() != MediaNoEmulation:
+			want = floppySize[e.MediaType()]
+		case rep.paths[n] != "":
+			fe := files[rep.paths[n]]
+			want = fe.Size
+			h := sha256.New()
+			io.Copy(h, im.Open(fe))
+			if [32]byte(h.Sum(nil)) != sha256.Sum256(data) {
+				t.Errorf("entry %d: bytes differ from %s", e.Index, fe.Path)
+			}
+		default:
+			want = int64(e.SectorCount) * 512
+		}
+		if int64(len(data)) != want {
+			t.Errorf("entry %d (%s): boot image %d bytes, want %d", e.Index, MediaName(e.MediaType()), len(data), want)
+		}
+		raw := make([]byte, len(data))
+		f.ReadAt(raw, int64(e.LoadRBA)*SectorSize)
+		if !bytes.Equal(raw, data) {
+			t.Errorf("entry %d: bytes are not those at the load RBA", e.Index)
+		}
+	}
+	return c
+}
+
+func TestElToritoHybrid(t *testing.T) {
+	testimg.Need(t, "xorriso")
+	dir := t.TempDir()
+	testimg.WriteFiles(t, filepath.Join(dir, "src"), map[string]string{"live/filesystem.squashfs": "not really"})
+	img := testimg.MakeHybridISO(t, filepath.Join(dir, "src"), filepath.Join(dir, "h.iso"))
+	c := checkElTorito(t, img)
+	if len(c.Entries) != 2 || len(c.Sections) != 1 || c.Sections[0].PlatformID != PlatformEFI || c.Sections[0].Indicator != 0x91 {
+		t.Errorf("catalog layout: %d entries, sections %+v", len(c.Entries), c.Sections)
+	}
+	// The isolinux entry loads 4 sectors of a larger file.
+	if e := c.Entries[0]; e.SectorCount != 4 {
+		t.Errorf("isolinux sector count %d", e.SectorCount)
+	}
+	im, _ := openImage(t, img)
+	sr, _ := im.BootImage(c.Entries[0])
+	if st, _ := os.Stat(testimg.IsolinuxBin); sr.Size() != st.Size() {
+		t.Errorf("isolinux boot image %d bytes, isolinux.bin is %d", sr.Size(), st.Size())
+	}
+	fm := fieldMap(c.Entries[1].Fields())
+	if fm["platform_id"] != "UEFI" || fm["media_type"] != "none" || fm["bootable"] != "true" {
+		t.Errorf("EFI entry fields %v", fm)
+	}
+	fieldMap(c.Fields())
+}
+
+// TestElToritoEmulation: floppy and hard disk emulation, and a no-emulation
+// entry of 7 sectors into a file.
+func TestElToritoEmulation(t *testing.T) {
+	testimg.Need(t, "xorriso", "mkfs.vfat")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(filepath.Join(src, "b"), 0o755)
+	testimg.Run(t, dir, "mkfs.vfat", "-C", filepath.Join(src, "b", "floppy.img"), "1440")
+	// A 1 MiB hard disk image with one FAT partition from sector 32.
+	hd := make([]byte, 1<<20)
+	p := hd[446:]
+	p[0], p[4] = 0x80, 0x01
+	binary.LittleEndian.PutUint32(p[8:], 32)
+	binary.LittleEndian.PutUint32(p[12:], 2000)
+	hd[510], hd[511] = 0x55, 0xAA
+	os.WriteFile(filepath.Join(src, "b", "hd.img"), hd, 0o644)
+	img := testimg.MakeISO(t, src, filepath.Join(dir, "e.iso"),
+		"-b", "b/floppy.img", "-c", "b/boot.cat",
+		"-eltorito-alt-boot", "-b", "b/hd.img", "-hard-disk-boot",
+		"-eltorito-alt-boot", "-b", "b/floppy.img", "-no-emul-boot", "-boot-load-size", "7")
+	c := checkElTorito(t, img)
+	var media []string
+	for _, e := range c.Entries {
+		media = append(media, MediaName(e.MediaType()))
+	}
+	if got := strings.Join(media, " "); got != "fd1.4 hd none" {
+		t.Errorf("media %s", got)
+	}
+}
+
+func TestNoBootCatalog(t *testing.T) {
+	testimg.Need(t, "xorriso")
+	dir := t.TempDir()
+	testimg.WriteFiles(t, filepath.Join(dir, "src"), map[string]string{"f": "x"})
+	im, _ := openImage(t, testimg.MakeISO(t, filepath.Join(dir, "src"), filepath.Join(dir, "n.iso")))
+	if _, err := im.BootCatalog(); !errors.Is(err, ErrNoBootCatalog) {
+		t.Errorf("err %v", err)
+	}
+}

@@ -1,0 +1,335 @@
+// Command smbuild is the reproducible-build driver: it builds the checked-out
+// commit of a live-ISO project inside a builder container pinned by digest,
+// and `smbuild verify` builds it twice, under deliberately different
+// conditions, and compares the two ISOs with the isodiff library, in
+// process, writing a diagnosis when they differ.
+//
+// Usage:
+//
+//	smbuild build  [flags]   one build into OUT/<commit>/
+//	smbuild verify [flags]   two builds into OUT/<commit>/build-a and build-b,
+//	                         then compare; a diagnosis goes to OUT/<commit>/diagnosis
+//
+// Flags (both commands):
+//
+//	--src DIR      the git work tree to build (default .; its top level is used)
+//	--config DIR   the config folder (default SRC/config)
+//	--out DIR      where output folders go (default SRC/output)
+//	--docker PATH  the docker client to run (default docker)
+//	--allow-dirty  build even with uncommitted changes to tracked files
+//	--tail N       lines of a failed build's log to print (default 40)
+//	--sequential   verify only: run build b after build a, not alongside it
+//
+// Exit status: 0 the build succeeded / the two builds are identical; 1 the
+// two builds differ (verify); 2 trouble: bad config, unpinned image, a failed
+// build, an interruption, or anything else that stopped smbuild from
+// answering.
+//
+// # Configuration
+//
+// smbuild reads, from the config folder of the source:
+//
+//   - *.conf, in name order: BUILDER_IMAGE (required), BUILD_COMMAND
+//     (required), and optionally BUILD_SHELL, BUILDER_NETWORK,
+//     BUILDER_PRIVILEGED and TOOLCHAIN_SUBMODULE. Every other assignment
+//     (the derivative selection, mksquashfs options, ...) is passed to the
+//     build command as an environment variable. A name may be set once across
+//     all *.conf files.
+//   - snapshot-pin.env (required): SNAPSHOT_TIMESTAMP=YYYYMMDDTHHMMSSZ, the
+//     pinned package snapshot; a real UTC time, not in the future.
+//   - source-date-epoch.env (optional): SOURCE_DATE_EPOCH=<seconds>,
+//     overriding the commit time (git log -1 --format=%ct).
+//
+// All three use one KEY=VALUE format, a strict subset of POSIX shell
+// assignments (so `. file` in sh means the same): UTF-8, LF line ends; blank
+// lines and lines starting with # are ignored; NAME=VALUE from the first
+// column, NAME matching [A-Za-z_][A-Za-z0-9_]*, no blanks around =, no
+// export; VALUE empty, unquoted (only A-Z a-z 0-9 _ @ % + = : , . / -),
+// '...' (anything but ' and control characters, literal) or "..." (anything
+// but " \ $ ` and control characters, literal); after it only blanks and an
+// optional # comment. Every value is checked, and every problem is reported
+// as file:line: message, before anything runs.
+//
+// The values:
+//
+//	BUILDER_IMAGE       name[:tag]@sha256:<64 hex> (pulled if absent), or a
+//	                    local image id sha256:<64 hex> (never pulled). A tag
+//	                    alone is refused: it can be moved to other content.
+//	BUILD_COMMAND       the command run in the container, split on spaces (no
+//	                    quoting; put anything longer in a script in the source)
+//	BUILD_SHELL         an absolute path, e.g. /bin/sh. When set, smbuild runs
+//	                    SHELL -c 'umask "$UMASK" && exec "$@"' smbuild-build
+//	                    BUILD_COMMAND..., so the umask is applied for the build.
+//	                    Leave it unset for an image without a shell; the build
+//	                    command must then apply $UMASK itself.
+//	BUILDER_NETWORK     default | none (no network in the container)
+//	BUILDER_PRIVILEGED  no | yes (docker run --privileged, for builds that
+//	                    mount, chroot or use loop devices)
+//	TOOLCHAIN_SUBMODULE the submodule whose commit BUILD_INFO records as the
+//	                    toolchain; needed only when there are several
+//
+// Names that smbuild sets itself (SOURCE_DATE_EPOCH, SNAPSHOT_TIMESTAMP, TZ,
+// LC_ALL, LANG, LANGUAGE, UMASK, HOSTNAME), unknown names starting with
+// BUILD_, BUILDER_ or SMBUILD_, and near misses of smbuild's own names are
+// refused.
+//
+// # The build
+//
+// Each build runs `docker run --rm --init` with a unique --name, the source
+// bind-mounted read-only and used as working directory, an empty output
+// folder bind-mounted at /output (the output root is masked with an empty
+// tmpfs inside the source mount when it lies there, so builds never see
+// other output), and this environment: LC_ALL=C.UTF-8, TZ=UTC,
+// SOURCE_DATE_EPOCH, SNAPSHOT_TIMESTAMP, UMASK, then the other *.conf
+// assignments. The build command must leave exactly one *.iso at the top of
+// /output. smbuild then writes SHA256SUMS and BUILD_INFO beside it; the
+// container's output, which is also streamed to the terminal with a "[a] "
+// or "[b] " prefix, is kept in build.log there. On failure smbuild prints the
+// last lines of that log.
+//
+// The two verify builds differ in what must not matter:
+//
+//	             build a (and `smbuild build`)   build b
+//	host name    smbuild-a                       smbuild-variant-b.invalid
+//	source path  /source                         /build/variant-b/source
+//	umask        0022                            0002
+//	start time   (whatever it is)                (a little later or alongside)
+//
+// TZ is not varied: it is pinned. The umask cannot be set by docker run
+// itself, and an image made from one static binary has no shell to set it;
+// so smbuild passes it as UMASK and applies it through BUILD_SHELL when the
+// image has one (the derivative-maker image does), and otherwise relies on
+// the build command to apply UMASK (the test builder does).
+//
+// Ctrl-C (SIGINT) or SIGTERM stops both builds: smbuild removes their
+// containers with docker rm --force, makes sure they are gone, and exits 2.
+//
+// # BUILD_INFO
+//
+// KEY=VALUE lines in the format above, so that sh can source it and smbuild
+// can parse it. It names nothing of the host: no host name, no host path, no
+// user; the host names and container paths it records are smbuild's fixed
+// variant values. Keys: BUILD_INFO_FORMAT (1), COMMIT, SOURCE_DIRTY (no|yes),
+// SOURCE_DATE_EPOCH, SOURCE_DATE_EPOCH_FROM (commit, or the overriding file),
+// SNAPSHOT_TIMESTAMP, BUILDER_IMAGE (as configured), BUILDER_IMAGE_ID (the
+// local image id it resolved to), TOOLCHAIN_SUBMODULE and TOOLCHAIN_COMMIT
+// (none when the source has no submodule), SUBMODULES (path@commit ...),
+// BUILD_COMMAND, BUILD_VARIANT, BUILD_HOSTNAME, BUILD_SOURCE_PATH,
+// BUILD_UMASK, ISO, ISO_SHA256, BUILD_START and BUILD_END (UTC, RFC 3339).
+//
+// # Docker
+//
+// smbuild runs the docker CLI rather than calling the Engine API: no new
+// dependency, the same engine, context, TLS settings and credentials as the
+// user's own docker commands, API version negotiation done by the CLI, and
+// docker run already attaches, streams and returns the container's exit
+// status. The engine must see the same file system as smbuild (bind mounts).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/isodiff/isodiff/internal/smbuild"
+	"github.com/isodiff/isodiff/isodiff"
+	"github.com/isodiff/isodiff/report"
+)
+
+const usage = `usage: smbuild build  [flags]   one build of the checked-out commit into OUT/<commit>/
+       smbuild verify [flags]   two builds (differing in host name, source path and umask)
+                                into OUT/<commit>/build-a and build-b, then compare them;
+                                on a difference write OUT/<commit>/diagnosis/
+flags:
+  --src DIR        git work tree to build (default .)
+  --config DIR     config folder (default SRC/config)
+  --out DIR        output root (default SRC/output)
+  --docker PATH    docker client (default docker)
+  --allow-dirty    build with uncommitted changes to tracked files
+  --tail N         lines of a failed build's log to print (default 40)
+  --sequential     verify: run the builds one after the other
+exit status: 0 built / identical, 1 the builds differ, 2 trouble
+`
+
+// Exit statuses.
+const (
+	exitOK        = 0
+	exitDifferent = 1
+	exitTrouble   = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitTrouble
+	}
+	cmd := args[0]
+	switch cmd {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "build", "verify":
+	default:
+		fmt.Fprintf(stderr, "smbuild: unknown command %q\n%s", cmd, usage)
+		return exitTrouble
+	}
+	fs := flag.NewFlagSet("smbuild "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	var o smbuild.Options
+	var docker string
+	fs.StringVar(&o.Src, "src", ".", "")
+	fs.StringVar(&o.ConfigDir, "config", "", "")
+	fs.StringVar(&o.OutDir, "out", "", "")
+	fs.StringVar(&docker, "docker", "docker", "")
+	fs.BoolVar(&o.AllowDirty, "allow-dirty", false, "")
+	fs.IntVar(&o.TailLines, "tail", 40, "")
+	sequential := fs.Bool("sequential", false, "")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitTrouble
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "smbuild %s: unexpected argument %q\n%s", cmd, fs.Arg(0), usage)
+		return exitTrouble
+	}
+	if o.TailLines < 1 {
+		fmt.Fprintln(stderr, "smbuild: --tail must be at least 1")
+		return exitTrouble
+	}
+	o.Docker = smbuild.Docker{Bin: docker}
+	term := smbuild.NewSyncWriter(stdout)
+	o.Progress = term
+
+	job, err := smbuild.Prepare(ctx, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "smbuild: %s\n", indent(err.Error()))
+		return exitTrouble
+	}
+	fmt.Fprintf(term, "smbuild: %s of %s (SOURCE_DATE_EPOCH=%d from %s, snapshot %s, image %s)\n",
+		cmd, job.Source.Commit, job.SourceDateEpoch, job.SourceDateEpochFrom, job.Config.SnapshotTimestamp, job.Config.BuilderImage)
+	if err := smbuild.ResetDir(job.OutDir); err != nil {
+		fmt.Fprintf(stderr, "smbuild: %v\n", err)
+		return exitTrouble
+	}
+	if cmd == "build" {
+		res, err := job.Build(ctx, smbuild.Variants[0], job.OutDir, term, "[build] ")
+		if err != nil {
+			reportFailure(stderr, err)
+			return exitTrouble
+		}
+		fmt.Fprintf(term, "smbuild: built %s\nsmbuild: sha256 %s\n", res.ISO, res.SHA256)
+		return exitOK
+	}
+	return verify(ctx, job, term, stdout, stderr, *sequential)
+}
+
+func verify(ctx context.Context, job *smbuild.Job, term, stdout, stderr io.Writer, sequential bool) int {
+	var (
+		results [2]*smbuild.Result
+		errs    [2]error
+	)
+	bctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	build := func(i int) {
+		v := smbuild.Variants[i]
+		results[i], errs[i] = job.Build(bctx, v, filepath.Join(job.OutDir, "build-"+v.Name), term, "["+v.Name+"] ")
+		if errs[i] != nil {
+			cancel(fmt.Errorf("build %s failed", v.Name))
+		}
+	}
+	if sequential {
+		build(0)
+		if errs[0] == nil {
+			build(1)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Add(1)
+			go func() { defer wg.Done(); build(i) }()
+		}
+		wg.Wait()
+	}
+	if errs[0] != nil || errs[1] != nil {
+		for _, err := range errs {
+			var be *smbuild.BuildError
+			if errors.As(err, &be) && be.Interrupted && ctx.Err() == nil {
+				fmt.Fprintf(stderr, "smbuild: build %s stopped: %v\n", be.Variant.Name, context.Cause(bctx))
+				continue
+			}
+			if err != nil {
+				reportFailure(stderr, err)
+			}
+		}
+		return exitTrouble
+	}
+	a, b := results[0], results[1]
+	if a.SHA256 == b.SHA256 {
+		fmt.Fprintf(term, "smbuild: verify: identical: both builds of %s produced %s with sha256 %s\n",
+			job.Source.Short(), filepath.Base(a.ISO), a.SHA256)
+		return exitOK
+	}
+	fmt.Fprintf(term, "smbuild: verify: the builds differ:\n  a: sha256 %s  %s\n  b: sha256 %s  %s\nsmbuild: diagnosing with isodiff\n",
+		a.SHA256, a.ISO, b.SHA256, b.ISO)
+	rep, err := isodiff.Compare(ctx, a.ISO, b.ISO, isodiff.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "smbuild: diagnosis failed: %v\n", err)
+		return exitTrouble
+	}
+	diag := filepath.Join(job.OutDir, "diagnosis")
+	if err := report.WriteDir(diag, rep); err != nil {
+		fmt.Fprintf(stderr, "smbuild: writing the diagnosis: %v\n", err)
+		return exitTrouble
+	}
+	if err := report.WriteSummary(stdout, rep); err != nil {
+		fmt.Fprintf(stderr, "smbuild: %v\n", err)
+	}
+	switch rep.ExitCode() {
+	case exitOK:
+		fmt.Fprintln(stderr, "smbuild: the ISOs' SHA-256 differ but isodiff found them identical; this is a bug, please report it")
+		return exitTrouble
+	case exitTrouble:
+		fmt.Fprintln(stderr, "smbuild: warning: the diagnosis is incomplete (isodiff had trouble; see its report)")
+	}
+	fmt.Fprintf(term, "smbuild: verify: NOT reproducible; diagnosis in %s\n", diag)
+	return exitDifferent
+}
+
+// reportFailure prints a failed build's reason and the tail of its log.
+func reportFailure(w io.Writer, err error) {
+	var be *smbuild.BuildError
+	if !errors.As(err, &be) {
+		fmt.Fprintf(w, "smbuild: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "smbuild: %v\n", be)
+	if len(be.Tail) > 0 {
+		fmt.Fprintf(w, "smbuild: last %d lines of %s:\n", len(be.Tail), be.Log)
+		for _, l := range be.Tail {
+			fmt.Fprintf(w, "  | %s\n", l)
+		}
+	}
+}
+
+// indent puts continuation lines of a multi-line message under the first.
+func indent(s string) string {
+	return strings.ReplaceAll(s, "\n", "\n  ")
+}

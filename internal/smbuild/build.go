@@ -1,0 +1,415 @@
+package smbuild
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Variant is what one build varies: the things that must not matter to the
+// result. Variants[0] is what `smbuild build` uses; `smbuild verify` builds
+// with both and compares.
+type Variant struct {
+	Name       string // "a" or "b"; also the build folder suffix
+	Hostname   string // the container's host name
+	SourcePath string // where the source is mounted read-only in the container
+	Umask      string // passed as UMASK (see the package doc)
+}
+
+// Variants are the two builds of `smbuild verify`. They differ in host name
+// (and its length), source path (and its depth) and umask.
+var Variants = [2]Variant{
+	{Name: "a", Hostname: "smbuild-a", SourcePath: "/source", Umask: "0022"},
+	{Name: "b", Hostname: "smbuild-variant-b.invalid", SourcePath: "/build/variant-b/source", Umask: "0002"},
+}
+
+// OutputPath is where a build's output folder is mounted in the container.
+const OutputPath = "/output"
+
+// Files smbuild writes into each build folder.
+const (
+	LogFile       = "build.log"
+	BuildInfoFile = "BUILD_INFO"
+	SumsFile      = "SHA256SUMS"
+)
+
+// Options say where things are.
+type Options struct {
+	Src        string // the source, a git work tree (its top level is used)
+	ConfigDir  string // default <src>/config
+	OutDir     string // default <src>/output
+	Docker     Docker
+	AllowDirty bool      // build even with uncommitted changes to tracked files
+	Progress   io.Writer // smbuild's own messages; default io.Discard
+	TailLines  int       // lines of a failed build's log to keep; default 40
+}
+
+// Job is a prepared build of one commit: source, configuration and builder
+// image all checked.
+type Job struct {
+	Opts                Options
+	Source              *Source
+	Config              *Config
+	ImageID             string
+	SourceDateEpoch     int64
+	SourceDateEpochFrom string // "commit" or the overriding file
+	Toolchain           *Submodule
+	OutDir              string // <out>/<short commit>
+}
+
+// ErrDirty is returned by Prepare for a work tree with uncommitted changes
+// to tracked files.
+var ErrDirty = errors.New("uncommitted changes")
+
+// Prepare reads and checks everything a build needs, and makes sure the
+// builder image is present. It does not touch the output folder.
+func Prepare(ctx context.Context, o Options) (*Job, error) {
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.TailLines == 0 {
+		o.TailLines = 40
+	}
+	if o.Src == "" {
+		o.Src = "."
+	}
+	src, err := ReadSource(ctx, o.Src)
+	if err != nil {
+		return nil, err
+	}
+	if o.ConfigDir == "" {
+		o.ConfigDir = filepath.Join(src.Dir, "config")
+	}
+	if o.OutDir == "" {
+		o.OutDir = filepath.Join(src.Dir, "output")
+	}
+	if o.ConfigDir, err = filepath.Abs(o.ConfigDir); err != nil {
+		return nil, err
+	}
+	if o.OutDir, err = filepath.Abs(o.OutDir); err != nil {
+		return nil, err
+	}
+	cfg, err := LoadConfig(o.ConfigDir, shownPath(src.Dir, o.ConfigDir))
+	if err != nil {
+		return nil, err
+	}
+	j := &Job{Opts: o, Source: src, Config: cfg, OutDir: filepath.Join(o.OutDir, src.Short())}
+	if len(src.Dirty) > 0 && !o.AllowDirty {
+		return nil, fmt.Errorf("%w in %s (%s): a build must be of a commit; commit or stash them, or pass --allow-dirty (recorded as SOURCE_DIRTY=yes)", ErrDirty, src.Dir, strings.Join(first(src.Dirty, 5), ", "))
+	}
+	if j.Toolchain, err = src.Toolchain(cfg.ToolchainSubmodule); err != nil {
+		return nil, err
+	}
+	if j.Toolchain != nil && j.Toolchain.State != ' ' && !o.AllowDirty {
+		return nil, fmt.Errorf("toolchain submodule %s is not checked out at the commit recorded in %s (git submodule status shows %q); run git submodule update --init", j.Toolchain.Path, src.Short(), string(j.Toolchain.State))
+	}
+	j.SourceDateEpoch, j.SourceDateEpochFrom = src.CommitTime, "commit"
+	if cfg.SourceDateEpochFile != "" {
+		j.SourceDateEpoch, j.SourceDateEpochFrom = cfg.SourceDateEpoch, cfg.SourceDateEpochFile
+	}
+	if _, err := o.Docker.Check(ctx); err != nil {
+		return nil, err
+	}
+	if j.ImageID, err = o.Docker.ResolveImage(ctx, cfg.BuilderImage, o.Progress); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], fmt.Sprintf("and %d more", len(s)-n))
+	}
+	return s
+}
+
+// shownPath names p relative to the source when it is inside it.
+func shownPath(srcDir, p string) string {
+	if rel, err := filepath.Rel(srcDir, p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return filepath.ToSlash(rel)
+	}
+	return p
+}
+
+// Result is a finished build.
+type Result struct {
+	Variant Variant
+	Dir     string // the build folder: ISO, SHA256SUMS, BUILD_INFO, build.log
+	ISO     string // path of the ISO
+	SHA256  string // hex
+}
+
+// BuildError is a build that did not produce an ISO.
+type BuildError struct {
+	Variant  Variant
+	Log      string   // path of its build.log
+	ExitCode int      // of docker run; -1 when it did not run to an end
+	Reason   string   // what went wrong
+	Tail     []string // the last lines of its output
+	// Interrupted is set when the build was stopped because its context
+	// was cancelled (Ctrl-C, or the other verify build failing).
+	Interrupted bool
+}
+
+func (e *BuildError) Error() string {
+	return fmt.Sprintf("build %s failed: %s (log: %s)", e.Variant.Name, e.Reason, e.Log)
+}
+
+// ResetDir empties dir, making it if needed.
+func ResetDir(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("cannot clean %s: %v", dir, err)
+	}
+	return os.MkdirAll(dir, 0o755)
+}
+
+// ContainerName is a name no other run will use.
+func ContainerName(short, variant string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("smbuild-%s-%s-%s", short, variant, hex.EncodeToString(b[:]))
+}
+
+// Env is the environment of the build command, in order: the pins and
+// variations smbuild sets, then config/*.conf's other assignments.
+func (j *Job) Env(v Variant) []string {
+	env := []string{
+		"LC_ALL=C.UTF-8",
+		"TZ=UTC",
+		"SOURCE_DATE_EPOCH=" + strconv.FormatInt(j.SourceDateEpoch, 10),
+		"SNAPSHOT_TIMESTAMP=" + j.Config.SnapshotTimestamp,
+		"UMASK=" + v.Umask,
+	}
+	for _, e := range j.Config.Env {
+		env = append(env, e.Key+"="+e.Value)
+	}
+	return env
+}
+
+// RunArgs are the arguments of `docker run` for a build of variant v into
+// the host folder dir, in a container named name.
+func (j *Job) RunArgs(v Variant, dir, name string) []string {
+	args := []string{"run", "--rm", "--init", "--name", name, "--label", "smbuild=" + j.Source.Short(),
+		"--hostname", v.Hostname, "--workdir", v.SourcePath,
+		"--mount", mountArg("type=bind", "source="+j.Source.Dir, "target="+v.SourcePath, "readonly"),
+		"--mount", mountArg("type=bind", "source="+dir, "target="+OutputPath),
+	}
+	// Hide the output folder from the source mount when it lies inside it,
+	// so that neither build sees the other's (or an earlier run's) output.
+	if rel, err := filepath.Rel(j.Source.Dir, j.Opts.OutDir); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+		args = append(args, "--mount", mountArg("type=tmpfs", "target="+path.Join(v.SourcePath, filepath.ToSlash(rel)), "tmpfs-size=4096"))
+	}
+	if j.Config.Network == "none" {
+		args = append(args, "--network", "none")
+	}
+	if j.Config.Privileged {
+		args = append(args, "--privileged")
+	}
+	for _, e := range j.Env(v) {
+		args = append(args, "--env", e)
+	}
+	args = append(args, j.ImageID)
+	if j.Config.BuildShell != "" {
+		args = append(args, j.Config.BuildShell, "-c", `umask "$UMASK" && exec "$@"`, "smbuild-build")
+	}
+	return append(args, j.Config.BuildCommand...)
+}
+
+// Build runs one build of variant v into dir, which it empties first. It
+// streams the container's output to term, each line prefixed, and keeps it
+// in dir/build.log. When ctx is cancelled it stops and removes the
+// container before returning. A build that fails returns a *BuildError.
+func (j *Job) Build(ctx context.Context, v Variant, dir string, term io.Writer, prefix string) (*Result, error) {
+	if err := ResetDir(dir); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(dir, LogFile)
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	sink := newLineSink(term, logf, prefix, j.Opts.TailLines)
+	fail := func(code int, reason string) *BuildError {
+		_ = sink.Close()
+		return &BuildError{Variant: v, Log: logPath, ExitCode: code, Reason: reason, Tail: sink.Tail()}
+	}
+
+	name := ContainerName(j.Source.Short(), v.Name)
+	start := time.Now().UTC()
+	fmt.Fprintf(sink, "smbuild: build %s of %s in container %s (host name %s, source at %s, umask %s)\n",
+		v.Name, j.Source.Short(), name, v.Hostname, v.SourcePath, v.Umask)
+	cmd := j.Opts.Docker.command(j.RunArgs(v, dir, name)...)
+	cmd.Stdout, cmd.Stderr = sink, sink
+	if err := cmd.Start(); err != nil {
+		return nil, fail(-1, fmt.Sprintf("cannot run docker: %v", err))
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var waitErr error
+	select {
+	case waitErr = <-done:
+	case <-ctx.Done():
+		fmt.Fprintf(sink, "smbuild: interrupted; stopping and removing container %s\n", name)
+		j.Opts.Docker.ForceRemove(name)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		// A create request still in flight when the client stopped can
+		// leave a container behind: look again.
+		for i := 0; i < 3 && j.Opts.Docker.Exists(name); i++ {
+			j.Opts.Docker.ForceRemove(name)
+		}
+		be := fail(-1, "interrupted: "+context.Cause(ctx).Error())
+		be.Interrupted = true
+		return nil, be
+	}
+	end := time.Now().UTC()
+	if waitErr != nil {
+		j.Opts.Docker.ForceRemove(name)
+		var ee *exec.ExitError
+		if !errors.As(waitErr, &ee) {
+			return nil, fail(-1, waitErr.Error())
+		}
+		code := ee.ExitCode()
+		return nil, fail(code, exitReason(code))
+	}
+	if err := sink.Close(); err != nil {
+		return nil, fmt.Errorf("writing %s: %v", logPath, err)
+	}
+	iso, err := findISO(dir)
+	if err != nil {
+		return nil, fail(0, err.Error())
+	}
+	sum, err := sha256File(filepath.Join(dir, iso))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, SumsFile), []byte(sum+"  "+iso+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, BuildInfoFile), j.buildInfo(v, iso, sum, start, end), 0o644); err != nil {
+		return nil, err
+	}
+	return &Result{Variant: v, Dir: dir, ISO: filepath.Join(dir, iso), SHA256: sum}, nil
+}
+
+func exitReason(code int) string {
+	switch code {
+	case 125:
+		return "docker could not create or start the container (exit status 125)"
+	case 126:
+		return "the build command could not be executed (exit status 126)"
+	case 127:
+		return "the build command was not found in the image (exit status 127)"
+	case 137:
+		return "the build was killed (exit status 137: SIGKILL, perhaps out of memory)"
+	}
+	return fmt.Sprintf("the build command exited with status %d", code)
+}
+
+// findISO returns the name of the one *.iso file at the top of dir.
+func findISO(dir string) (string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	var isos []string
+	for _, e := range ents {
+		if e.Type().IsRegular() && strings.HasSuffix(strings.ToLower(e.Name()), ".iso") {
+			isos = append(isos, e.Name())
+		}
+	}
+	switch len(isos) {
+	case 1:
+		return isos[0], nil
+	case 0:
+		return "", fmt.Errorf("the build command succeeded but wrote no *.iso file to %s", OutputPath)
+	}
+	sort.Strings(isos)
+	return "", fmt.Errorf("the build command wrote %d *.iso files to %s (%s); smbuild expects one", len(isos), OutputPath, strings.Join(isos, ", "))
+}
+
+func sha256File(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// buildInfo renders BUILD_INFO: KEY=VALUE lines in the syntax of the config
+// files (ParseEnvFile reads it, sh can source it). It names no host: no
+// host name, no host path, no user; the container paths and host names it
+// records are smbuild's fixed variant values.
+func (j *Job) buildInfo(v Variant, iso, sum string, start, end time.Time) []byte {
+	toolchain, toolchainPath := "none", "none"
+	if j.Toolchain != nil {
+		toolchain, toolchainPath = j.Toolchain.Commit, j.Toolchain.Path
+	}
+	var subs []string
+	for _, m := range j.Source.Submodules {
+		subs = append(subs, m.Path+"@"+m.Commit)
+	}
+	dirty := "no"
+	if len(j.Source.Dirty) > 0 {
+		dirty = "yes"
+	}
+	kv := [][2]string{
+		{"BUILD_INFO_FORMAT", "1"},
+		{"COMMIT", j.Source.Commit},
+		{"SOURCE_DIRTY", dirty},
+		{"SOURCE_DATE_EPOCH", strconv.FormatInt(j.SourceDateEpoch, 10)},
+		{"SOURCE_DATE_EPOCH_FROM", j.SourceDateEpochFrom},
+		{"SNAPSHOT_TIMESTAMP", j.Config.SnapshotTimestamp},
+		{"BUILDER_IMAGE", j.Config.BuilderImage},
+		{"BUILDER_IMAGE_ID", j.ImageID},
+		{"TOOLCHAIN_SUBMODULE", toolchainPath},
+		{"TOOLCHAIN_COMMIT", toolchain},
+		{"SUBMODULES", strings.Join(subs, " ")},
+		{"BUILD_COMMAND", strings.Join(j.Config.BuildCommand, " ")},
+		{"BUILD_VARIANT", v.Name},
+		{"BUILD_HOSTNAME", v.Hostname},
+		{"BUILD_SOURCE_PATH", v.SourcePath},
+		{"BUILD_UMASK", v.Umask},
+		{"ISO", iso},
+		{"ISO_SHA256", sum},
+		{"BUILD_START", start.Format(time.RFC3339)},
+		{"BUILD_END", end.Format(time.RFC3339)},
+	}
+	var b strings.Builder
+	b.WriteString("# BUILD_INFO written by smbuild: KEY=VALUE lines in the syntax of config/*.conf.\n")
+	for _, p := range kv {
+		q, ok := quoteValue(p[1])
+		if !ok {
+			q = "'" + strings.Map(func(r rune) rune {
+				if r == '\'' || r < 0x20 {
+					return '?'
+				}
+				return r
+			}, p[1]) + "'"
+		}
+		b.WriteString(p[0] + "=" + q + "\n")
+	}
+	return []byte(b.String())
+}

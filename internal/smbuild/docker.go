@@ -1,0 +1,138 @@
+package smbuild
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// Docker runs the docker command-line client. smbuild drives the CLI rather
+// than the Engine API: the CLI needs no new dependency, it already speaks
+// to whatever engine the user's docker context, DOCKER_HOST, TLS settings
+// and credential helpers point at (rootless, remote, a CI service), it
+// negotiates the API version (this project's machines pair a new client with
+// an older engine), and `docker run` already does the attach, stream and exit
+// status work that an API client would have to redo. The cost is parsing
+// text, and smbuild only ever reads --format '{{.Id}}' style output and exit
+// codes.
+type Docker struct {
+	Bin string // the client to run; "docker" when empty
+}
+
+func (d Docker) bin() string {
+	if d.Bin == "" {
+		return "docker"
+	}
+	return d.Bin
+}
+
+func (d Docker) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(d.bin(), args...)
+	setProcessGroup(cmd)
+	return cmd
+}
+
+// output runs a short docker command and returns its trimmed standard
+// output; the error carries its standard error.
+func (d Docker) output(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, d.bin(), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(errb.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return "", fmt.Errorf("%s %s: %s", d.bin(), strings.Join(args, " "), msg)
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// ErrEngineUnreachable is returned by Check when no engine answers.
+var ErrEngineUnreachable = errors.New("docker engine unreachable")
+
+// Check asks the engine for its version.
+func (d Docker) Check(ctx context.Context) (string, error) {
+	if _, err := exec.LookPath(d.bin()); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrEngineUnreachable, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	v, err := d.output(ctx, "version", "--format", "{{.Server.Version}}")
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrEngineUnreachable, err)
+	}
+	return v, nil
+}
+
+// ImageID returns the local image id of ref, or "" when the engine has no
+// such image.
+func (d Docker) ImageID(ctx context.Context, ref string) (string, error) {
+	id, err := d.output(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
+	if err != nil {
+		if strings.Contains(strings.ToLower(err.Error()), "no such image") {
+			return "", nil
+		}
+		return "", err
+	}
+	return id, nil
+}
+
+// ResolveImage returns the local image id of a pinned reference (see
+// CheckPinned), pulling name@sha256:... references that are not present.
+// A bare image id is never pulled: there is nothing to pull it from.
+func (d Docker) ResolveImage(ctx context.Context, ref string, progress io.Writer) (string, error) {
+	if err := CheckPinned(ref); err != nil {
+		return "", err
+	}
+	id, err := d.ImageID(ctx, ref)
+	if err != nil || id != "" {
+		return id, err
+	}
+	if strings.HasPrefix(ref, "sha256:") {
+		return "", fmt.Errorf("BUILDER_IMAGE %s is not in the local docker engine; an image id cannot be pulled: load it first (docker load, docker import)", ref)
+	}
+	fmt.Fprintf(progress, "smbuild: pulling %s\n", ref)
+	cmd := exec.CommandContext(ctx, d.bin(), "pull", ref)
+	cmd.Stdout, cmd.Stderr = progress, progress
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("docker pull %s: %v", ref, err)
+	}
+	if id, err = d.ImageID(ctx, ref); err == nil && id == "" {
+		err = fmt.Errorf("docker pull %s succeeded but the image is not there", ref)
+	}
+	return id, err
+}
+
+// ForceRemove stops and removes the named container if it exists. It runs
+// on its own short deadline so that it works after the caller's context has
+// been cancelled.
+func (d Docker) ForceRemove(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, _ = d.output(ctx, "rm", "--force", "--volumes", name)
+}
+
+// Exists reports whether a container of that exact name exists.
+func (d Docker) Exists(name string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := d.output(ctx, "ps", "--all", "--quiet", "--filter", "name=^/"+name+"$")
+	return err == nil && out != ""
+}
+
+// mountArg renders a --mount value, quoting fields as CSV (the CLI parses
+// --mount as one CSV record) so that paths may hold commas and quotes.
+func mountArg(fields ...string) string {
+	for i, f := range fields {
+		if strings.ContainsAny(f, ",\"") {
+			fields[i] = `"` + strings.ReplaceAll(f, `"`, `""`) + `"`
+		}
+	}
+	return strings.Join(fields, ",")
+}

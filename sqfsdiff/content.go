@@ -1,24 +1,64 @@
 package sqfsdiff
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
 	"github.com/isodiff/isodiff/internal/bytecmp"
+	"github.com/isodiff/isodiff/internal/field"
 	"github.com/isodiff/isodiff/internal/squashfs"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
 )
 
-// comparer compares the contents of file pairs from two images.
+// comparer compares the contents of file pairs from two images. Its
+// buffers are reused from file to file: one block per side for stored
+// bytes and one for decoded bytes.
 type comparer struct {
 	a, b *squashfs.Reader
+	// sameCodec: same compressor, options and block size, so equal stored
+	// bytes mean equal content.
+	sameCodec bool
+	// sameBlocks: same block size, so files can be compared block by block.
+	sameBlocks       bool
+	rawA, rawB       []byte
+	plainA, plainB   []byte
+	rawSections      [2]*io.SectionReader
+	blocksA, blocksB []squashfs.Block
+	fragEqual        map[[2]uint32]bool // stored-bytes equality of fragment block pairs
 }
 
 func newComparer(a, b *squashfs.Reader) *comparer {
-	return &comparer{a: a, b: b}
+	c := &comparer{a: a, b: b, fragEqual: map[[2]uint32]bool{}}
+	c.sameBlocks = a.Super.BlockSize == b.Super.BlockSize
+	c.sameCodec = c.sameBlocks && a.Super.Compression == b.Super.Compression &&
+		len(field.Diff(a.Options.Fields(), b.Options.Fields())) == 0
+	c.rawSections = [2]*io.SectionReader{a.Raw(), b.Raw()}
+	return c
 }
 
 // compare returns nil when the two files hold the same bytes, else where
-// they differ. byRaw reports that equality was proven from stored bytes.
+// they differ. byRaw reports that equality was proven from stored bytes
+// alone, without decompressing any data block.
 func (c *comparer) compare(ea, eb *squashfs.Entry) (diff *report.ContentDiff, byRaw bool, err error) {
+	if ea.Size == eb.Size && c.sameBlocks {
+		first, byRaw, err := c.compareBlocks(ea, eb)
+		if err != nil {
+			return nil, false, err
+		}
+		if first < 0 {
+			return nil, byRaw, nil
+		}
+		return &report.ContentDiff{SizeA: ea.Size, SizeB: eb.Size, FirstDiff: first}, false, nil
+	}
+	return c.compareStreams(ea, eb)
+}
+
+// compareStreams decodes both files as streams and compares them.
+func (c *comparer) compareStreams(ea, eb *squashfs.Entry) (*report.ContentDiff, bool, error) {
 	ra, err := c.a.Open(ea)
 	if err != nil {
 		return nil, false, &treediff.SideError{Side: 0, Err: err}
@@ -35,4 +75,162 @@ func (c *comparer) compare(ea, eb *squashfs.Entry) (diff *report.ContentDiff, by
 		return nil, false, nil
 	}
 	return &report.ContentDiff{SizeA: ea.Size, SizeB: eb.Size, FirstDiff: res.FirstDiff}, false, nil
+}
+
+// compareBlocks compares two files of equal size and block size block by
+// block: a block whose stored bytes are equal (same codec) is equal; other
+// blocks are decoded and compared. Then the tails in the fragment blocks.
+// It returns the first differing offset, or -1 when equal.
+func (c *comparer) compareBlocks(ea, eb *squashfs.Entry) (first int64, byRaw bool, err error) {
+	c.blocksA = slices.AppendSeq(c.blocksA[:0], c.a.Blocks(ea))
+	c.blocksB = slices.AppendSeq(c.blocksB[:0], c.b.Blocks(eb))
+	if len(c.blocksA) != len(c.blocksB) {
+		return -1, false, errors.New("equal sizes but different block counts")
+	}
+	byRaw = true
+	bs := int64(c.a.Super.BlockSize)
+	for i := range c.blocksA {
+		ba, bb := c.blocksA[i], c.blocksB[i]
+		if c.sameCodec && ba.Size == bb.Size && ba.Compressed == bb.Compressed {
+			equal, err := c.storedEqual(ba, bb)
+			if err != nil {
+				return -1, false, err
+			}
+			if equal {
+				continue
+			}
+		}
+		byRaw = false
+		da, err := c.a.ReadBlock(c.plainA, ba)
+		if err != nil {
+			return -1, false, &treediff.SideError{Side: 0, Err: err}
+		}
+		c.plainA = da[:cap(da)]
+		db, err := c.b.ReadBlock(c.plainB, bb)
+		if err != nil {
+			return -1, false, &treediff.SideError{Side: 1, Err: err}
+		}
+		c.plainB = db[:cap(db)]
+		if i := firstDiff(da, db); i >= 0 {
+			return int64(ba.Index)*bs + int64(i), false, nil
+		}
+	}
+	tail := ea.Size - int64(len(c.blocksA))*bs
+	if tail <= 0 {
+		return -1, byRaw, nil
+	}
+	if ea.Fragment != noFragment && eb.Fragment != noFragment && ea.FragOffset == eb.FragOffset {
+		same, err := c.fragmentsStoredEqual(ea.Fragment, eb.Fragment)
+		if err != nil {
+			return -1, false, err
+		}
+		if same {
+			return -1, byRaw, nil
+		}
+	}
+	byRaw = false
+	ta, err := c.tail(c.a, ea, tail)
+	if err != nil {
+		return -1, false, &treediff.SideError{Side: 0, Err: err}
+	}
+	tb, err := c.tail(c.b, eb, tail)
+	if err != nil {
+		return -1, false, &treediff.SideError{Side: 1, Err: err}
+	}
+	if i := firstDiff(ta, tb); i >= 0 {
+		return int64(len(c.blocksA))*bs + int64(i), false, nil
+	}
+	return -1, byRaw, nil
+}
+
+// storedEqual compares the stored bytes of two blocks of equal stored size.
+func (c *comparer) storedEqual(ba, bb squashfs.Block) (bool, error) {
+	if ba.Size == 0 {
+		return true, nil // both sparse
+	}
+	n := int(ba.Size)
+	if cap(c.rawA) < n {
+		c.rawA, c.rawB = make([]byte, n), make([]byte, n)
+	}
+	ra, rb := c.rawA[:n], c.rawB[:n]
+	if _, err := c.rawSections[0].ReadAt(ra, ba.Off); err != nil {
+		return false, &treediff.SideError{Side: 0, Err: err}
+	}
+	if _, err := c.rawSections[1].ReadAt(rb, bb.Off); err != nil {
+		return false, &treediff.SideError{Side: 1, Err: err}
+	}
+	return bytes.Equal(ra, rb), nil
+}
+
+// fragmentsStoredEqual reports whether fragment blocks fa and fb have the
+// same stored bytes (same codec only). Results are remembered: many files
+// share one fragment block.
+func (c *comparer) fragmentsStoredEqual(fa, fb uint32) (bool, error) {
+	if !c.sameCodec {
+		return false, nil
+	}
+	key := [2]uint32{fa, fb}
+	if v, ok := c.fragEqual[key]; ok {
+		return v, nil
+	}
+	ia, err := c.a.Fragment(fa)
+	if err != nil {
+		return false, &treediff.SideError{Side: 0, Err: err}
+	}
+	ib, err := c.b.Fragment(fb)
+	if err != nil {
+		return false, &treediff.SideError{Side: 1, Err: err}
+	}
+	same := false
+	if ia.Size == ib.Size && ia.Compressed == ib.Compressed {
+		same, err = c.storedEqual(
+			squashfs.Block{Off: int64(ia.Start), Size: ia.Size, Compressed: ia.Compressed},
+			squashfs.Block{Off: int64(ib.Start), Size: ib.Size, Compressed: ib.Compressed})
+		if err != nil {
+			return false, err
+		}
+	}
+	if len(c.fragEqual) >= maxRememberedFragments {
+		clear(c.fragEqual)
+	}
+	c.fragEqual[key] = same
+	return same, nil
+}
+
+// maxRememberedFragments bounds the fragment-pair memo.
+const maxRememberedFragments = 4096
+
+// tail returns the last n bytes of e, stored in its fragment block.
+func (c *comparer) tail(r *squashfs.Reader, e *squashfs.Entry, n int64) ([]byte, error) {
+	if e.Fragment == noFragment {
+		return nil, fmt.Errorf("%s: %d bytes past its blocks but no fragment", e.Path, n)
+	}
+	data, err := r.FragmentData(e.Fragment)
+	if err != nil {
+		return nil, err
+	}
+	end := int64(e.FragOffset) + n
+	if end > int64(len(data)) {
+		return nil, errors.New("file tail runs past the end of its fragment block")
+	}
+	return data[e.FragOffset:end], nil
+}
+
+const noFragment = 0xFFFFFFFF
+
+// firstDiff returns the index of the first differing byte, or -1.
+func firstDiff(a, b []byte) int {
+	n := min(len(a), len(b))
+	if bytes.Equal(a[:n], b[:n]) {
+		if len(a) == len(b) {
+			return -1
+		}
+		return n
+	}
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
 }

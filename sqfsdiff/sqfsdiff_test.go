@@ -1,0 +1,128 @@
+package sqfsdiff
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/internal/testimg"
+)
+
+func openImage(t *testing.T, path string) *squashfs.Reader {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	fi, _ := f.Stat()
+	r, err := squashfs.Open(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tree writes a source tree with a multi-block file, small files (packed
+// into fragment blocks) and an empty file, with one byte changed at flip
+// (negative: none) in the big file and in one small file when smallChange.
+func sourceTree(t *testing.T, flip int, smallChange bool) string {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewSource(3))
+	big := make([]byte, 600<<10+77)
+	rng.Read(big)
+	if flip >= 0 {
+		big[flip] ^= 0x55
+	}
+	files := map[string]string{"big.bin": string(big), "empty": ""}
+	for i := 0; i < 50; i++ {
+		files[fmt.Sprintf("small/%02d.txt", i)] = fmt.Sprintf("small file %d\n", i)
+	}
+	if smallChange {
+		files["small/17.txt"] = "small file X\n"
+	}
+	testimg.WriteFiles(t, dir, files)
+	testimg.Run(t, dir, "find", ".", "-exec", "touch", "-h", "-d", "@1700000000", "{}", "+")
+	return dir
+}
+
+func build(t *testing.T, src string, args ...string) *squashfs.Reader {
+	out := filepath.Join(t.TempDir(), "img.sqfs")
+	testimg.MakeSquashfs(t, src, out, args...)
+	return openImage(t, out)
+}
+
+func TestContent(t *testing.T) {
+	testimg.Need(t, "mksquashfs")
+	same := sourceTree(t, -1, false)
+	flipped := sourceTree(t, 300_001, true)
+	for _, tc := range []struct {
+		name       string
+		argsA      []string
+		argsB      []string
+		src        string
+		wantByRaw  int
+		wantDiffer map[string]int64
+	}{
+		{"identical trees, different mkfs time: all proven from stored bytes", []string{"-mkfs-time", "1"}, []string{"-mkfs-time", "2"}, same, 52, nil},
+		// One small file changed: its fragment block differs, so every tail in
+		// that block is decoded; only the empty file needs nothing.
+		{"byte changes, same codec", nil, nil, flipped, 1, map[string]int64{"/big.bin": 300_001, "/small/17.txt": 11}},
+		{"byte changes, other compressor", []string{"-comp", "gzip"}, []string{"-comp", "zstd"}, flipped, 1, map[string]int64{"/big.bin": 300_001, "/small/17.txt": 11}},
+		{"byte changes, other block size", []string{"-b", "4K"}, []string{"-b", "64K"}, flipped, 0, map[string]int64{"/big.bin": 300_001, "/small/17.txt": 11}},
+		{"byte changes, no fragments", []string{"-no-fragments"}, []string{"-no-fragments"}, flipped, 50, map[string]int64{"/big.bin": 300_001, "/small/17.txt": 11}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := build(t, same, tc.argsA...)
+			b := build(t, tc.src, tc.argsB...)
+			res, err := Content(context.Background(), a, b, Options{Scope: "s"})
+			if err != nil || len(res.Problems) > 0 {
+				t.Fatalf("err %v, problems %v", err, res.Problems)
+			}
+			got := map[string]int64{}
+			for _, f := range res.Findings {
+				got[f.Path] = f.Content.FirstDiff
+			}
+			if fmt.Sprint(got) != fmt.Sprint(orEmpty(tc.wantDiffer)) {
+				t.Errorf("differing files %v, want %v", got, tc.wantDiffer)
+			}
+			if res.Compared != 52 || res.SameByRaw != tc.wantByRaw {
+				t.Errorf("compared %d (want 52), proven by stored bytes %d (want %d)", res.Compared, res.SameByRaw, tc.wantByRaw)
+			}
+		})
+	}
+}
+
+func orEmpty(m map[string]int64) map[string]int64 {
+	if m == nil {
+		return map[string]int64{}
+	}
+	return m
+}
+
+func TestSuperblockAndMetadata(t *testing.T) {
+	testimg.Need(t, "mksquashfs")
+	src := sourceTree(t, -1, false)
+	a := build(t, src, "-comp", "gzip", "-mkfs-time", "1")
+	b := build(t, src, "-comp", "xz", "-mkfs-time", "2")
+	var names []string
+	for _, f := range Superblock(a, b, Options{}) {
+		if f.Path == "superblock" {
+			for _, c := range f.Fields {
+				names = append(names, c.Name)
+			}
+		}
+	}
+	if fmt.Sprint(names) != "[mkfs_time compression]" {
+		t.Errorf("superblock fields %v, want mkfs_time and compression", names)
+	}
+	res, err := Metadata(context.Background(), a, b, Options{})
+	if err != nil || len(res.Findings) != 0 || res.ListingDiff != "" {
+		t.Errorf("same tree must give no metadata finding: %v %v %q", err, res.Findings, res.ListingDiff)
+	}
+
+}

@@ -179,7 +179,9 @@ func TestCompareInjectedDifferences(t *testing.T) {
 			}
 		}, []key{{sq, "/var/lib/stamp", report.KindChanged, "mtime"}}},
 		{"setuid", func(lt *liveTree) {
-			lt.edit = func(t *testing.T, root, _ string) { must(t, os.Chmod(filepath.Join(root, "usr/bin/tool"), 0o755|os.ModeSetuid)) }
+			lt.edit = func(t *testing.T, root, _ string) {
+				must(t, os.Chmod(filepath.Join(root, "usr/bin/tool"), 0o755|os.ModeSetuid))
+			}
 		}, []key{{sq, "/usr/bin/tool", report.KindChanged, "mode"}}},
 		{"owner", func(lt *liveTree) {
 			lt.edit = func(t *testing.T, root, _ string) {

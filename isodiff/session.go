@@ -27,6 +27,19 @@ type session struct {
 	// order; walked[i] says whether side i's tree walk reached its end.
 	containers []*container
 	walked     [2]bool
+
+	// diverging are the files the content stage found to differ, with a way
+	// to open each side again, for the stages that explain them.
+	diverging []divergent
+}
+
+// divergent is a file whose bytes differ between the two images.
+type divergent struct {
+	finding int // index in the content stage's findings
+	scope   string
+	path    string
+	size    [2]int64
+	open    [2]func() (io.Reader, error)
 }
 
 // container is a squashfs image inside the ISO, on one or both sides.

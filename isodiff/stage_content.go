@@ -3,6 +3,7 @@ package isodiff
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/internal/iso9660"
@@ -20,7 +21,19 @@ func runContent(ctx context.Context, s *session, st *report.Stage) {
 			continue
 		}
 		res, err := sqfsdiff.Content(ctx, c.reader[0], c.reader[1], s.sqfsOptions(c))
-		st.Findings = append(st.Findings, res.Findings...)
+		for i, f := range res.Findings {
+			ea, eb := res.Pairs[i][0], res.Pairs[i][1]
+			ra, rb := c.reader[0], c.reader[1]
+			s.diverging = append(s.diverging, divergent{
+				finding: len(st.Findings), scope: f.Scope, path: f.Path,
+				size: [2]int64{ea.Size, eb.Size},
+				open: [2]func() (io.Reader, error){
+					func() (io.Reader, error) { return ra.Open(ea) },
+					func() (io.Reader, error) { return rb.Open(eb) },
+				},
+			})
+			st.Findings = append(st.Findings, f)
+		}
 		for _, p := range res.Problems {
 			st.Problems = append(st.Problems, s.pairProblem(st.Name, c, fmt.Errorf("%s: %w", p.Path, p.Err)))
 		}
@@ -61,6 +74,15 @@ func (s *session) isoContent(ctx context.Context, st *report.Stage) {
 			return nil
 		}
 		if !res.Equal {
+			ia, ib := ims[0], ims[1]
+			s.diverging = append(s.diverging, divergent{
+				finding: len(st.Findings), scope: "iso", path: a.Path,
+				size: [2]int64{a.Size, b.Size},
+				open: [2]func() (io.Reader, error){
+					func() (io.Reader, error) { return ia.Open(a), nil },
+					func() (io.Reader, error) { return ib.Open(b), nil },
+				},
+			})
 			st.Findings = append(st.Findings, report.Finding{
 				Scope: "iso", Path: a.Path, Kind: report.KindContent, Type: "-",
 				Content:   &report.ContentDiff{SizeA: a.Size, SizeB: b.Size, FirstDiff: res.FirstDiff},

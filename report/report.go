@@ -29,6 +29,7 @@ const (
 	StageTOC      = "toc"      // the ISO's own file tree
 	StageSquashfs = "squashfs" // each embedded squashfs: hash, superblock, inner listing
 	StageContent  = "content"  // bytes of files present in both images
+	StageExplain  = "explain"  // how and why each differing file differs
 )
 
 // Status is the outcome of one stage.

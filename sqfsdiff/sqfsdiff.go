@@ -133,6 +133,9 @@ func Metadata(ctx context.Context, a, b *squashfs.Reader, opts Options) (*Metada
 // ContentResult is what Content found.
 type ContentResult struct {
 	Findings []report.Finding
+	// Pairs holds, for each finding, the two entries compared, so a caller
+	// can open them again to explain the difference.
+	Pairs    [][2]*squashfs.Entry
 	Problems []Problem
 	// Compared counts regular-file pairs compared; SameByRaw counts those
 	// proven identical from their compressed bytes alone.
@@ -168,6 +171,7 @@ func Content(ctx context.Context, a, b *squashfs.Reader, opts Options) (*Content
 		}
 		if diff != nil {
 			res.Findings = append(res.Findings, report.Finding{Scope: opts.Scope, Path: ea.Path, Kind: report.KindContent, Type: "-", Content: diff})
+			res.Pairs = append(res.Pairs, [2]*squashfs.Entry{ea, eb})
 		}
 		return nil
 	})

@@ -272,3 +272,41 @@ func TestCompareIdentical(t *testing.T) {
 		t.Fatalf("two builds of one tree must be identical:\n%s", sum.String())
 	}
 }
+
+// TestCompareHybridHeaders builds two isohybrid, El Torito bootable images
+// of one tree that differ only in their volume dates. xorriso derives the
+// MBR disk signature and the GPT GUIDs from the volume date, so those must
+// show up too, decoded; the raw system-area ranges follow from them.
+func TestCompareHybridHeaders(t *testing.T) {
+	testimg.Need(t, "xorriso", "mkfs.vfat", "mcopy")
+	t.Setenv("SOURCE_DATE_EPOCH", fmt.Sprint(epoch.Unix())) // mtools stamps directories with it
+	src := t.TempDir()
+	testimg.WriteFiles(t, src, map[string]string{"live/vmlinuz": "kernel\n", ".disk/info": "x\n"})
+	stampTree(t, src)
+	a := testimg.MakeHybridISO(t, src, filepath.Join(t.TempDir(), "a.iso"), "--modification-date=2024030112000000")
+	b := testimg.MakeHybridISO(t, src, filepath.Join(t.TempDir(), "b.iso"), "--modification-date=2024030212000000")
+	rep, err := Compare(context.Background(), a, b, Options{})
+	if err != nil || rep.Failed() {
+		t.Fatalf("err %v, failed %v", err, rep != nil && rep.Failed())
+	}
+	var got []key
+	for _, f := range rep.Findings() {
+		if !f.Derived {
+			got = append(got, keys([]report.Finding{f})...)
+		}
+	}
+	want := []key{
+		{"iso-header", "mbr", report.KindHeader, "disk_signature"},
+		{"iso-header", "gpt header", report.KindHeader, "disk_guid"},
+		{"iso-header", "gpt partition 1", report.KindHeader, "unique_guid"},
+		{"iso-header", "gpt partition 2", report.KindHeader, "unique_guid"},
+		{"iso-header", "primary volume descriptor", report.KindHeader, "volume_creation_date,volume_modification_date"},
+		{"iso-header", "joliet volume descriptor", report.KindHeader, "volume_creation_date,volume_modification_date"},
+		{"iso", "/isolinux/boot.cat", report.KindChanged, "mtime"},
+	}
+	if !slices.Equal(got, want) {
+		var sum bytes.Buffer
+		report.WriteSummary(&sum, rep)
+		t.Fatalf("findings:\n got  %v\n want %v\n%s", got, want, sum.String())
+	}
+}

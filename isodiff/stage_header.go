@@ -40,7 +40,7 @@ func headerFinding(path string, ch []field.Change) report.Finding {
 }
 
 func (s *session) addFieldDiff(st *report.Stage, path string, a, b []field.Field) {
-	own, placed := field.Split(field.Diff(a, b), descriptorLayout)
+	own, placed := field.Split(field.Diff(a, b), headerLayout)
 	if len(own) > 0 {
 		st.Findings = append(st.Findings, headerFinding(path, own))
 	}
@@ -49,18 +49,6 @@ func (s *session) addFieldDiff(st *report.Stage, path string, a, b []field.Field
 		f.Derived = true
 		st.Findings = append(st.Findings, f)
 	}
-}
-
-// descriptorLayout tells the volume descriptor fields that record sizes and
-// where the path tables and root directory were placed: they move whenever
-// a file changes size.
-func descriptorLayout(name string) bool {
-	switch name {
-	case "volume_space_size", "path_table_size", "l_path_table", "opt_l_path_table",
-		"m_path_table", "opt_m_path_table", "root_directory_extent", "root_directory_size":
-		return true
-	}
-	return false
 }
 
 // compareDescriptors compares the volume recognition sequence and each
@@ -128,6 +116,22 @@ func systemAreaRegion(off int) string {
 	return "system area"
 }
 
+// decodedSystemArea returns how many leading bytes of both system areas the
+// partition table comparison decodes: the MBR sector when both carry the
+// boot signature, and the GPT header and entries (at 512-byte sectors) when
+// both carry a GPT there.
+func decodedSystemArea(a, b []byte) int {
+	mbr := func(x []byte) bool { return len(x) >= 512 && x[510] == 0x55 && x[511] == 0xAA }
+	gpt := func(x []byte) bool { return len(x) >= 520 && string(x[512:520]) == "EFI PART" }
+	switch {
+	case gpt(a) && gpt(b) && mbr(a) && mbr(b):
+		return 34 * 512
+	case mbr(a) && mbr(b):
+		return 512
+	}
+	return 0
+}
+
 // compareSystemArea lists the byte ranges of the 32 KiB system area that
 // differ, with a hex window of each side and the structure it lies in.
 func (s *session) compareSystemArea(st *report.Stage) {
@@ -158,5 +162,14 @@ func (s *session) compareSystemArea(st *report.Stage) {
 		}
 	}
 	st.Texts = append(st.Texts, report.Text{Name: "system-area", Body: body.String()})
-	st.Findings = append(st.Findings, report.Finding{Scope: "iso-header", Path: "system area", Kind: report.KindHeader, Content: cd})
+	// Ranges inside a decoded MBR or GPT are reported field by field by the
+	// partition table comparison; the raw ranges then follow from those.
+	decoded := decodedSystemArea(areas[0], areas[1])
+	derived := true
+	for _, r := range ranges {
+		if r[1] > decoded {
+			derived = false
+		}
+	}
+	st.Findings = append(st.Findings, report.Finding{Scope: "iso-header", Path: "system area", Kind: report.KindHeader, Content: cd, Derived: derived})
 }

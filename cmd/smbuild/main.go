@@ -58,8 +58,9 @@
 //	BUILD_COMMAND       the command run in the container, split on spaces (no
 //	                    quoting; put anything longer in a script in the source)
 //	BUILD_SHELL         an absolute path, e.g. /bin/sh. When set, smbuild runs
-//	                    SHELL -c 'umask "$UMASK" && exec "$@"' smbuild-build
-//	                    BUILD_COMMAND..., so the umask is applied for the build.
+//	                    SHELL -c 'umask "$UMASK" && exec "$@" 2>&1' smbuild-build
+//	                    BUILD_COMMAND..., so the umask is applied for the build
+//	                    (and the order of its output and errors is kept).
 //	                    Leave it unset for an image without a shell; the build
 //	                    command must then apply $UMASK itself.
 //	BUILDER_NETWORK     default | none (no network in the container)
@@ -220,7 +221,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	job, err := smbuild.Prepare(ctx, o)
 	if err != nil {
-		fmt.Fprintf(stderr, "smbuild: %s\n", indent(err.Error()))
+		for _, l := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "smbuild: %s\n", l)
+		}
 		return exitTrouble
 	}
 	fmt.Fprintf(term, "smbuild: %s of %s (SOURCE_DATE_EPOCH=%d from %s, snapshot %s, image %s)\n",
@@ -327,9 +330,10 @@ func reportFailure(w io.Writer, err error) {
 			fmt.Fprintf(w, "  | %s\n", l)
 		}
 	}
-}
-
-// indent puts continuation lines of a multi-line message under the first.
-func indent(s string) string {
-	return strings.ReplaceAll(s, "\n", "\n  ")
+	if len(be.ErrTail) > 0 {
+		fmt.Fprintf(w, "smbuild: its last %d lines on standard error:\n", len(be.ErrTail))
+		for _, l := range be.ErrTail {
+			fmt.Fprintf(w, "  | %s\n", l)
+		}
+	}
 }

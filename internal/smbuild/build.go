@@ -158,6 +158,9 @@ type BuildError struct {
 	ExitCode int      // of docker run; -1 when it did not run to an end
 	Reason   string   // what went wrong
 	Tail     []string // the last lines of its output
+	// ErrTail holds the last lines of its standard error when they are not
+	// all in Tail.
+	ErrTail []string
 	// Interrupted is set when the build was stopped because its context
 	// was cancelled (Ctrl-C, or the other verify build failing).
 	Interrupted bool
@@ -222,10 +225,15 @@ func (j *Job) RunArgs(v Variant, dir, name string) []string {
 	}
 	args = append(args, j.ImageID)
 	if j.Config.BuildShell != "" {
-		args = append(args, j.Config.BuildShell, "-c", `umask "$UMASK" && exec "$@"`, "smbuild-build")
+		args = append(args, j.Config.BuildShell, "-c", ShellWrapper, "smbuild-build")
 	}
 	return append(args, j.Config.BuildCommand...)
 }
+
+// ShellWrapper is the script BUILD_SHELL runs: it applies the umask and
+// sends standard error to standard output, so that the order of the build's
+// messages survives the trip through docker.
+const ShellWrapper = `umask "$UMASK" && exec "$@" 2>&1`
 
 // Build runs one build of variant v into dir, which it empties first. It
 // streams the container's output to term, each line prefixed, and keeps it
@@ -244,7 +252,8 @@ func (j *Job) Build(ctx context.Context, v Variant, dir string, term io.Writer, 
 	sink := newLineSink(term, logf, prefix, j.Opts.TailLines)
 	fail := func(code int, reason string) *BuildError {
 		_ = sink.Close()
-		return &BuildError{Variant: v, Log: logPath, ExitCode: code, Reason: reason, Tail: sink.Tail()}
+		tail, errTail := sink.Tail()
+		return &BuildError{Variant: v, Log: logPath, ExitCode: code, Reason: reason, Tail: tail, ErrTail: errTail}
 	}
 
 	name := ContainerName(j.Source.Short(), v.Name)
@@ -252,7 +261,7 @@ func (j *Job) Build(ctx context.Context, v Variant, dir string, term io.Writer, 
 	fmt.Fprintf(sink, "smbuild: build %s of %s in container %s (host name %s, source at %s, umask %s)\n",
 		v.Name, j.Source.Short(), name, v.Hostname, v.SourcePath, v.Umask)
 	cmd := j.Opts.Docker.command(j.RunArgs(v, dir, name)...)
-	cmd.Stdout, cmd.Stderr = sink, sink
+	cmd.Stdout, cmd.Stderr = sink, sink.Stderr()
 	if err := cmd.Start(); err != nil {
 		return nil, fail(-1, fmt.Sprintf("cannot run docker: %v", err))
 	}

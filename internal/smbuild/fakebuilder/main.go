@@ -58,6 +58,9 @@ func run() error {
 		syscall.Umask(int(m))
 		fmt.Printf("fakebuilder: umask %04o\n", m)
 	}
+	host0, _ := os.Hostname()
+	wd0, _ := os.Getwd()
+	fmt.Printf("fakebuilder: host name %s, working directory %s\n", host0, wd0)
 	sde, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64)
 	if err != nil {
 		return fmt.Errorf("SOURCE_DATE_EPOCH: %v", err)

@@ -1,0 +1,95 @@
+package smbuild
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunArgs(t *testing.T) {
+	j := &Job{
+		Opts:   Options{OutDir: "/work/src/output"},
+		Source: &Source{Dir: "/work/src", Commit: strings.Repeat("ab", 20)},
+		Config: &Config{
+			BuildCommand:      []string{"./build", "--flavor", "x"},
+			BuildShell:        "/bin/sh",
+			Network:           "none",
+			Privileged:        true,
+			SnapshotTimestamp: "20250101T000000Z",
+			Env:               []Entry{{Key: "DERIVATIVE_FLAVOR", Value: "kicksecure xfce"}},
+		},
+		ImageID:         "sha256:" + strings.Repeat("0", 64),
+		SourceDateEpoch: 1700000000,
+	}
+	args := j.RunArgs(Variants[1], "/out,dir/build-b", "smbuild-x-b-1")
+	got := strings.Join(args, "\n")
+	for _, want := range []string{
+		"run\n--rm\n--init\n--name\nsmbuild-x-b-1\n",
+		"--hostname\nsmbuild-variant-b.invalid\n--workdir\n/build/variant-b/source\n",
+		"--mount\ntype=bind,source=/work/src,target=/build/variant-b/source,readonly\n",
+		"--mount\ntype=bind,\"source=/out,dir/build-b\",target=/output\n",
+		"--mount\ntype=tmpfs,target=/build/variant-b/source/output,tmpfs-size=4096\n",
+		"--network\nnone\n--privileged\n",
+		"--env\nLC_ALL=C.UTF-8\n--env\nTZ=UTC\n--env\nSOURCE_DATE_EPOCH=1700000000\n--env\nSNAPSHOT_TIMESTAMP=20250101T000000Z\n--env\nUMASK=0002\n--env\nDERIVATIVE_FLAVOR=kicksecure xfce\n",
+		"sha256:" + strings.Repeat("0", 64) + "\n/bin/sh\n-c\n" + ShellWrapper + "\nsmbuild-build\n./build\n--flavor\nx",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("docker run arguments lack\n%s\nin\n%s", want, got)
+		}
+	}
+	// Output outside the source: no mask; no shell: the command as is.
+	j.Opts.OutDir, j.Config.BuildShell, j.Config.Network, j.Config.Privileged = "/elsewhere", "", "default", false
+	got = strings.Join(j.RunArgs(Variants[0], "/elsewhere/x", "n"), " ")
+	if strings.Contains(got, "tmpfs") || strings.Contains(got, "--network") || strings.Contains(got, "--privileged") ||
+		!strings.HasSuffix(got, strings.Repeat("0", 64)+" ./build --flavor x") || !strings.Contains(got, "UMASK=0022") {
+		t.Errorf("docker run arguments: %s", got)
+	}
+}
+
+func TestFindISO(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := findISO(dir); err == nil || !strings.Contains(err.Error(), "wrote no *.iso file") {
+		t.Errorf("empty: %v", err)
+	}
+	touch := func(name string) {
+		t.Helper()
+		if err := writeFile(dir, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	touch("build.log")
+	touch("a.iso")
+	if got, err := findISO(dir); got != "a.iso" || err != nil {
+		t.Errorf("got %q, %v", got, err)
+	}
+	touch("b.ISO")
+	if _, err := findISO(dir); err == nil || !strings.Contains(err.Error(), "wrote 2 *.iso files to /output (a.iso, b.ISO)") {
+		t.Errorf("two: %v", err)
+	}
+}
+
+func writeFile(dir, name string) error {
+	return os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644)
+}
+
+func TestToolchain(t *testing.T) {
+	s := &Source{Dir: "/src"}
+	if m, err := s.Toolchain(""); m != nil || err != nil {
+		t.Errorf("no submodules: %v, %v", m, err)
+	}
+	s.Submodules = []Submodule{{Path: "derivative-maker", Commit: "c1", State: ' '}}
+	if m, err := s.Toolchain(""); err != nil || m.Commit != "c1" {
+		t.Errorf("one submodule: %v, %v", m, err)
+	}
+	s.Submodules = append(s.Submodules, Submodule{Path: "other", Commit: "c2", State: ' '})
+	if _, err := s.Toolchain(""); err == nil || !strings.Contains(err.Error(), "2 submodules (derivative-maker, other); name the toolchain one with TOOLCHAIN_SUBMODULE") {
+		t.Errorf("two submodules: %v", err)
+	}
+	if m, err := s.Toolchain("other"); err != nil || m.Commit != "c2" {
+		t.Errorf("named: %v, %v", m, err)
+	}
+	if _, err := s.Toolchain("missing"); err == nil {
+		t.Error("a missing submodule was accepted")
+	}
+}

@@ -24,9 +24,10 @@ type session struct {
 	isoErr  [2]error
 
 	// containers are the squashfs images found in the ISO trees, in walk
-	// order; walked[i] says whether side i's tree walk reached its end.
-	containers []*container
-	walked     [2]bool
+	// order; discoverErr[i] is the error that stopped side i's walk.
+	discoverOnce [2]sync.Once
+	containers   []*container
+	discoverErr  [2]error
 
 	// diverging are the files the content stage found to differ, with a way
 	// to open each side again, for the stages that explain them.
@@ -70,18 +71,6 @@ func (s *session) image(i int) (*iso9660.Image, error) {
 		s.iso[i], s.isoErr[i] = iso9660.Open(s.in[i].R, s.in[i].Size)
 	})
 	return s.iso[i], s.isoErr[i]
-}
-
-// container returns the container with the given path, adding it if new.
-func (s *session) container(path string) *container {
-	for _, c := range s.containers {
-		if c.path == path {
-			return c
-		}
-	}
-	c := &container{path: path}
-	s.containers = append(s.containers, c)
-	return c
 }
 
 // isContainer reports whether path was found to be a squashfs image.

@@ -34,9 +34,11 @@ func section(r io.ReaderAt, e *iso9660.Entry) (*io.SectionReader, error) {
 // runSquashfs compares every squashfs image the tree walk found: its hash,
 // its superblock and compressor options, and its tree, merge-walked.
 func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
-	for i := range s.walked {
-		if !s.walked[i] {
-			st.Notes = append(st.Notes, fmt.Sprintf("the ISO tree of %s was not walked to its end: squashfs images past the problem are not compared", s.in[i].Name))
+	for i := range s.in {
+		s.discover(i)
+		if err := s.discoverErr[i]; err != nil {
+			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, "", fmt.Errorf("looking for squashfs images: %w", err)))
+			st.Notes = append(st.Notes, fmt.Sprintf("the ISO tree of %s could not be walked to its end: squashfs images past the problem are not compared", s.in[i].Name))
 		}
 	}
 	if len(s.containers) == 0 {
@@ -63,7 +65,9 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 				continue
 			}
 			secs[i] = sec
-			wg.Go(func() { c.sum[i], hashErr[i] = hashSection(ctx, sec, 0, sec.Size()) })
+			if c.sum[i] == "" { // not hashed in the sizes stage's pass
+				wg.Go(func() { c.sum[i], hashErr[i] = hashSection(ctx, sec, 0, sec.Size()) })
+			}
 		}
 		wg.Wait()
 		for i, sec := range secs {

@@ -1,21 +1,15 @@
 package isodiff
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"slices"
 
 	"github.com/isodiff/isodiff/internal/iso9660"
 	"github.com/isodiff/isodiff/internal/tree"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
 )
-
-// squashfsMagic starts every squashfs image ("hsqs", little-endian).
-var squashfsMagic = []byte("hsqs")
 
 // isoTreeOptions says which fields the two ISO trees can be compared on:
 // without Rock Ridge on both sides there are no owners or link counts.
@@ -44,22 +38,11 @@ func runTOC(ctx context.Context, s *session, st *report.Stage) {
 	if ims[0].Namespace != ims[1].Namespace {
 		st.Notes = append(st.Notes, fmt.Sprintf("trees read as %s (A) and %s (B)", ims[0].Namespace, ims[1].Namespace))
 	}
+	s.discover(0)
+	s.discover(1)
 	to := s.isoTreeOptions(ims[0], ims[1])
 	ud := treediff.Unified{NameA: s.in[0].Name, NameB: s.in[1].Name, MaxBytes: s.opts.MaxDiffBytes}
-	walkers := [2]*iso9660.Walker{ims[0].Walk(), ims[1].Walk()}
-	var walkErr [2]error
-	next := func(i int) func() (*iso9660.Entry, error) {
-		return func() (*iso9660.Entry, error) {
-			e, err := walkers[i].Next()
-			if err == nil && e.Mode.IsRegular() {
-				s.noteContainer(i, ims[i], e)
-			} else if err != nil {
-				walkErr[i] = err
-			}
-			return e, err
-		}
-	}
-	err := treediff.Merge(ctx, next(0), next(1), isoNode, func(a, b *iso9660.Entry, inA, inB bool) error {
+	err := treediff.Merge(ctx, ims[0].Walk().Next, ims[1].Walk().Next, isoNode, func(a, b *iso9660.Entry, inA, inB bool) error {
 		switch {
 		case inA && inB:
 			la, lb := treediff.ListingLine(&a.Node, to), treediff.ListingLine(&b.Node, to)
@@ -85,9 +68,6 @@ func runTOC(ctx context.Context, s *session, st *report.Stage) {
 		}
 		return nil
 	})
-	for i, we := range walkErr {
-		s.walked[i] = we == io.EOF
-	}
 	if err != nil {
 		side := -1
 		var se *treediff.SideError
@@ -100,20 +80,4 @@ func runTOC(ctx context.Context, s *session, st *report.Stage) {
 	if body := ud.String(); body != "" {
 		st.Texts = append(st.Texts, report.Text{Name: "toc-diff", Body: body})
 	}
-}
-
-// noteContainer records e as a squashfs container of side i when it is one
-// of the configured paths or, unless scanning is off, starts with the magic.
-func (s *session) noteContainer(i int, im *iso9660.Image, e *iso9660.Entry) {
-	named := slices.Contains(s.opts.Squashfs, e.Path)
-	if !named && (s.opts.NoScan || len(e.Extents) == 0 || e.Size < 96) {
-		return
-	}
-	if !named {
-		var magic [4]byte
-		if _, err := s.in[i].R.ReadAt(magic[:], e.Extents[0].Offset); err != nil || !bytes.Equal(magic[:], squashfsMagic) {
-			return
-		}
-	}
-	s.container(e.Path).entry[i] = e
 }

@@ -14,7 +14,10 @@ type dirent struct {
 	typ  uint16 // basic inode type the entry claims
 }
 
-const maxDirHeaderCount = 256 // mksquashfs and the kernel cap a run at 256 entries
+const (
+	maxDirHeaderCount = 256     // mksquashfs and the kernel cap a run at 256 entries
+	maxDirEntries     = 1 << 20 // entries in one directory
+)
 
 // readDir decodes the listing of directory e, sorted bytewise by name.
 // A listing is a sequence of runs: a 12-byte header (count-1, inode block,
@@ -43,6 +46,9 @@ func (r *Reader) readDir(e *Entry) ([]dirent, error) {
 		left -= 12
 		if count > maxDirHeaderCount || count*9 > left {
 			return nil, bad("header of %d entries with %d bytes left", count, left)
+		}
+		if int64(len(ents))+count > maxDirEntries {
+			return nil, bad("more than %d entries", maxDirEntries)
 		}
 		if uint64(block) >= s.DirTableStart-s.InodeTableStart {
 			return nil, bad("inode block %d outside the inode table", block)

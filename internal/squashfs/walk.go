@@ -8,19 +8,26 @@ import (
 	"github.com/isodiff/isodiff/internal/tree"
 )
 
-// maxDepth bounds directory nesting; deeper trees are reported as corrupt.
-const maxDepth = 1024
+// Walk bounds: deeper nesting, or more entries held in the listings of
+// the open directories, is reported as corrupt.
+const (
+	maxDepth = 1024
+	maxHeld  = 1 << 22
+)
 
 // A Walker yields every node of the image in tree.Compare order: depth-first
 // pre-order from the root "/", each directory's children sorted bytewise by
 // name. It holds only the listings of the directories on the current path,
-// plus the inode numbers of directories visited so far (to reject cycles and
-// directories linked twice). A Walker is for one goroutine.
+// plus the inode numbers and listing positions of the directories visited
+// so far (8 bytes each), to reject cycles, directories reached twice and
+// listings shared between directories. A Walker is for one goroutine.
 type Walker struct {
 	r       *Reader
 	started bool
 	stack   []frame
-	seen    map[uint64]struct{}
+	held    int                 // entries in the stack's listings
+	seen    map[uint64]struct{} // visited directory inode numbers
+	seenDir map[uint64]struct{} // visited listing positions
 	err     error
 }
 
@@ -32,7 +39,7 @@ type frame struct {
 
 // Walk returns a Walker over the whole image.
 func (r *Reader) Walk() *Walker {
-	return &Walker{r: r, seen: make(map[uint64]struct{})}
+	return &Walker{r: r, seen: make(map[uint64]struct{}), seenDir: make(map[uint64]struct{})}
 }
 
 // Next returns the next node, or io.EOF after the last. After an error, Next
@@ -62,6 +69,7 @@ func (w *Walker) next() (*Entry, error) {
 	for len(w.stack) > 0 {
 		top := &w.stack[len(w.stack)-1]
 		if top.next == len(top.ents) {
+			w.held -= len(top.ents)
 			w.stack = w.stack[:len(w.stack)-1]
 			continue
 		}
@@ -101,16 +109,27 @@ func (w *Walker) load(path string, ref uint64, typ uint16) (*Entry, error) {
 	if !e.Mode.IsDir() {
 		return e, nil
 	}
+	off := int64(r.Super.InodeTableStart + ref>>16)
+	listing := uint64(e.dirBlock)<<16 | uint64(e.dirPos)
 	if _, dup := w.seen[e.Inode]; dup {
-		return nil, corrupt(int64(r.Super.InodeTableStart+ref>>16), "directory", "inode %d reached twice (cycle or hard-linked directory)", e.Inode)
+		return nil, corrupt(off, "directory", "inode %d reached twice (cycle or hard-linked directory)", e.Inode)
+	}
+	if _, dup := w.seenDir[listing]; dup && e.dirSize > 0 {
+		return nil, corrupt(off, "directory", "listing %d:%d shared with another directory", e.dirBlock, e.dirPos)
 	}
 	if len(w.stack) >= maxDepth {
-		return nil, corrupt(int64(r.Super.InodeTableStart+ref>>16), "directory", "nesting deeper than %d", maxDepth)
+		return nil, corrupt(off, "directory", "nesting deeper than %d", maxDepth)
 	}
 	w.seen[e.Inode] = struct{}{}
+	if e.dirSize > 0 { // an empty listing takes no room: it sits where the next one starts
+		w.seenDir[listing] = struct{}{}
+	}
 	ents, err := r.readDir(e)
 	if err != nil {
 		return nil, err
+	}
+	if w.held += len(ents); w.held > maxHeld {
+		return nil, corrupt(off, "directory", "more than %d entries in the open directories", maxHeld)
 	}
 	w.stack = append(w.stack, frame{path: path, ents: ents})
 	return e, nil

@@ -1,0 +1,302 @@
+package squashfs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/isodiff/isodiff/internal/testimg"
+)
+
+// smallImage builds a small image of the test tree with the given options
+// and returns its bytes.
+func smallImage(t testing.TB, args ...string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	buildTree(t, src, 4096, false)
+	img := filepath.Join(dir, "img")
+	testimg.MakeSquashfs(t, src, img, append(append([]string{"-b", "4K"}, args...), pseudo...)...)
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// exercise walks the whole image and reads every file, returning the first
+// error. Reads stop after limit bytes in all, so corrupt sizes cannot make
+// a test slow.
+func exercise(ra io.ReaderAt, size int64, limit int64) error {
+	r, err := Open(ra, size)
+	if err != nil {
+		return err
+	}
+	w := r.Walk()
+	for n := 0; n < 1<<16; n++ {
+		e, err := w.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !e.IsRegular() {
+			continue
+		}
+		for range r.Blocks(e) {
+		}
+		f, err := r.Open(e)
+		if err != nil {
+			return err
+		}
+		k, err := io.Copy(io.Discard, io.LimitReader(f, limit))
+		if err != nil {
+			return err
+		}
+		if limit -= k; limit <= 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// shortReader serves only the first n bytes of b, as a truncated or
+// failing device would, while the caller believes the image is longer.
+type shortReader struct {
+	b []byte
+	n int64
+}
+
+func (s shortReader) ReadAt(p []byte, off int64) (int, error) {
+	if off >= s.n {
+		return 0, io.EOF
+	}
+	n := copy(p, s.b[off:s.n])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func TestTruncated(t *testing.T) {
+	img := smallImage(t)
+	if err := exercise(bytes.NewReader(img), int64(len(img)), 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	used := int64(binary.LittleEndian.Uint64(img[40:]))
+	cuts := []int64{0, 1, 4, 95, 96, 97, 98, 200, used - 1}
+	for c := int64(300); c < used; c += used / 97 {
+		cuts = append(cuts, c)
+	}
+	for _, cut := range cuts {
+		// An image cut short is rejected by Open.
+		_, err := Open(bytes.NewReader(img[:cut]), cut)
+		var fe *FormatError
+		if !errors.As(err, &fe) {
+			t.Errorf("cut at %d: Open: %v, want a FormatError", cut, err)
+		}
+		// A device that fails past the cut fails whatever reads there.
+		err = exercise(shortReader{img, cut}, int64(len(img)), 1<<30)
+		if err == nil {
+			t.Errorf("cut at %d of %d used bytes: no error", cut, used)
+		} else if !errors.As(err, &fe) {
+			t.Errorf("cut at %d: %v is not a FormatError", cut, err)
+		} else if !strings.HasPrefix(err.Error(), "squashfs: ") {
+			t.Errorf("cut at %d: %q", cut, err)
+		}
+	}
+}
+
+func TestCorruptSuperblock(t *testing.T) {
+	img := smallImage(t)
+	cases := []struct {
+		name  string
+		off   int
+		value uint64
+		size  int // 2, 4 or 8 bytes
+		want  string
+		is    error
+	}{
+		{"inode table beyond end", 64, uint64(len(img)) + 100, 8, "inode_table_start", ErrCorrupt},
+		{"dir table before inode table", 72, 96, 8, "directory table start", ErrCorrupt},
+		{"bytes used beyond size", 40, 1 << 40, 8, "bytes_used", ErrCorrupt},
+		{"magic", 0, 0x12345678, 4, "magic", ErrBadMagic},
+		{"block log", 22, 13, 2, "block log", ErrCorrupt},
+		{"compressor", 20, 9, 2, "compression id 9", ErrUnsupported},
+		{"version", 28, 3, 2, "version 3.0", ErrUnsupported},
+		{"id table", 48, 0, 8, "id_table_start", ErrCorrupt},
+	}
+	for _, c := range cases {
+		b := bytes.Clone(img)
+		switch c.size {
+		case 2:
+			binary.LittleEndian.PutUint16(b[c.off:], uint16(c.value))
+		case 4:
+			binary.LittleEndian.PutUint32(b[c.off:], uint32(c.value))
+		case 8:
+			binary.LittleEndian.PutUint64(b[c.off:], c.value)
+		}
+		_, err := Open(bytes.NewReader(b), int64(len(b)))
+		var fe *FormatError
+		if !errors.As(err, &fe) || fe.Off != 0 || fe.What != "superblock" || !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}
+
+// TestCorruptBytes overwrites bytes all over real images (with compressed
+// and uncompressed metadata) and requires errors, never panics or hangs.
+func TestCorruptBytes(t *testing.T) {
+	for _, args := range [][]string{{"-noI", "-noD", "-noF", "-noX"}, {"-comp", "xz"}, {"-comp", "lz4"}, {"-comp", "zstd"}} {
+		img := smallImage(t, args...)
+		rng := rand.New(rand.NewPCG(uint64(len(img)), 1))
+		bad := 0
+		for i := range 150 {
+			b := bytes.Clone(img)
+			off := 96 + rng.IntN(len(b)-96)
+			if i%3 == 0 { // aim at the metadata tables at the end
+				off = len(b) - 1 - rng.IntN(min(len(b)-96, 3000))
+			}
+			for j := range 1 + rng.IntN(4) {
+				if off+j < len(b) {
+					b[off+j] = byte(rng.Uint32())
+				}
+			}
+			err := exercise(bytes.NewReader(b), int64(len(b)), 1<<26)
+			var fe *FormatError
+			if err != nil {
+				bad++
+				if !errors.As(err, &fe) && !strings.HasPrefix(err.Error(), "squashfs: ") {
+					t.Errorf("%v at %d: error without context: %v", args, off, err)
+				}
+			}
+		}
+		t.Logf("%v: %d of 150 corruptions detected", args, bad)
+	}
+}
+
+// patchImage builds an image with uncompressed metadata, so that a test
+// can patch its tables in place, and returns it with its entries by path.
+func patchImage(t *testing.T, files map[string]string, dirs ...string) ([]byte, map[string]*Entry) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	testimg.WriteFiles(t, src, files)
+	for _, d := range dirs {
+		if err := os.MkdirAll(filepath.Join(src, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img := filepath.Join(dir, "img")
+	testimg.MakeSquashfs(t, src, img, "-noI", "-no-xattrs")
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]*Entry{}
+	for _, e := range walkAll(t, r) {
+		m[e.Path] = e
+	}
+	return b, m
+}
+
+// listingAt returns the absolute offset of directory e's listing in an
+// image whose metadata is stored uncompressed in one block.
+func listingAt(t *testing.T, img []byte, e *Entry) int {
+	dirStart := binary.LittleEndian.Uint64(img[72:])
+	return int(dirStart) + int(e.dirBlock) + 2 + int(e.dirPos)
+}
+
+func TestDirectoryCycle(t *testing.T) {
+	img, m := patchImage(t, nil, "a/b")
+	// Point /a's entry "b" at /a itself: the first run header's inode block
+	// and the entry's offset.
+	at := listingAt(t, img, m["/a"])
+	binary.LittleEndian.PutUint32(img[at+4:], uint32(m["/a"].ref>>16))
+	binary.LittleEndian.PutUint16(img[at+12:], uint16(m["/a"].ref))
+	err := exercise(bytes.NewReader(img), int64(len(img)), 1<<20)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "reached twice") || !strings.Contains(err.Error(), "/a/b") {
+		t.Fatalf("cycle: %v", err)
+	}
+}
+
+func TestBadNames(t *testing.T) {
+	// Names of the same length as "ab", patched in place. ("" cannot be
+	// encoded: the size is stored minus one.)
+	for _, name := range []string{"..", "a/", "a\x00"} {
+		img, m := patchImage(t, map[string]string{"d/ab": "x"})
+		at := listingAt(t, img, m["/d"]) + 12 + 8 // the one entry's name
+		copy(img[at:], name)
+		err := exercise(bytes.NewReader(img), int64(len(img)), 1<<20)
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "invalid name") {
+			t.Errorf("name %q: %v", name, err)
+		}
+	}
+}
+
+func TestConcurrentOpen(t *testing.T) {
+	img := smallImage(t, "-comp", "zstd")
+	r, err := Open(bytes.NewReader(img), int64(len(img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*Entry
+	want := map[string][32]byte{}
+	for _, e := range walkAll(t, r) {
+		if e.IsRegular() {
+			files = append(files, e)
+			f, _ := r.Open(e)
+			b, err := io.ReadAll(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[e.Path] = sha256.Sum256(b)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range files {
+				e := files[(i*7+g*13)%len(files)]
+				f, err := r.Open(e)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				h := sha256.New()
+				if _, err := io.Copy(h, f); err != nil {
+					t.Error(err)
+					return
+				}
+				if [32]byte(h.Sum(nil)) != want[e.Path] {
+					t.Errorf("%s: concurrent read differs", e.Path)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// FuzzReader feeds mutated images to Open, Walk and Open(e). Seeds are
+// real images; `go test` runs the seeds only.
+func FuzzReader(f *testing.F) {
+	f.Add(smallImage(f, "-noI", "-noD", "-noF", "-noX"))
+	f.Add(smallImage(f, "-comp", "lz4"))
+	f.Fuzz(func(t *testing.T, img []byte) {
+		exercise(bytes.NewReader(img), int64(len(img)), 1<<24)
+	})
+}

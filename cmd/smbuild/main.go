@@ -323,6 +323,10 @@ func reportFailure(w io.Writer, err error) {
 		fmt.Fprintf(w, "smbuild: %v\n", err)
 		return
 	}
+	if be.Interrupted {
+		fmt.Fprintf(w, "smbuild: build %s interrupted (%s); its container was stopped and removed (log: %s)\n", be.Variant.Name, be.Reason, be.Log)
+		return
+	}
 	fmt.Fprintf(w, "smbuild: %v\n", be)
 	if len(be.Tail) > 0 {
 		fmt.Fprintf(w, "smbuild: last %d lines of %s:\n", len(be.Tail), be.Log)

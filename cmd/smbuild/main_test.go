@@ -332,10 +332,15 @@ func TestMissingCommandInImage(t *testing.T) {
 	}
 }
 
-// TestInterruptRemovesContainers cancels a verify while both builds run, as
-// Ctrl-C does, and checks that both containers are gone.
-func TestInterruptRemovesContainers(t *testing.T) {
+// TestCtrlCRemovesContainers runs the smbuild binary, sends it SIGINT (what
+// Ctrl-C sends) while both verify builds run, and checks that it exits 2
+// and that both containers are gone.
+func TestCtrlCRemovesContainers(t *testing.T) {
 	image := builderImage(t)
+	bin := filepath.Join(t.TempDir(), "smbuild")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
 	src := source(t, image, "FAKEBUILDER_SLEEP=120s\n", nil)
 	short := smbuildtest.Git(t, src, "rev-parse", "HEAD")[:12]
 	containers := func() []string {
@@ -345,33 +350,77 @@ func TestInterruptRemovesContainers(t *testing.T) {
 		}
 		return strings.Fields(string(out))
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan result, 1)
-	go func() { done <- smbuild_(ctx, "verify", "--src", src) }()
+	defer func() {
+		for _, id := range containers() {
+			_ = exec.Command("docker", "rm", "--force", id).Run()
+		}
+	}()
+	var stdout, stderr lockedBuffer
+	cmd := exec.Command(bin, "verify", "--src", src)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
-	for len(containers()) < 2 {
+	for len(containers()) < 2 || !strings.Contains(stdout.String(), "[a] fakebuilder: sleeping") || !strings.Contains(stdout.String(), "[b] fakebuilder: sleeping") {
 		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("the two containers did not start:\n%s", <-done)
+			_ = cmd.Process.Kill()
+			<-done
+			t.Fatalf("the two builds did not start:\n%s\n%s", stdout.String(), stderr.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	start := time.Now()
-	cancel()
-	r := <-done
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("smbuild did not stop within a minute of SIGINT:\n%s", stdout.String())
+	}
 	t.Logf("stopped in %s", time.Since(start).Round(time.Millisecond))
-	if r.code != 2 {
-		t.Errorf("want exit 2:\n%s", r)
+	r := result{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+	if err == nil || r.code != 2 {
+		t.Errorf("want exit 2 (%v):\n%s", err, r)
 	}
 	if left := containers(); len(left) > 0 {
 		t.Errorf("containers left behind: %v\n%s", left, r)
-		for _, id := range left {
-			_ = exec.Command("docker", "rm", "--force", id).Run()
+	}
+	for _, v := range []string{"a", "b"} {
+		if !strings.Contains(r.stdout, "["+v+"] smbuild: interrupted; stopping and removing container smbuild-"+short+"-"+v+"-") {
+			t.Errorf("output does not say it stopped container %s:\n%s", v, r)
+		}
+		if !strings.Contains(r.stderr, "smbuild: build "+v+" interrupted (interrupt signal received); its container was stopped and removed (log: ") {
+			t.Errorf("stderr does not say build %s was interrupted:\n%s", v, r)
 		}
 	}
-	if !strings.Contains(r.stdout, "smbuild: interrupted; stopping and removing container") {
-		t.Errorf("output does not say it stopped the containers:\n%s", r)
+	if strings.Contains(r.stderr, "last ") {
+		t.Errorf("an interrupted build's log tail was printed as if it had failed:\n%s", r)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that a running command may write while
+// the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // The following need no Docker engine: smbuild refuses before it runs one.

@@ -167,6 +167,9 @@ type BuildError struct {
 }
 
 func (e *BuildError) Error() string {
+	if e.Interrupted {
+		return fmt.Sprintf("build %s interrupted (%s) (log: %s)", e.Variant.Name, e.Reason, e.Log)
+	}
 	return fmt.Sprintf("build %s failed: %s (log: %s)", e.Variant.Name, e.Reason, e.Log)
 }
 
@@ -284,7 +287,7 @@ func (j *Job) Build(ctx context.Context, v Variant, dir string, term io.Writer, 
 		for i := 0; i < 3 && j.Opts.Docker.Exists(name); i++ {
 			j.Opts.Docker.ForceRemove(name)
 		}
-		be := fail(-1, "interrupted: "+context.Cause(ctx).Error())
+		be := fail(-1, context.Cause(ctx).Error())
 		be.Interrupted = true
 		return nil, be
 	}

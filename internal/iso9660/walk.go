@@ -2,11 +2,10 @@ package iso9660
 
 import (
 	"bytes"
-	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -332,7 +331,7 @@ func (im *Image) entryName(rec DirRecord, info *rrInfo) (string, error) {
 	switch {
 	case info.hasNM:
 		if info.nmFlags&(nmCurrent|nmParent) != 0 {
-			return "", errors.Join(ErrBadName, errors.New(`Rock Ridge NM names "." or ".."`))
+			return "", fmt.Errorf(`%w: Rock Ridge NM names "." or ".."`, ErrBadName)
 		}
 		name = string(info.name)
 	case im.Namespace == NamespaceJoliet:
@@ -370,16 +369,14 @@ func stripVersion(id string, dir bool) string {
 func checkName(name string) error {
 	switch {
 	case name == "":
-		return errors.Join(ErrBadName, errors.New("empty name"))
+		return fmt.Errorf("%w: empty name", ErrBadName)
 	case name == "." || name == "..":
-		return errors.Join(ErrBadName, errors.New(`name "`+name+`"`))
+		return fmt.Errorf("%w: %q", ErrBadName, name)
 	case strings.ContainsAny(name, "/\x00"):
-		return errors.Join(ErrBadName, errors.New("name "+quote(name)+` holds "/" or NUL`))
+		return fmt.Errorf(`%w: %q holds "/" or NUL`, ErrBadName, name)
 	}
 	return nil
 }
-
-func quote(s string) string { return strconv.Quote(s) }
 
 // POSIX file type bits as recorded in PX.
 const (

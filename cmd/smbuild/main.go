@@ -86,7 +86,11 @@
 // /output. smbuild then writes SHA256SUMS and BUILD_INFO beside it; the
 // container's output, which is also streamed to the terminal with a "[a] "
 // or "[b] " prefix, is kept in build.log there. On failure smbuild prints the
-// last lines of that log.
+// last lines of that log and, when they are not all among them, the last
+// lines the build wrote to standard error (docker delivers the two streams
+// separately, so their relative order is not exact unless the build merges
+// them; the BUILD_SHELL wrapper does). Files the build writes belong to the
+// container's user: root, unless Docker runs rootless.
 //
 // The two verify builds differ in what must not matter:
 //

@@ -223,3 +223,14 @@ func TestLoadConfigRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestExampleConfig keeps the example in examples/smbuild-config valid.
+func TestExampleConfig(t *testing.T) {
+	c, err := LoadConfig(filepath.Join("..", "..", "examples", "smbuild-config"), "examples/smbuild-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ToolchainSubmodule != "derivative-maker" || len(c.Env) != 3 || c.SourceDateEpoch != 1748736000 {
+		t.Errorf("example config read as %+v", c)
+	}
+}

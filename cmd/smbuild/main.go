@@ -16,7 +16,8 @@
 //	--config DIR   the config folder (default SRC/config)
 //	--out DIR      where output folders go (default SRC/output)
 //	--docker PATH  the docker client to run (default docker)
-//	--allow-dirty  build even with uncommitted changes to tracked files
+//	--allow-dirty  build even with uncommitted changes or untracked (not
+//	               ignored) files; the output root is not counted
 //	--tail N       lines of a failed build's log to print (default 40)
 //	--sequential   verify only: run build b after build a, not alongside it
 //
@@ -158,7 +159,7 @@ flags:
   --config DIR     config folder (default SRC/config)
   --out DIR        output root (default SRC/output)
   --docker PATH    docker client (default docker)
-  --allow-dirty    build with uncommitted changes to tracked files
+  --allow-dirty    build with uncommitted changes or untracked files
   --tail N         lines of a failed build's log to print (default 40)
   --sequential     verify: run the builds one after the other
 exit status: 0 built / identical, 1 the builds differ, 2 trouble

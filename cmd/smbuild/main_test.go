@@ -465,8 +465,27 @@ func TestDirtySourceRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := smbuild_(t.Context(), "build", "--src", src)
-	if r.code != 2 || !strings.Contains(r.stderr, "uncommitted changes in ") || !strings.Contains(r.stderr, "VERSION") {
+	if r.code != 2 || !strings.Contains(r.stderr, "uncommitted changes in ") || !strings.Contains(r.stderr, "(VERSION)") {
 		t.Errorf("want exit 2 naming the changed file:\n%s", r)
+	}
+	smbuildtest.Git(t, src, "checkout", "--", "VERSION")
+	// Untracked files are seen by the build too; smbuild's output folder
+	// is not counted even when it is not ignored.
+	if err := os.WriteFile(filepath.Join(src, ".gitignore"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	smbuildtest.Git(t, src, "commit", "--quiet", "--all", "--message", "no ignore")
+	for _, d := range []string{"output/0123456789ab", "stray"} {
+		if err := os.MkdirAll(filepath.Join(src, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, d, "f"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = smbuild_(t.Context(), "build", "--src", src)
+	if r.code != 2 || !strings.Contains(r.stderr, "uncommitted changes in ") || !strings.Contains(r.stderr, "(stray/)") {
+		t.Errorf("want exit 2 naming only the untracked folder stray/:\n%s", r)
 	}
 }
 

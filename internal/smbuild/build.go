@@ -51,7 +51,7 @@ type Options struct {
 	ConfigDir  string // default <src>/config
 	OutDir     string // default <src>/output
 	Docker     Docker
-	AllowDirty bool      // build even with uncommitted changes to tracked files
+	AllowDirty bool      // build even with uncommitted changes or untracked files
 	Progress   io.Writer // smbuild's own messages; default io.Discard
 	TailLines  int       // lines of a failed build's log to keep; default 40
 }
@@ -70,7 +70,7 @@ type Job struct {
 }
 
 // ErrDirty is returned by Prepare for a work tree with uncommitted changes
-// to tracked files.
+// or untracked files that are not ignored.
 var ErrDirty = errors.New("uncommitted changes")
 
 // Prepare reads and checks everything a build needs, and makes sure the
@@ -106,8 +106,11 @@ func Prepare(ctx context.Context, o Options) (*Job, error) {
 		return nil, err
 	}
 	j := &Job{Opts: o, Source: src, Config: cfg, OutDir: filepath.Join(o.OutDir, src.Short())}
+	if err := src.CheckClean(ctx, o.OutDir); err != nil {
+		return nil, err
+	}
 	if len(src.Dirty) > 0 && !o.AllowDirty {
-		return nil, fmt.Errorf("%w in %s (%s): a build must be of a commit; commit or stash them, or pass --allow-dirty (recorded as SOURCE_DIRTY=yes)", ErrDirty, src.Dir, strings.Join(first(src.Dirty, 5), ", "))
+		return nil, fmt.Errorf("%w in %s (%s): a build must be of a commit; commit, stash, remove or ignore them, or pass --allow-dirty (recorded as SOURCE_DIRTY=yes)", ErrDirty, src.Dir, strings.Join(first(src.Dirty, 5), ", "))
 	}
 	if j.Toolchain, err = src.Toolchain(cfg.ToolchainSubmodule); err != nil {
 		return nil, err

@@ -13,10 +13,10 @@ import (
 
 // Source is the git checkout being built.
 type Source struct {
-	Dir        string // absolute path of the work tree's top level
-	Commit     string // full hash of HEAD
-	CommitTime int64  // committer time of HEAD, seconds since the epoch
-	Dirty      []string
+	Dir        string   // absolute path of the work tree's top level
+	Commit     string   // full hash of HEAD
+	CommitTime int64    // committer time of HEAD, seconds since the epoch
+	Dirty      []string // set by CheckClean
 	Submodules []Submodule
 }
 
@@ -32,8 +32,8 @@ type Submodule struct {
 // Short is the commit's first 12 hex digits, the name of its output folder.
 func (s *Source) Short() string { return s.Commit[:12] }
 
-// ReadSource reads the commit, its time, the submodules and the tracked
-// files with uncommitted changes of the git work tree holding dir.
+// ReadSource reads the commit, its time and the submodules of the git work
+// tree holding dir; Dirty is filled by CheckClean.
 func ReadSource(ctx context.Context, dir string) (*Source, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -57,15 +57,6 @@ func ReadSource(ctx context.Context, dir string) (*Source, error) {
 	if s.CommitTime, err = strconv.ParseInt(ct, 10, 64); err != nil {
 		return nil, fmt.Errorf("git log -1 --format=%%ct printed %q", ct)
 	}
-	status, err := git(ctx, s.Dir, "status", "--porcelain", "--untracked-files=no")
-	if err != nil {
-		return nil, err
-	}
-	for _, l := range strings.Split(status, "\n") {
-		if len(l) > 3 {
-			s.Dirty = append(s.Dirty, l[3:])
-		}
-	}
 	subs, err := git(ctx, s.Dir, "submodule", "status")
 	if err != nil {
 		return nil, err
@@ -82,6 +73,28 @@ func ReadSource(ctx context.Context, dir string) (*Source, error) {
 		s.Submodules = append(s.Submodules, Submodule{Path: f[1], Commit: f[0], State: l[0]})
 	}
 	return s, nil
+}
+
+// CheckClean lists in s.Dirty what differs from the commit in the work
+// tree: changed tracked files and untracked files that are not ignored (the
+// build sees the work tree, not the commit), leaving out the folder exclude
+// when it lies inside the work tree (smbuild's own output).
+func (s *Source) CheckClean(ctx context.Context, exclude string) error {
+	args := []string{"status", "--porcelain", "--untracked-files=normal", "--", "."}
+	if rel, err := filepath.Rel(s.Dir, exclude); exclude != "" && err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+		args = append(args, ":(exclude)"+filepath.ToSlash(rel))
+	}
+	status, err := git(ctx, s.Dir, args...)
+	if err != nil {
+		return err
+	}
+	s.Dirty = nil
+	for _, l := range strings.Split(status, "\n") {
+		if len(l) > 3 {
+			s.Dirty = append(s.Dirty, l[3:])
+		}
+	}
+	return nil
 }
 
 // Toolchain picks the toolchain submodule: the one named (if name is not

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Benchmark isodiff on realistic live-ISO pairs, side by side with the floor
+# (hashing both images concurrently in Go), sqfsdiff (squashfs-tools-ng) on
+# the two squashfs images, and the shell pipeline isodiff replaces.
+#
+# The root filesystem is this Debian machine's own (/usr, /etc, /var/lib/dpkg,
+# about 3 GB), hard-linked into a work folder (no copy), then changed per
+# pair; each variant becomes an xz (or zstd) squashfs inside an isohybrid,
+# El Torito bootable ISO. Nothing here is committed; images are reused when
+# present (delete $BENCH_DIR to rebuild).
+#
+#   scripts/bench.sh                 # all pairs
+#   PAIRS="typical identical" scripts/bench.sh
+#   SCALE=small scripts/bench.sh     # a ~1 GB root filesystem (second size)
+#
+# Pairs: typical (same files and sizes; a gzip header mtime, an ELF build-id
+# in a 110 MB library, a timestamp in a text file, three mtimes and a mode
+# differ), shifted (files added, removed and resized early in the tree, so
+# fragment packing shifts), identical, typical-zstd.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+BENCH_DIR=${BENCH_DIR:-$repo/bench-out}
+SCALE=${SCALE:-full}
+PAIRS=${PAIRS:-"typical shifted identical typical-zstd"}
+SKIP_PEERS=${SKIP_PEERS:-}
+epoch=1709294400
+export LC_ALL=C TZ=UTC
+
+for tool in mksquashfs xorriso sqfsdiff unsquashfs osirrox mkfs.vfat mcopy /usr/bin/time; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool missing (apt-get install squashfs-tools squashfs-tools-ng xorriso dosfstools mtools time isolinux)" >&2; exit 2; }
+done
+mkdir -p "$BENCH_DIR"
+work=$BENCH_DIR/$SCALE
+mkdir -p "$work"
+
+go build -o "$BENCH_DIR/isodiff" ./cmd/isodiff
+go build -o "$BENCH_DIR/floor" ./scripts/floor
+
+# --- root filesystems --------------------------------------------------------
+base=$work/root-base
+if [ ! -d "$base" ]; then
+	echo "bench: linking the root filesystem ($SCALE)" >&2
+	mkdir -p "$base.tmp/usr" "$base.tmp/var/lib"
+	if [ "$SCALE" = small ]; then
+		dirs="usr/bin usr/sbin usr/share usr/libexec etc"
+		libs="usr/lib/x86_64-linux-gnu usr/lib/python3.11 usr/lib/gcc"
+	else
+		dirs="usr/bin usr/sbin usr/share usr/libexec usr/include etc var/lib/dpkg"
+		libs=$(cd / && ls -d usr/lib/* | grep -v google-cloud-sdk)
+	fi
+	for d in $dirs $libs; do
+		mkdir -p "$base.tmp/$(dirname "$d")"
+		cp -al "/$d" "$base.tmp/$d" 2>/dev/null || cp -a "/$d" "$base.tmp/$d"
+	done
+	mv "$base.tmp" "$base"
+fi
+
+# unlink makes PATH (relative to a root) a private copy, so that changing it
+# does not change the original it is hard-linked to.
+unlink_copy() { cp -a "$1" "$1.tmp" && mv "$1.tmp" "$1"; }
+
+variant() { # NAME: make root-NAME from the base
+	local name=$1
+	local root=$work/root-$name
+	[ -d "$root" ] && return
+	echo "bench: making root filesystem $name" >&2
+	cp -al "$base" "$root.tmp"
+	local r=$root.tmp
+	case $name in
+	typical)
+		# gzip header mtime only (bytes 4-7 of the header)
+		local gz
+		gz=$(cd "$r" && find usr/share/doc -name 'changelog.Debian.gz' -size +2k | sort | head -1)
+		unlink_copy "$r/$gz"
+		printf '\x00\x00\x00\x60' | dd of="$r/$gz" bs=1 seek=4 conv=notrunc status=none
+		# ELF build-id of the largest shared library
+		local so id
+		so=$(cd "$r" && find usr/lib -name 'libLLVM-1*.so.1' -type f | sort | head -1)
+		unlink_copy "$r/$so"
+		id=$(readelf -n "$r/$so" | awk '/Build ID/ {print $3}')
+		python3 - "$r/$so" "$id" <<'PY'
+import sys
+p, bid = sys.argv[1], bytes.fromhex(sys.argv[2])
+b = bytearray(open(p, 'rb').read())
+i = b.index(bid)
+b[i + len(bid) - 1] ^= 0xff
+open(p, 'wb').write(b)
+PY
+		# a timestamp in a text file
+		unlink_copy "$r/etc/debian_version"
+		printf '12.0 built 2024-03-01 12:00:00\n' >"$r/etc/debian_version"
+		# three mtimes, one mode
+		for f in etc/hostname etc/issue usr/bin/env; do
+			[ -e "$r/$f" ] || continue
+			unlink_copy "$r/$f"
+			touch -d @$((epoch + 3600)) "$r/$f"
+		done
+		unlink_copy "$r/usr/bin/id" && chmod 4755 "$r/usr/bin/id"
+		;;
+	shifted)
+		mkdir -p "$r/etc/aaa-added"
+		for i in $(seq 1 200); do printf 'added file %d\n' "$i" >"$r/etc/aaa-added/f$i"; done
+		rm -f "$r"/etc/adduser.conf "$r"/etc/bash.bashrc
+		unlink_copy "$r/etc/debian_version" && printf '12.0 resized and longer\n' >>"$r/etc/debian_version"
+		;;
+	esac
+	mv "$root.tmp" "$root"
+}
+
+squash() { # ROOTNAME COMP -> path
+	local out=$work/$1.$2.sqfs
+	if [ ! -f "$out" ]; then
+		echo "bench: mksquashfs $1 ($2)" >&2
+		mksquashfs "$work/root-$1" "$out.tmp" -comp "$2" -noappend -no-progress -quiet \
+			-mkfs-time $epoch -all-root >/dev/null
+		mv "$out.tmp" "$out"
+	fi
+	echo "$out"
+}
+
+iso() { # ROOTNAME COMP DATE -> path
+	local out=$work/$1.$2.$3.iso
+	if [ ! -f "$out" ]; then
+		local sq tree=$work/iso-$1-$2-$3
+		sq=$(squash "$1" "$2")
+		echo "bench: xorriso $out" >&2
+		rm -rf "$tree" && mkdir -p "$tree"/{live,isolinux,boot/grub,.disk}
+		cp /usr/lib/ISOLINUX/isolinux.bin "$tree/isolinux/"
+		printf 'default live\n' >"$tree/isolinux/isolinux.cfg"
+		printf 'Bench Live %s\n' "$3" >"$tree/.disk/info"
+		SOURCE_DATE_EPOCH=$epoch mkfs.vfat --invariant -C -n EFIBOOT -i 12345678 "$tree/boot/grub/efi.img" 1440 >/dev/null
+		ln "$sq" "$tree/live/filesystem.squashfs"
+		find "$tree" -exec touch -h -d @$epoch {} +
+		xorriso -as mkisofs -quiet -o "$out.tmp" -R -J -V BENCH_LIVE --modification-date="$3" \
+			-isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin \
+			-b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot -boot-load-size 4 -boot-info-table \
+			-eltorito-alt-boot -e boot/grub/efi.img -no-emul-boot -isohybrid-gpt-basdat "$tree" 2>/dev/null
+		rm -rf "$tree"
+		mv "$out.tmp" "$out"
+	fi
+	echo "$out"
+}
+
+# measure LABEL CMD...: runs CMD under /usr/bin/time -v, prints "seconds maxrss_mib"
+measure() {
+	local label=$1; shift
+	local tv=$BENCH_DIR/time.txt
+	sync
+	/usr/bin/time -v -o "$tv" "$@" >"$BENCH_DIR/$label.out" 2>"$BENCH_DIR/$label.err" || true
+	awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; wall=s}
+		/Maximum resident set size/ {rss=$2/1024}
+		END {printf "%.2f %.0f\n", wall, rss}' "$tv"
+}
+
+shell_pipeline() { # A.iso B.iso: the staged shell steps isodiff replaces
+	local t; t=$(mktemp -d "$BENCH_DIR/pipe.XXXX")
+	xorriso -indev "$1" -find / -exec lsdl 2>/dev/null >"$t/a.toc"
+	xorriso -indev "$2" -find / -exec lsdl 2>/dev/null >"$t/b.toc"
+	diff "$t/a.toc" "$t/b.toc" >"$t/toc-diff.txt" || true
+	osirrox -indev "$1" -extract /live/filesystem.squashfs "$t/a.sqfs" 2>/dev/null
+	osirrox -indev "$2" -extract /live/filesystem.squashfs "$t/b.sqfs" 2>/dev/null
+	unsquashfs -lln "$t/a.sqfs" >"$t/a.ls"
+	unsquashfs -lln "$t/b.sqfs" >"$t/b.ls"
+	diff "$t/a.ls" "$t/b.ls" >"$t/ls-diff.txt" || true
+	rm -rf "$t"
+}
+export -f shell_pipeline
+export BENCH_DIR
+
+printf '%-14s %9s | %-18s | %-18s | %-18s | %-18s | %s\n' pair "iso MB" "isodiff s / MiB" "floor s / MiB" "sqfsdiff s / MiB" "shell s / MiB" "isodiff vs floor, sqfsdiff, shell"
+for pair in $PAIRS; do
+	case $pair in
+	typical) a=$(variant base; iso base xz 2024030112000000); variant typical; b=$(iso typical xz 2024030212000000); comp=xz ;;
+	shifted) a=$(iso base xz 2024030112000000); variant shifted; b=$(iso shifted xz 2024030112000000); comp=xz ;;
+	identical) a=$(iso base xz 2024030112000000); b=$work/base-copy.iso; [ -f "$b" ] || cp "$a" "$b"; comp=xz ;;
+	typical-zstd) a=$(iso base zstd 2024030112000000); variant typical; b=$(iso typical zstd 2024030212000000); comp=zstd ;;
+	*) echo "bench: unknown pair $pair" >&2; exit 2 ;;
+	esac
+	mb=$(( $(stat -c %s "$a") / 1000000 ))
+	read -r it ir < <(measure "isodiff-$pair" "$BENCH_DIR/isodiff" --output-dir "$BENCH_DIR/report-$pair" "$a" "$b")
+	read -r ft fr < <(measure "floor-$pair" "$BENCH_DIR/floor" "$a" "$b")
+	st=- sr=- pt=- pr=-
+	if [ -z "$SKIP_PEERS" ]; then
+		sa=$work/$(basename "$a" | cut -d. -f1,2).sqfs
+		sb=$work/$(basename "$b" | cut -d. -f1,2).sqfs
+		[ "$pair" = identical ] && sb=$sa
+		read -r st sr < <(measure "sqfsdiff-$pair" sqfsdiff -a "$sa" -b "$sb")
+		read -r pt pr < <(measure "shell-$pair" bash -c 'shell_pipeline "$0" "$1"' "$a" "$b")
+	fi
+	ratio() { [ "$2" = - ] && echo - || awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a/b}'; }
+	printf '%-14s %9s | %7s s %6s MiB | %7s s %6s MiB | %7s s %6s MiB | %7s s %6s MiB | %s, %s, %s\n' \
+		"$pair" "$mb" "$it" "$ir" "$ft" "$fr" "$st" "$sr" "$pt" "$pr" \
+		"$(ratio "$it" "$ft")" "$(ratio "$st" "$it")" "$(ratio "$pt" "$it")"
+	tail -n 25 "$BENCH_DIR/isodiff-$pair.out" >&2
+done

@@ -19,7 +19,7 @@ func TestWalkOtherWriters(t *testing.T) {
 
 	t.Run("genisoimage", func(t *testing.T) {
 		img := filepath.Join(dir, "geniso.iso")
-		testimg.Run(t, dir, "genisoimage", "-quiet", "-R", "-J", "-joliet-long", "-o", img, src)
+		testimg.Run(t, dir, "genisoimage", "-quiet", "-R", "-J", "-joliet-long", "-hidden", "owned", "-o", img, src)
 		im, _ := openImage(t, img)
 		if im.Namespace != NamespaceRockRidge {
 			t.Fatalf("namespace %q", im.Namespace)
@@ -55,6 +55,10 @@ func TestWalkOtherWriters(t *testing.T) {
 			// 255 bytes: the length byte wraps and the rest is garbage.
 			if wantDamage := e.Path == "/link-long" || e.Path == "/link-bigcomp"; wantDamage != (e.Damage != nil) {
 				t.Errorf("%s: damage %v", e.Path, e.Damage)
+			}
+			// -hidden sets the existence bit; the file is still listed.
+			if hidden := e.Flags&FlagHidden != 0; hidden != (e.Path == "/owned") {
+				t.Errorf("%s: hidden flag %v", e.Path, hidden)
 			}
 			if e.Path == "/rr_moved" || filepath.Dir(e.Path) == "/rr_moved" {
 				if e.Path != "/rr_moved" {

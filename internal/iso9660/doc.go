@@ -1,0 +1,96 @@
+// Package iso9660 reads ISO 9660 images as Linux live ISOs are made: the
+// volume descriptors, the directory tree with Rock Ridge or Joliet names and
+// metadata, file contents, and the El Torito boot catalog. It is the ISO
+// layer of isodiff, which explains why two builds of an image differ, so it
+// reports everything as recorded, streams, and holds little in memory.
+//
+// # Use
+//
+// Open reads the volume descriptors from an io.ReaderAt; Image.Walk returns
+// a Walker whose Next yields one *Entry per node in tree.Compare order
+// (depth first, pre order, each directory's children sorted bytewise by
+// their final name), so that two walks can be merged without holding either
+// tree; Image.Open returns a file's content over all its extents, unbuffered.
+// BootCatalog and BootImage decode El Torito.
+//
+// # Why not github.com/diskfs/go-diskfs
+//
+// Its iso9660 reader (v1.9.4), checked against xorriso images, gets the
+// things a differ must get right wrong:
+//
+//   - it strips a leading and a trailing "." from every file name, even a
+//     Rock Ridge or Joliet one: ".hidden" is listed as "hidden", "end." as
+//     "end";
+//   - it keeps only the last SL entry of a symlink whose target spans
+//     several: a 479-byte target of 20 components comes back as its last 239
+//     bytes;
+//   - it lists a multi-extent file once per extent and reads only the first
+//     (a file in three extents appears three times, and reading it yields
+//     4096 of its 10000 bytes);
+//   - it uses the Joliet tree only when there is no Rock Ridge, and on a
+//     Joliet-only image fails below the second level ("could not find Joliet
+//     directory j/k");
+//   - ModTime is the directory record's time, not Rock Ridge TF's; the PN
+//     device numbers are parsed but not exposed; there is no El Torito
+//     reader, only a writer.
+//
+// # What is read
+//
+//   - Volume descriptors: every descriptor of the recognition sequence
+//     (including a UDF bridge's BEA01/NSR02/TEA01) in Image.Descriptors; the
+//     primary, supplementary and enhanced descriptors with every field typed
+//     (VolumeDescriptor.Fields for a differ); Joliet strings decoded from
+//     UCS-2; dates with their GMT offset, all-zero or all-"0" meaning unset.
+//   - Namespaces: Rock Ridge (RRIP 1.09 to 1.12, when the primary root's "."
+//     record carries SUSP SP and Rock Ridge entries), else Joliet (levels
+//     1-3, UTF-16 surrogates decoded), else bare ISO 9660 at any level, where
+//     names lose their ";1" version and a trailing "." and, as xorriso shows
+//     them, files are r-xr-xr-x and directories dr-xr-xr-x.
+//   - SUSP: CE continuation areas, ST, padding, the SP skip length.
+//   - RRIP: PX with and without serial number, PN, SL (all entries and
+//     continuation areas joined; ".", "..", "/" components; components
+//     continued across entries), NM (continued), TF (short and long form,
+//     any stamps; the modify stamp is the ModTime), CL/PL/RE relocation
+//     (a CL placeholder becomes the directory it points to, named as the
+//     placeholder, with the metadata of the target's "." record; RE
+//     directories are not shown where they are recorded; rr_moved itself is
+//     an ordinary directory, as xorriso shows it). ZF is flagged, not
+//     decompressed. AAIP (xorriso's ACLs and xattrs) is not read.
+//   - Directory records: multi-sector directories, multi-extent files
+//     (merged into one Entry), the hidden flag (kept in Entry.Flags);
+//     associated files are skipped; extended attribute records are stepped
+//     over; interleaved files are refused.
+//   - Device numbers: mkisofs writes major and minor in PN's two words,
+//     libisofs one 64-bit Linux dev_t split in two; with a nonzero high
+//     word it is major/minor, else the low word is a Linux dev_t (which also
+//     reads the old 8:8 form). xorriso 1.5.4 misreads mkisofs's PN; this
+//     package reads both as Linux does.
+//   - Node.Size is the data size of regular files and 0 for other types, as
+//     xorriso lists them; Nlink is PX's count (1 without Rock Ridge); Inode
+//     is the PX serial number, else the data block for directories and
+//     non-empty files, else a value derived from the record's position.
+//
+// # Guarantees and limits
+//
+// Images are untrusted. No input makes the package panic, loop or allocate
+// without bound (FuzzWalk): every block number and length is checked
+// against the image size before it is read; a directory whose records were
+// already read (a loop, or a directory linked twice) is ErrLoop, nesting
+// deeper than MaxDepth is ErrTooDeep; SUSP data is bounded per record (64
+// continuation areas, 256 KiB), names to 4 KiB, link targets to 64 KiB, the
+// boot catalog to 32 sectors. A walk holds the child lists of the open
+// directories and one word per directory read. Errors are *FormatError
+// values (offset, structure, cause) wrapping sentinels such as
+// ErrTruncated, ErrLoop, ErrBadName; callers add the file name and stage.
+//
+// A name holding "/" or NUL, an empty name, or a Rock Ridge NM of "." or
+// ".." is an error (ErrBadName) rather than sanitized: a differ must not
+// invent paths. Two children with the same final name are an error too.
+// Malformed Rock Ridge entries are not: as Linux and libisofs do, what was
+// decoded before the damage is kept, the rest of the record's entries
+// ignored, and the damage reported in Entry.Damage; genisoimage, for one,
+// writes SL entries over 255 bytes whose length byte wraps.
+//
+// The logical block size must be 2048. Only the descriptors from block 16
+// on are read: there is no search for the sessions of a multi-session disc.
+package iso9660

@@ -189,22 +189,35 @@ func newDecompressor(c Compression) (decompressor, error) {
 // readBounded reads r to its end into dst; more data than fits is
 // errOverflow. Reading to the end makes the codecs verify their checksums.
 func readBounded(r io.Reader, dst []byte) (int, error) {
-	n, err := io.ReadFull(r, dst)
-	switch err {
-	case io.EOF, io.ErrUnexpectedEOF:
-		return n, nil
-	case nil:
-		var one [1]byte
-		switch _, err := io.ReadFull(r, one[:]); err {
-		case io.EOF:
+	n := 0
+	for idle := 0; ; idle++ {
+		if idle > 100 {
+			return n, io.ErrNoProgress
+		}
+		if n == len(dst) {
+			var one [1]byte
+			k, err := r.Read(one[:])
+			switch {
+			case k > 0:
+				return n, errOverflow
+			case err == io.EOF:
+				return n, nil
+			case err != nil:
+				return n, err
+			}
+			continue
+		}
+		k, err := r.Read(dst[n:])
+		if n += k; k > 0 {
+			idle = 0
+		}
+		if err == io.EOF {
 			return n, nil
-		case nil:
-			return n, errOverflow
-		default:
+		}
+		if err != nil {
 			return n, err
 		}
 	}
-	return n, err
 }
 
 type zlibDec struct{ pool sync.Pool }

@@ -39,22 +39,40 @@ func (r *Reader) Fragment(i uint32) (FragmentInfo, error) {
 	return f, nil
 }
 
-// FragmentData returns decoded fragment block i. The slice is shared with
-// the reader's cache and other callers: do not modify it.
-func (r *Reader) FragmentData(i uint32) ([]byte, error) {
-	if b, ok := r.frags.get(i); ok {
-		return b, nil
+// fragBlock is a decoded fragment block in a pooled buffer.
+type fragBlock struct {
+	buf  *[]byte
+	data []byte
+}
+
+// withFragment calls fn with decoded fragment block i. The block is cached
+// and its buffer recycled on eviction, so fn must not keep the slice.
+func (r *Reader) withFragment(i uint32, fn func([]byte)) error {
+	call := func(b fragBlock) { fn(b.data) }
+	if r.frags.use(i, call) {
+		return nil
 	}
 	f, err := r.Fragment(i)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	b, err := r.decodeBlock(make([]byte, r.Super.BlockSize), int64(f.Start), f.Size, f.Compressed, "fragment block")
+	buf := r.getBuf()
+	data, err := r.decodeBlock((*buf)[:r.Super.BlockSize], int64(f.Start), f.Size, f.Compressed, "fragment block")
 	if err != nil {
-		return nil, err
+		r.putBuf(buf)
+		return err
 	}
-	r.frags.put(i, b)
-	return b, nil
+	if old, ok := r.frags.putUse(i, fragBlock{buf, data}, call); ok {
+		r.putBuf(old.buf)
+	}
+	return nil
+}
+
+// ReadFragment decodes fragment block i into dst, grown as needed, and
+// returns the decoded bytes.
+func (r *Reader) ReadFragment(dst []byte, i uint32) ([]byte, error) {
+	err := r.withFragment(i, func(b []byte) { dst = append(dst[:0], b...) })
+	return dst, err
 }
 
 // Block is one data block of a regular file, as stored.
@@ -162,12 +180,21 @@ func (f *fileReader) fill() error {
 		f.i++
 		f.off += int64(b.Size)
 	} else {
-		var frag []byte
-		if frag, err = r.FragmentData(e.Fragment); err == nil {
+		if f.buf == nil {
+			f.buf = r.getBuf()
+		}
+		var short error
+		err = r.withFragment(e.Fragment, func(frag []byte) {
 			if int64(e.FragOffset)+f.left > int64(len(frag)) {
-				err = corrupt(0, "fragment block", "tail of %s (%d bytes at %d) beyond the block's %d bytes", e.Path, f.left, e.FragOffset, len(frag))
-			} else {
-				f.cur = frag[e.FragOffset : int64(e.FragOffset)+f.left]
+				short = corrupt(0, "fragment block", "tail (%d bytes at %d) beyond its %d bytes", f.left, e.FragOffset, len(frag))
+				return
+			}
+			f.cur = (*f.buf)[:copy(*f.buf, frag[e.FragOffset:int64(e.FragOffset)+f.left])]
+		})
+		if err == nil && short != nil {
+			err = short
+			if fi, ferr := r.Fragment(e.Fragment); ferr == nil {
+				err.(*FormatError).Off = int64(fi.Start)
 			}
 		}
 	}

@@ -161,24 +161,56 @@ func (c *lru[K, V]) get(k K) (V, bool) {
 	return it.val, true
 }
 
-func (c *lru[K, V]) put(k K, v V) {
+// put caches v under k and returns the value it evicted or replaced.
+func (c *lru[K, V]) put(k K, v V) (old V, evicted bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.putLocked(k, v)
+}
+
+func (c *lru[K, V]) putLocked(k K, v V) (old V, evicted bool) {
 	if it, ok := c.items[k]; ok {
-		it.val = v
+		old, it.val = it.val, v
 		c.unlink(it)
 		c.pushFront(it)
-		return
+		return old, true
 	}
 	var it *lruItem[K, V]
 	if len(c.items) >= c.max { // evict the oldest and reuse its item
 		it = c.head.prev
 		c.unlink(it)
 		delete(c.items, it.key)
+		old, evicted = it.val, true
 		it.key, it.val = k, v
 	} else {
 		it = &lruItem[K, V]{key: k, val: v}
 	}
 	c.items[k] = it
 	c.pushFront(it)
+	return old, evicted
+}
+
+// use calls fn with the value cached under k, holding the lock so that the
+// value cannot be evicted (and recycled) meanwhile. It reports whether k
+// was cached.
+func (c *lru[K, V]) use(k K, fn func(V)) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	it, ok := c.items[k]
+	if ok {
+		c.unlink(it)
+		c.pushFront(it)
+		fn(it.val)
+	}
+	return ok
+}
+
+// putUse caches v under k, calls fn with it under the lock, and returns
+// the value it evicted or replaced.
+func (c *lru[K, V]) putUse(k K, v V, fn func(V)) (old V, evicted bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old, evicted = c.putLocked(k, v)
+	fn(v)
+	return old, evicted
 }

@@ -179,7 +179,7 @@ var variants = []variant{
 	{name: "zstd", bs: 128 << 10, args: []string{"-comp", "zstd", "-Xcompression-level", "3"}},
 	{name: "no-fragments", bs: 4 << 10, args: []string{"-b", "4K", "-no-fragments"}},
 	{name: "always-fragments", bs: 4 << 10, args: []string{"-b", "4K", "-always-use-fragments"}},
-	{name: "uncompressed", bs: 128 << 10, big: true, args: []string{"-noI", "-noD", "-noF", "-noX", "-no-exports"}},
+	{name: "uncompressed", bs: 128 << 10, args: []string{"-noI", "-noD", "-noF", "-noX", "-no-exports"}},
 	{name: "no-xattrs-no-dups", bs: 128 << 10, args: []string{"-no-xattrs", "-no-duplicates", "-no-sparse"}},
 }
 

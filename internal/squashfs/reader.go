@@ -27,7 +27,7 @@ type Reader struct {
 	xattr xattrTable
 
 	meta  *lru[int64, *metaBlock]
-	frags *lru[uint32, []byte]
+	frags *lru[uint32, fragBlock]
 	bufs  sync.Pool // *[]byte of bufSize, for stored (compressed) bytes
 	bufSz int
 }
@@ -51,7 +51,7 @@ func Open(r io.ReaderAt, size int64) (*Reader, error) {
 	rd.end = int64(s.BytesUsed)
 	rd.bufSz = max(int(s.BlockSize), 2+metaSize)
 	rd.meta = newLRU[int64, *metaBlock](metaCacheBlocks)
-	rd.frags = newLRU[uint32, []byte](fragCacheBlocks)
+	rd.frags = newLRU[uint32, fragBlock](fragCacheBlocks)
 	var err error
 	if rd.dec, err = newDecompressor(s.Compression); err != nil {
 		return nil, newErr(20, "superblock", err)

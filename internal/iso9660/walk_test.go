@@ -25,6 +25,7 @@ func TestWalkMatchesXorriso(t *testing.T) {
 		{"rockridge-joliet", []string{"-R", "-J", "-joliet-long"}, false, NamespaceRockRidge, true},
 		{"joliet", []string{"--norock", "-J", "-joliet-long"}, false, NamespaceJoliet, false},
 		{"plain-level3", []string{"--norock", "-iso-level", "3"}, false, NamespaceISO9660, false},
+		{"plain-level2", []string{"--norock", "-iso-level", "2"}, false, NamespaceISO9660, false},
 		{"plain-level1", []string{"--norock", "-iso-level", "1"}, false, NamespaceISO9660, false},
 		{"hybrid", nil, true, NamespaceRockRidge, true},
 	}

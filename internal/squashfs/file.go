@@ -75,6 +75,32 @@ func (r *Reader) ReadFragment(dst []byte, i uint32) ([]byte, error) {
 	return dst, err
 }
 
+// FragmentData returns decoded fragment block i in a new slice owned by the
+// caller. ReadFragment and ReadTail avoid the allocation.
+func (r *Reader) FragmentData(i uint32) ([]byte, error) { return r.ReadFragment(nil, i) }
+
+// ReadTail copies the tail of regular file e (its bytes stored in a
+// fragment block) into dst, grown as needed; a file without a tail has none.
+func (r *Reader) ReadTail(dst []byte, e *Entry) ([]byte, error) {
+	dst = dst[:0]
+	if e.Fragment == NoFragment {
+		return dst, nil
+	}
+	n := e.Size - int64(len(e.BlockSizes))*int64(r.Super.BlockSize)
+	var short error
+	err := r.withFragment(e.Fragment, func(frag []byte) {
+		if n < 0 || int64(e.FragOffset)+n > int64(len(frag)) {
+			short = corrupt(0, "fragment block", "tail of %s (%d bytes at %d) beyond its %d bytes", e.Path, n, e.FragOffset, len(frag))
+			return
+		}
+		dst = append(dst, frag[e.FragOffset:int64(e.FragOffset)+n]...)
+	})
+	if err == nil {
+		err = short
+	}
+	return dst, err
+}
+
 // Block is one data block of a regular file, as stored.
 type Block struct {
 	Index      int

@@ -16,9 +16,12 @@ const Magic = 0x73717368
 const (
 	superblockSize = 96
 	noTable        = ^uint64(0) // table start of an absent table
-	noFragment     = ^uint32(0) // fragment index of a file without a tail
+	noFragment     = NoFragment
 	noXattr        = ^uint32(0) // xattr index of an inode without xattrs
 )
+
+// NoFragment is Entry.Fragment of a file whose tail is not in a fragment.
+const NoFragment = ^uint32(0)
 
 // Superblock is the on-disk superblock at offset 0, field for field.
 type Superblock struct {

@@ -139,3 +139,47 @@ func TestDecompressBounded(t *testing.T) {
 	}
 	_ = errors.New
 }
+
+// TestBlockAccess rebuilds every file from Blocks/ReadBlock and ReadTail
+// and compares it with Open's stream.
+func TestBlockAccess(t *testing.T) {
+	for _, args := range [][]string{nil, {"-always-use-fragments", "-comp", "lz4"}, {"-noD", "-noF"}} {
+		img := smallImage(t, args...)
+		r, err := Open(bytes.NewReader(img), int64(len(img)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range walkAll(t, r) {
+			if !e.IsRegular() {
+				continue
+			}
+			var got []byte
+			for b := range r.Blocks(e) {
+				d, err := r.ReadBlock(nil, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, d...)
+			}
+			tail, err := r.ReadTail(nil, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, tail...)
+			if e.Fragment != NoFragment {
+				frag, err := r.FragmentData(e.Fragment)
+				if err != nil || !bytes.Equal(frag[e.FragOffset:int(e.FragOffset)+len(tail)], tail) {
+					t.Errorf("%s: FragmentData disagrees with ReadTail: %v", e.Path, err)
+				}
+			}
+			f, _ := r.Open(e)
+			var want bytes.Buffer
+			if _, err := want.ReadFrom(f); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want.Bytes()) {
+				t.Errorf("%v %s: blocks+tail (%d bytes) differ from Open (%d bytes)", args, e.Path, len(got), want.Len())
+			}
+		}
+	}
+}

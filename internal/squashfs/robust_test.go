@@ -300,3 +300,37 @@ func FuzzReader(f *testing.F) {
 		exercise(bytes.NewReader(img), int64(len(img)), 1<<24)
 	})
 }
+
+// TestUnsortedListing swaps two names in a listing: the walk still comes
+// out sorted (each name keeping its inode), and equal names are an error.
+func TestUnsortedListing(t *testing.T) {
+	img, m := patchImage(t, map[string]string{"d/ab": "first", "d/cd": "second"})
+	at := listingAt(t, img, m["/d"]) + 12 // first entry; names are 2 bytes
+	first, second := at+8, at+8+2+8
+	if string(img[first:first+2]) != "ab" || string(img[second:second+2]) != "cd" {
+		t.Fatalf("listing layout: %q %q", img[first:first+2], img[second:second+2])
+	}
+	patched := bytes.Clone(img)
+	copy(patched[first:], "cd")
+	copy(patched[second:], "ab")
+	r, err := Open(bytes.NewReader(patched), int64(len(patched)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range walkAll(t, r) { // walkAll checks the order
+		if e.IsRegular() {
+			f, _ := r.Open(e)
+			b, _ := io.ReadAll(f)
+			got[e.Path] = string(b)
+		}
+	}
+	if got["/d/ab"] != "second" || got["/d/cd"] != "first" {
+		t.Errorf("after the swap: %v", got)
+	}
+	copy(patched[first:], "ab")
+	err = exercise(bytes.NewReader(patched), int64(len(patched)), 1<<20)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "duplicate name") {
+		t.Errorf("duplicate names: %v", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/isodiff/isodiff/internal/testimg"
 )
@@ -183,5 +184,48 @@ func TestNoBootCatalog(t *testing.T) {
 	im, _ := openImage(t, testimg.MakeISO(t, filepath.Join(dir, "src"), filepath.Join(dir, "n.iso")))
 	if _, err := im.BootCatalog(); !errors.Is(err, ErrNoBootCatalog) {
 		t.Errorf("err %v", err)
+	}
+}
+
+// TestHybridReproducible: with SOURCE_DATE_EPOCH, MakeHybridISO writes the
+// same bytes twice, and one injected option changes the image only where
+// expected (the volume id).
+func TestHybridReproducible(t *testing.T) {
+	testimg.Need(t, "xorriso")
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	testimg.WriteFiles(t, src, map[string]string{"live/filesystem.squashfs": "squash"})
+	stamp := time.Unix(1700000000, 0)
+	for _, p := range []string{"live/filesystem.squashfs", "live", "."} {
+		if err := os.Chtimes(filepath.Join(src, p), stamp, stamp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := testimg.MakeHybridISO(t, src, filepath.Join(dir, "a.iso"), "-V", "LIVE")
+	time.Sleep(1100 * time.Millisecond) // a different second
+	b := testimg.MakeHybridISO(t, src, filepath.Join(dir, "b.iso"), "-V", "LIVE")
+	c := testimg.MakeHybridISO(t, src, filepath.Join(dir, "c.iso"), "-V", "OTHER")
+	ab, _ := os.ReadFile(a)
+	bb, _ := os.ReadFile(b)
+	cb, _ := os.ReadFile(c)
+	if !bytes.Equal(ab, bb) {
+		for i := range ab {
+			if i < len(bb) && ab[i] != bb[i] {
+				t.Fatalf("two builds of the same source differ, first at byte %d (sector %d)", i, i/2048)
+			}
+		}
+		t.Fatal("two builds of the same source differ in size")
+	}
+	ia, _ := openImage(t, a)
+	ic, _ := openImage(t, c)
+	if ia.Primary.VolumeID != "LIVE" || ic.Primary.VolumeID != "OTHER" {
+		t.Errorf("volume ids %q %q", ia.Primary.VolumeID, ic.Primary.VolumeID)
+	}
+	if want := "2023-11-14T22:13:20.00+00:00"; ia.Primary.Created.String() != want {
+		t.Errorf("creation date %s, want %s", ia.Primary.Created, want)
+	}
+	if bytes.Equal(ab, cb) {
+		t.Error("-V changed nothing")
 	}
 }

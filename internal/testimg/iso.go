@@ -3,6 +3,7 @@ package testimg
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -12,6 +13,13 @@ const (
 	IsohybridMBR = "/usr/lib/ISOLINUX/isohdpfx.bin"
 	IsolinuxBin  = "/usr/lib/ISOLINUX/isolinux.bin"
 )
+
+// Reproducible images: with SOURCE_DATE_EPOCH set in the environment
+// (t.Setenv), xorriso stamps the volume dates and the volume UUID with it,
+// and MakeHybridISO stamps the EFI image file and its FAT directories with
+// it; file times are the source tree's, so give those fixed values too
+// (os.Chtimes). Then two calls with the same source write byte-identical
+// images, and differences can be injected one at a time.
 
 // MakeISO writes an ISO image of srcDir to out with "xorriso -as mkisofs",
 // passing args (for example "-R", "-J", "-iso-level", "3", "-V", "VOLID",
@@ -48,8 +56,26 @@ func MakeHybridISO(t testing.TB, srcDir, out string, extra ...string) string {
 	t.Helper()
 	Need(t, "xorriso", "mkfs.vfat", "mmd", "mcopy")
 	boot := t.TempDir()
-	efi := filepath.Join(boot, "efi.img")
+	efiDir := filepath.Join(boot, "boot", "grub")
+	if err := os.MkdirAll(efiDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	efi := filepath.Join(efiDir, "efi.img")
 	MakeEFIImage(t, efi)
+	if epoch := os.Getenv("SOURCE_DATE_EPOCH"); epoch != "" {
+		sec, err := strconv.ParseInt(epoch, 10, 64)
+		if err != nil {
+			t.Fatalf("SOURCE_DATE_EPOCH=%q: %v", epoch, err)
+		}
+		stamp := time.Unix(sec, 0)
+		// xorriso gives the directories it makes for a graft point the
+		// time of the grafted file's directory.
+		for _, p := range []string{efi, efiDir, filepath.Dir(efiDir), boot} {
+			if err := os.Chtimes(p, stamp, stamp); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	argv := []string{"-as", "mkisofs", "-quiet", "-o", out, "-R", "-J",
 		"-isohybrid-mbr", IsohybridMBR,
 		"-b", HybridIsolinux[1:], "-c", HybridCatalog[1:],

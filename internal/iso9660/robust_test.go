@@ -255,3 +255,29 @@ func TestRandomCorruption(t *testing.T) {
 		}
 	}
 }
+
+// TestTooDeep: a real tree nested beyond MaxDepth is refused with
+// ErrTooDeep, after yielding the levels above.
+func TestTooDeep(t *testing.T) {
+	testimg.Need(t, "xorriso")
+	dir := t.TempDir()
+	p := filepath.Join(dir, "src")
+	for i := 0; i < MaxDepth+2; i++ {
+		p = filepath.Join(p, "d")
+	}
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	img := testimg.MakeISO(t, filepath.Join(dir, "src"), filepath.Join(dir, "deep.iso"), "-R")
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := walkBytes(b)
+	if !errors.Is(err, ErrTooDeep) || !isFormatError(err) {
+		t.Fatalf("after %d nodes: %v", n, err)
+	}
+	if n != MaxDepth+1 {
+		t.Errorf("%d nodes before the error, want %d", n, MaxDepth+1)
+	}
+}

@@ -51,7 +51,7 @@
 // from the image is checked against the image (bytes_used, which must fit
 // in the given size) and against fixed limits before use; problems are
 // returned as *FormatError values naming the structure, its offset and
-// the cause (ErrCorrupt, ErrBounds, ErrUnsupported, ErrBadMagic, or a
+// the cause (ErrCorrupt, ErrBounds, ErrTruncated, ErrUnsupported, ErrBadMagic, or a
 // codec's error), never panics. Decompressors never produce more than a
 // block (8 KiB for metadata, at most 1 MiB for data) nor use a dictionary
 // or window over 1 MiB. Limits: 256 entries per directory header, 2^20

@@ -26,7 +26,7 @@ var (
 	ErrUnsupported = errors.New("unsupported feature")
 	ErrCorrupt     = errors.New("corrupt data")
 	ErrBounds      = errors.New("out of bounds")
-	errTruncated   = errors.New("truncated")
+	ErrTruncated   = errors.New("image truncated")
 )
 
 // newErr wraps err as a *FormatError.

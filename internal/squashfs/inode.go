@@ -98,8 +98,7 @@ func (r *Reader) readInode(ref uint64) (*Entry, error) {
 	}
 	e.Nlink = 1
 
-	// fields reads the type-specific fixed part.
-	fields := func(n int) ([]byte, error) { return m.read(n) }
+	fields := m.read // the type-specific fixed part
 	var b []byte
 	switch e.InodeType {
 	case TypeDir:

@@ -38,7 +38,7 @@ type Reader struct {
 func Open(r io.ReaderAt, size int64) (*Reader, error) {
 	var sb [superblockSize]byte
 	if size < superblockSize {
-		return nil, newErr(0, "superblock", errTruncated)
+		return nil, newErr(0, "superblock", ErrTruncated)
 	}
 	if _, err := r.ReadAt(sb[:], 0); err != nil {
 		return nil, newErr(0, "superblock", err)
@@ -84,7 +84,7 @@ func (r *Reader) readAt(p []byte, off int64, what string) error {
 		return nil
 	}
 	if err == nil || errors.Is(err, io.EOF) {
-		err = errTruncated
+		err = ErrTruncated
 	}
 	return newErr(off, what, err)
 }

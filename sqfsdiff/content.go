@@ -28,6 +28,7 @@ type comparer struct {
 	plainA, plainB   []byte
 	rawSections      [2]*io.SectionReader
 	blocksA, blocksB []squashfs.Block
+	tailA, tailB     []byte
 	fragEqual        map[[2]uint32]bool // stored-bytes equality of fragment block pairs
 }
 
@@ -119,7 +120,7 @@ func (c *comparer) compareBlocks(ea, eb *squashfs.Entry) (first int64, byRaw boo
 	if tail <= 0 {
 		return -1, byRaw, nil
 	}
-	if ea.Fragment != noFragment && eb.Fragment != noFragment && ea.FragOffset == eb.FragOffset {
+	if ea.Fragment != squashfs.NoFragment && eb.Fragment != squashfs.NoFragment && ea.FragOffset == eb.FragOffset {
 		same, err := c.fragmentsStoredEqual(ea.Fragment, eb.Fragment)
 		if err != nil {
 			return -1, false, err
@@ -129,13 +130,18 @@ func (c *comparer) compareBlocks(ea, eb *squashfs.Entry) (first int64, byRaw boo
 		}
 	}
 	byRaw = false
-	ta, err := c.tail(c.a, ea, tail)
+	ta, err := c.a.ReadTail(c.tailA[:0], ea)
 	if err != nil {
 		return -1, false, &treediff.SideError{Side: 0, Err: err}
 	}
-	tb, err := c.tail(c.b, eb, tail)
+	c.tailA = ta
+	tb, err := c.b.ReadTail(c.tailB[:0], eb)
 	if err != nil {
 		return -1, false, &treediff.SideError{Side: 1, Err: err}
+	}
+	c.tailB = tb
+	if int64(len(ta)) != tail || int64(len(tb)) != tail {
+		return -1, false, fmt.Errorf("%s: tails of %d and %d bytes, want %d", ea.Path, len(ta), len(tb), tail)
 	}
 	if i := firstDiff(ta, tb); i >= 0 {
 		return int64(len(c.blocksA))*bs + int64(i), false, nil
@@ -199,24 +205,6 @@ func (c *comparer) fragmentsStoredEqual(fa, fb uint32) (bool, error) {
 
 // maxRememberedFragments bounds the fragment-pair memo.
 const maxRememberedFragments = 4096
-
-// tail returns the last n bytes of e, stored in its fragment block.
-func (c *comparer) tail(r *squashfs.Reader, e *squashfs.Entry, n int64) ([]byte, error) {
-	if e.Fragment == noFragment {
-		return nil, fmt.Errorf("%s: %d bytes past its blocks but no fragment", e.Path, n)
-	}
-	data, err := r.FragmentData(e.Fragment)
-	if err != nil {
-		return nil, err
-	}
-	end := int64(e.FragOffset) + n
-	if end > int64(len(data)) {
-		return nil, errors.New("file tail runs past the end of its fragment block")
-	}
-	return data[e.FragOffset:end], nil
-}
-
-const noFragment = 0xFFFFFFFF
 
 // firstDiff returns the index of the first differing byte, or -1.
 func firstDiff(a, b []byte) int {

@@ -1,0 +1,401 @@
+package explain
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// member is one entry of an archive (tar, cpio, ar, zip, FAT directory
+// tree), with its metadata as ordered named fields and the hash of its
+// content.
+type member struct {
+	name   string
+	fields []mfield
+	size   int64
+	sum    [32]byte
+	hashed bool
+	key    string // name, with "#k" for its k-th repetition
+}
+
+type mfield struct{ name, value string }
+
+func (m *member) add(name, value string) { m.fields = append(m.fields, mfield{name, value}) }
+
+func (m *member) field(name string) (string, bool) {
+	for _, f := range m.fields {
+		if f.name == name {
+			return f.value, true
+		}
+	}
+	return "", false
+}
+
+// memberIter walks an archive's members in archive order. The body reader
+// Next returns is valid until the next call.
+type memberIter interface {
+	Next() (*member, io.Reader, error)
+	Close() error
+}
+
+// archiveKind is one archive format for the shared listing comparison.
+type archiveKind struct {
+	format string
+	open   func(ex *explainer, n *node) (memberIter, error)
+	// variant refines the format from the listing (jar for a zip with a
+	// manifest, deb for an ar starting with debian-binary).
+	variant func(ms []*member) string
+	// hint names the cause of a difference in "times", "users" or "order"
+	// for a variant, or "" when none fits.
+	hint func(variant, what string) string
+}
+
+// listing is one side's members.
+type listing struct {
+	members   []*member
+	byKey     map[string]*member
+	truncated bool  // stopped at MaxMembers
+	err       error // the walk stopped early
+}
+
+// list walks an archive and hashes each member's content.
+func (ex *explainer) list(kind *archiveKind, n *node) (*listing, error) {
+	it, err := kind.open(ex, n)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	l := &listing{byKey: map[string]*member{}}
+	seen := map[string]int{}
+	for {
+		if len(l.members) >= ex.o.MaxMembers {
+			l.truncated = true
+			break
+		}
+		m, body, err := it.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if len(l.members) == 0 {
+				return nil, err
+			}
+			l.err = err
+			break
+		}
+		seen[m.name]++
+		m.key = m.name
+		if k := seen[m.name]; k > 1 {
+			m.key = fmt.Sprintf("%s#%d", m.name, k)
+		}
+		if body != nil {
+			h := sha256.New()
+			if _, err := io.Copy(h, body); err != nil {
+				l.err = fmt.Errorf("%s: %w", m.name, err)
+				l.members = append(l.members, m)
+				l.byKey[m.key] = m
+				break
+			}
+			copy(m.sum[:], h.Sum(nil))
+			m.hashed = true
+		}
+		l.members = append(l.members, m)
+		l.byKey[m.key] = m
+	}
+	return l, nil
+}
+
+// memberNode is the node of one member's content, found by walking the
+// archive again.
+func (ex *explainer) memberNode(kind *archiveKind, parent *node, m *member) *node {
+	return &node{name: m.name, size: m.size, open: func() (io.ReadCloser, error) {
+		it, err := kind.open(ex, parent)
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]int{}
+		for {
+			x, body, err := it.Next()
+			if err != nil {
+				it.Close()
+				if err == io.EOF {
+					err = fmt.Errorf("member %s not found again", m.key)
+				}
+				return nil, err
+			}
+			seen[x.name]++
+			key := x.name
+			if k := seen[x.name]; k > 1 {
+				key = fmt.Sprintf("%s#%d", x.name, k)
+			}
+			if key == m.key {
+				if body == nil {
+					body = strings.NewReader("")
+				}
+				return &multiCloser{Reader: body, closers: []func() error{it.Close}}, nil
+			}
+		}
+	}}
+}
+
+// fieldChange is one differing metadata field of a member.
+type fieldChange struct{ name, a, b string }
+
+// archive explains two archives of one kind: the listing, then each
+// differing member's content, recursively.
+func (ex *explainer) archive(kind *archiveKind, a, b *node, depth int) Result {
+	la, err := ex.list(kind, a)
+	if err != nil {
+		return ex.fallback(kind.format, a, b, err)
+	}
+	lb, err := ex.list(kind, b)
+	if err != nil {
+		return ex.fallback(kind.format, a, b, err)
+	}
+	r, differs := ex.compareListings(kind, a, b, la, lb, depth)
+	if differs {
+		return r
+	}
+	if la.err != nil || lb.err != nil || la.truncated || lb.truncated {
+		r.Summary = r.Format + ": no difference in the members read"
+		return r
+	}
+	// Same members, same metadata: the difference is in bytes this
+	// comparison does not model (header encodings, padding).
+	c := ex.hexdiff(a, b)
+	c.Name = "archive bytes"
+	r.Summary = fmt.Sprintf("%s: same %s and metadata; archive bytes differ (%s)", r.Format, plural(len(la.members), "member"), c.Summary)
+	r.Children = append(r.Children, c)
+	r.hint(hintArchiveStructure)
+	return r
+}
+
+// compareListings compares two archives' listings and explains each
+// differing member; differs is false when nothing differs.
+func (ex *explainer) compareListings(kind *archiveKind, a, b *node, la, lb *listing, depth int) (Result, bool) {
+	variant := kind.format
+	if kind.variant != nil {
+		variant = kind.variant(la.members)
+	}
+	r := Result{Format: variant}
+	complete := true
+	var d strings.Builder
+	for i, l := range []*listing{la, lb} {
+		if l.truncated {
+			fmt.Fprintf(&d, "listing of %s stopped at %d members (limit)\n", "ab"[i:i+1], ex.o.MaxMembers)
+			complete = false
+		}
+		if l.err != nil {
+			fmt.Fprintf(&d, "listing of %s stopped after %d members: %v\n", "ab"[i:i+1], len(l.members), l.err)
+			complete = false
+		}
+	}
+
+	// Members only on one side.
+	var onlyA, onlyB []string
+	for _, m := range la.members {
+		if lb.byKey[m.key] == nil {
+			onlyA = append(onlyA, m.key)
+		}
+	}
+	for _, m := range lb.members {
+		if la.byKey[m.key] == nil {
+			onlyB = append(onlyB, m.key)
+		}
+	}
+	listNames := func(label string, names []string) {
+		if len(names) == 0 {
+			return
+		}
+		shown := names
+		if len(shown) > 20 {
+			shown = shown[:20]
+		}
+		fmt.Fprintf(&d, "only in %s (%d): %s", label, len(names), strings.Join(shown, ", "))
+		if len(names) > len(shown) {
+			fmt.Fprintf(&d, ", ...")
+		}
+		d.WriteString("\n")
+	}
+	listNames("a", onlyA)
+	listNames("b", onlyB)
+
+	// Order of the common members.
+	var orderA, orderB []string
+	for _, m := range la.members {
+		if lb.byKey[m.key] != nil {
+			orderA = append(orderA, m.key)
+		}
+	}
+	for _, m := range lb.members {
+		if la.byKey[m.key] != nil {
+			orderB = append(orderB, m.key)
+		}
+	}
+	orderDiffers := false
+	for i := range orderA {
+		if orderA[i] != orderB[i] {
+			orderDiffers = true
+			fmt.Fprintf(&d, "member order differs from position %d: a has %s, b has %s\n", i+1, orderA[i], orderB[i])
+			break
+		}
+	}
+
+	// Metadata and content of the common members.
+	fieldCount := map[string]int{}
+	var fieldOrder []string
+	var changedLines []string
+	var contentDiff []*member
+	var hints []string
+	for _, ka := range orderA {
+		ma, mb := la.byKey[ka], lb.byKey[ka]
+		changes := compareFields(ma, mb)
+		var parts []string
+		for _, c := range changes {
+			if fieldCount[c.name] == 0 {
+				fieldOrder = append(fieldOrder, c.name)
+			}
+			fieldCount[c.name]++
+			parts = append(parts, fmt.Sprintf("%s %s -> %s", c.name, c.a, c.b))
+			hints = append(hints, fieldHint(kind, variant, c)...)
+		}
+		if len(parts) > 0 {
+			changedLines = append(changedLines, ka+": "+strings.Join(parts, ", "))
+		}
+		if ma.hashed && mb.hashed && ma.sum != mb.sum {
+			contentDiff = append(contentDiff, ma)
+		}
+	}
+	if len(changedLines) > 0 {
+		fmt.Fprintf(&d, "metadata differs in %s:\n", plural(len(changedLines), "member"))
+		for i, l := range changedLines {
+			if i == 40 {
+				fmt.Fprintf(&d, "  ... and %d more\n", len(changedLines)-i)
+				break
+			}
+			fmt.Fprintf(&d, "  %s\n", l)
+		}
+	}
+	if orderDiffers {
+		hints = append(hints, kind.hint(variant, "order"))
+	}
+
+	// Recurse into differing contents.
+	for i, m := range contentDiff {
+		if i >= ex.o.MaxChildren {
+			var rest []string
+			for _, x := range contentDiff[i:] {
+				rest = append(rest, x.key)
+			}
+			fmt.Fprintf(&d, "content also differs in %d member(s) not explained (limit): %s\n", len(rest), strings.Join(rest[:min(len(rest), 20)], ", "))
+			complete = false
+			break
+		}
+		if ex.ctx.Err() != nil {
+			complete = false
+			break
+		}
+		mb := lb.byKey[m.key]
+		c := ex.explain(ex.memberNode(kind, a, m), ex.memberNode(kind, b, mb), depth+1)
+		c.Name = m.key
+		if !c.Complete {
+			complete = false
+		}
+		r.Children = append(r.Children, c)
+	}
+
+	// The summary.
+	var parts []string
+	if len(contentDiff) == 1 {
+		parts = append(parts, "content of "+contentDiff[0].key+" differs: "+r.Children[0].Summary)
+	} else if len(contentDiff) > 1 {
+		var names []string
+		for _, m := range contentDiff {
+			names = append(names, m.key)
+		}
+		parts = append(parts, fmt.Sprintf("content differs in %s (%s)", plural(len(contentDiff), "member"), strings.Join(capList(names, 3), ", ")))
+	}
+	if len(fieldOrder) > 0 {
+		var fs []string
+		for _, f := range fieldOrder {
+			fs = append(fs, fmt.Sprintf("%s of %d", f, fieldCount[f]))
+		}
+		parts = append(parts, "metadata differs: "+strings.Join(fs, ", "))
+	}
+	if orderDiffers {
+		parts = append(parts, "member order differs")
+	}
+	if len(onlyA)+len(onlyB) > 0 {
+		parts = append(parts, fmt.Sprintf("%d only in a, %d only in b", len(onlyA), len(onlyB)))
+		complete = false
+	}
+	r.Details = d.String()
+	if len(parts) == 0 {
+		return r, false
+	}
+	r.Summary = variant + ": " + strings.Join(parts, "; ")
+	r.hint(dedupe(hints)...)
+	r.Complete = complete
+	return r, true
+}
+
+// compareFields lists the fields that differ between two members, in a's
+// field order, then fields only b has.
+func compareFields(a, b *member) []fieldChange {
+	var out []fieldChange
+	seen := map[string]bool{}
+	for _, f := range a.fields {
+		seen[f.name] = true
+		vb, _ := b.field(f.name)
+		if f.value != vb {
+			out = append(out, fieldChange{f.name, orNone(f.value), orNone(vb)})
+		}
+	}
+	var extra []string
+	for _, f := range b.fields {
+		if !seen[f.name] && f.value != "" {
+			extra = append(extra, f.name)
+		}
+	}
+	sort.Strings(extra)
+	for _, name := range extra {
+		vb, _ := b.field(name)
+		out = append(out, fieldChange{name, "(none)", vb})
+	}
+	return out
+}
+
+func fmtUnix(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }
+
+func sortedStrings(ss []string) []string {
+	sort.Strings(ss)
+	return ss
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// fieldHint names the cause of one differing member field.
+func fieldHint(kind *archiveKind, variant string, c fieldChange) []string {
+	if strings.Contains(c.name, "time") || c.name == "adate" {
+		return []string{kind.hint(variant, "times")}
+	}
+	switch c.name {
+	case "uid", "gid", "uname", "gname":
+		return []string{kind.hint(variant, "users")}
+	case "mode":
+		return []string{hintUmask}
+	case "ino":
+		return []string{hintInodes}
+	case "linkname":
+		return classify(c.a, c.b, hintTextTimestamp)
+	}
+	return nil
+}

@@ -1,0 +1,493 @@
+package explain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Input is one side of a comparison: a name for messages, its size (-1
+// when unknown) and a way to read it from the start, as often as needed.
+// A reader Open returns that is also an io.Closer is closed after use.
+type Input struct {
+	Name string
+	Size int64
+	Open func() (io.Reader, error)
+}
+
+// Options bound the work of one Explain call. The zero value is ready to
+// use; each zero field takes the default named in its comment.
+type Options struct {
+	// TempDir is where the private temporary directory is made (0700,
+	// removed before Explain returns). Default os.TempDir().
+	TempDir string
+	// MaxDepth bounds recursion into payloads and members. Default 6.
+	MaxDepth int
+	// MaxStreamBytes cuts off any one decompressed stream. Default 4 GiB.
+	MaxStreamBytes int64
+	// MaxTotalBytes bounds all bytes read by one call. Default 32 GiB.
+	MaxTotalBytes int64
+	// MaxSpoolBytes is the largest file spooled to disk for formats that
+	// need random access (ELF, zip, FAT). Default 1 GiB.
+	MaxSpoolBytes int64
+	// MaxTextBytes is how much of each side a text diff reads. Default 1 MiB.
+	MaxTextBytes int
+	// MaxDetailBytes caps the rendered details of one result. Default 32 KiB.
+	MaxDetailBytes int
+	// MaxMembers caps the members listed per archive side. Default 200000.
+	MaxMembers int
+	// MaxChildren caps the differing members explained per archive.
+	// Default 64.
+	MaxChildren int
+}
+
+func (o Options) withDefaults() Options {
+	if o.TempDir == "" {
+		o.TempDir = os.TempDir()
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = 6
+	}
+	if o.MaxStreamBytes <= 0 {
+		o.MaxStreamBytes = 4 << 30
+	}
+	if o.MaxTotalBytes <= 0 {
+		o.MaxTotalBytes = 32 << 30
+	}
+	if o.MaxSpoolBytes <= 0 {
+		o.MaxSpoolBytes = 1 << 30
+	}
+	if o.MaxTextBytes <= 0 {
+		o.MaxTextBytes = 1 << 20
+	}
+	if o.MaxDetailBytes <= 0 {
+		o.MaxDetailBytes = 32 << 10
+	}
+	if o.MaxMembers <= 0 {
+		o.MaxMembers = 200000
+	}
+	if o.MaxChildren <= 0 {
+		o.MaxChildren = 64
+	}
+	return o
+}
+
+// Result says how two files differ.
+type Result struct {
+	// Name is the member or payload this result is about, inside its
+	// parent; empty at the top.
+	Name string `json:"name,omitempty"`
+	// Format is what both sides were read as: gzip, xz, zstd, bzip2, lz4,
+	// elf, cpio, ar, deb, tar, zip, jar, pyc, fat, text, or data.
+	Format string `json:"format"`
+	// Summary is one line.
+	Summary string `json:"summary"`
+	// Details are more lines: the differing fields, a diff, hex windows.
+	Details string `json:"details,omitempty"`
+	// Hints name likely causes, own and children's, deduplicated; Hint is
+	// them joined with ", ".
+	Hints []string `json:"hints,omitempty"`
+	Hint  string   `json:"hint,omitempty"`
+	// Complete is set when the whole difference is accounted for (e.g. an
+	// ELF file differs only in its build-id note, a gzip file only in its
+	// header): another tool would add nothing.
+	Complete bool `json:"complete"`
+	// Children explain differing payloads and members.
+	Children []Result `json:"children,omitempty"`
+}
+
+// Text renders the details and the children's results as indented lines
+// (without the summary), at most max bytes.
+func (r *Result) Text(max int) string {
+	var b strings.Builder
+	r.render(&b, "", max)
+	return b.String()
+}
+
+func (r *Result) render(b *strings.Builder, indent string, max int) {
+	if r.Details != "" {
+		for _, line := range strings.Split(strings.TrimRight(r.Details, "\n"), "\n") {
+			if !writeCapped(b, indent+line+"\n", max) {
+				return
+			}
+		}
+	}
+	for i := range r.Children {
+		c := &r.Children[i]
+		name := c.Name
+		if name == "" {
+			name = "payload"
+		}
+		if !writeCapped(b, indent+name+": "+c.Summary+"\n", max) {
+			return
+		}
+		c.render(b, indent+"  ", max)
+	}
+}
+
+const truncMark = "... (details truncated)\n"
+
+func writeCapped(b *strings.Builder, s string, max int) bool {
+	if strings.HasSuffix(b.String(), truncMark) {
+		return false
+	}
+	if b.Len()+len(s) > max {
+		b.WriteString(truncMark)
+		return false
+	}
+	b.WriteString(s)
+	return true
+}
+
+// finish gathers the children's hints into r's and sets Hint.
+func (r *Result) finish() {
+	var all []string
+	all = append(all, r.Hints...)
+	for i := range r.Children {
+		r.Children[i].finish()
+		all = append(all, r.Children[i].Hints...)
+	}
+	r.Hints = dedupe(all)
+	r.Hint = strings.Join(r.Hints, ", ")
+}
+
+func (r *Result) hint(h ...string) { r.Hints = append(r.Hints, h...) }
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// SourceError is a failure to read one of the two inputs themselves (as
+// opposed to a malformed payload inside them, which is part of the answer).
+type SourceError struct {
+	Side int // 0 for a, 1 for b
+	Err  error
+}
+
+func (e *SourceError) Error() string {
+	return fmt.Sprintf("reading %s: %v", "ab"[e.Side:e.Side+1], e.Err)
+}
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// errLimit marks a read stopped by one of the Options' bounds.
+type errLimit struct{ what string }
+
+func (e *errLimit) Error() string { return e.what }
+
+func isLimit(err error) bool {
+	var l *errLimit
+	return errors.As(err, &l)
+}
+
+// Explain compares a and b and says how they differ. It returns an error
+// (with the partial result) only when an input could not be read or ctx
+// ended; malformed or unknown content is explained, not an error.
+func Explain(ctx context.Context, a, b Input, opts Options) (*Result, error) {
+	o := opts.withDefaults()
+	dir, err := os.MkdirTemp(o.TempDir, "isodiff-explain-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, err
+	}
+	ex := &explainer{ctx: ctx, o: o, dir: dir}
+	na, nb := ex.source(0, a), ex.source(1, b)
+	r := ex.explain(na, nb, 0)
+	r.finish()
+	for _, f := range ex.spooled {
+		f.Close()
+	}
+	if err := ctx.Err(); err != nil {
+		return &r, err
+	}
+	if ex.srcErr != nil {
+		return &r, ex.srcErr
+	}
+	return &r, nil
+}
+
+// explainer is the state of one Explain call.
+type explainer struct {
+	ctx     context.Context
+	o       Options
+	dir     string
+	total   int64 // bytes read so far, all streams
+	srcErr  error
+	spooled []*os.File
+}
+
+// node is a stream to compare: an input, a decompressed payload, an
+// archive member.
+type node struct {
+	name string
+	size int64 // -1 when unknown
+	open func() (io.ReadCloser, error)
+	// at is set when the node's bytes are a section of a spooled file.
+	at *spoolFile
+}
+
+// source wraps an Input so that its read errors are recorded as the
+// input's own.
+func (ex *explainer) source(side int, in Input) *node {
+	return &node{name: in.Name, size: in.Size, open: func() (io.ReadCloser, error) {
+		r, err := in.Open()
+		if err != nil {
+			ex.sourceFailed(side, err)
+			return nil, &SourceError{side, err}
+		}
+		return &srcReader{r: r, fail: func(err error) error { ex.sourceFailed(side, err); return &SourceError{side, err} }}, nil
+	}}
+}
+
+func (ex *explainer) sourceFailed(side int, err error) {
+	if ex.srcErr == nil && ex.ctx.Err() == nil {
+		ex.srcErr = &SourceError{side, err}
+	}
+}
+
+type srcReader struct {
+	r    io.Reader
+	fail func(error) error
+}
+
+func (s *srcReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = s.fail(err)
+	}
+	return n, err
+}
+
+func (s *srcReader) Close() error {
+	if c, ok := s.r.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// openNode opens n for reading, counting its bytes against the budget and
+// stopping on cancellation.
+func (ex *explainer) openNode(n *node) (io.ReadCloser, error) {
+	if err := ex.ctx.Err(); err != nil {
+		return nil, err
+	}
+	rc, err := n.open()
+	if err != nil {
+		return nil, err
+	}
+	return &countReader{ex: ex, rc: rc}, nil
+}
+
+type countReader struct {
+	ex *explainer
+	rc io.ReadCloser
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	if err := c.ex.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if c.ex.total >= c.ex.o.MaxTotalBytes {
+		return 0, &errLimit{fmt.Sprintf("read budget of %d bytes exhausted", c.ex.o.MaxTotalBytes)}
+	}
+	n, err := c.rc.Read(p)
+	c.ex.total += int64(n)
+	return n, err
+}
+
+func (c *countReader) Close() error { return c.rc.Close() }
+
+// capReader cuts a decompressed stream off at max bytes.
+type capReader struct {
+	r    io.Reader
+	n    int64
+	max  int64
+	what string
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.n >= c.max {
+		// Past the cap: is there more?
+		var one [1]byte
+		k, err := c.r.Read(one[:])
+		if k > 0 {
+			return 0, &errLimit{fmt.Sprintf("%s exceeds %d bytes", c.what, c.max)}
+		}
+		return 0, err
+	}
+	if int64(len(p)) > c.max-c.n {
+		p = p[:c.max-c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// multiCloser closes its parts in order.
+type multiCloser struct {
+	io.Reader
+	closers []func() error
+}
+
+func (m *multiCloser) Close() error {
+	var first error
+	for _, c := range m.closers {
+		if err := c(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+const headSize = 4096
+
+// head reads the first bytes of n.
+func (ex *explainer) head(n *node) ([]byte, error) {
+	rc, err := ex.openNode(n)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	buf := make([]byte, headSize)
+	k, err := io.ReadFull(rc, buf)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	return buf[:k], err
+}
+
+// explain compares two nodes, choosing the comparison by their first bytes.
+func (ex *explainer) explain(a, b *node, depth int) Result {
+	ha, erra := ex.head(a)
+	hb, errb := ex.head(b)
+	if erra != nil || errb != nil {
+		return failed("", erra, errb)
+	}
+	fa, fb := detect(ha), detect(hb)
+	if depth >= ex.o.MaxDepth {
+		r := ex.hexdiff(a, b)
+		r.Details = fmt.Sprintf("recursion depth limit (%d) reached: compared as bytes\n", ex.o.MaxDepth) + r.Details
+		return r
+	}
+	if fa != fb {
+		r := ex.hexdiff(a, b)
+		r.Summary = fmt.Sprintf("format differs (%s vs %s); %s", fa, fb, r.Summary)
+		return r
+	}
+	switch fa {
+	case fmtGzip:
+		return ex.gzip(a, b, ha, hb, depth)
+	case fmtXz, fmtZstd, fmtBzip2, fmtLz4:
+		return ex.compressed(fa, a, b, depth)
+	case fmtELF:
+		return ex.elf(a, b, depth)
+	case fmtCpio:
+		return ex.archive(cpioKind, a, b, depth)
+	case fmtAr:
+		return ex.archive(arKind, a, b, depth)
+	case fmtTar:
+		return ex.archive(tarKind, a, b, depth)
+	case fmtZip:
+		return ex.archive(zipKind, a, b, depth)
+	case fmtFAT:
+		return ex.fat(a, b, depth)
+	case fmtPyc:
+		return ex.pyc(a, b, ha, hb, depth)
+	case fmtText:
+		return ex.text(a, b)
+	}
+	return ex.hexdiff(a, b)
+}
+
+// failed is the result when a side could not be read at all.
+func failed(format string, errs ...error) Result {
+	var msgs []string
+	for i, err := range errs {
+		if err != nil {
+			msgs = append(msgs, fmt.Sprintf("%s: %v", "ab"[i:i+1], err))
+		}
+	}
+	return Result{Format: format, Summary: "could not be read: " + strings.Join(msgs, "; ")}
+}
+
+// fallback explains a pair as bytes after a format reader gave up.
+func (ex *explainer) fallback(format string, a, b *node, err error) Result {
+	r := ex.hexdiff(a, b)
+	r.Details = fmt.Sprintf("could not read as %s: %v; compared as bytes\n", format, err) + r.Details
+	r.Summary = format + " (unreadable: " + shortErr(err) + "); " + r.Summary
+	return r
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return s
+}
+
+// sameStreams reports whether two nodes hold the same bytes, and the
+// offset of the first difference.
+func (ex *explainer) sameStreams(a, b *node) (bool, int64, error) {
+	ra, err := ex.openNode(a)
+	if err != nil {
+		return false, 0, err
+	}
+	defer ra.Close()
+	rb, err := ex.openNode(b)
+	if err != nil {
+		return false, 0, err
+	}
+	defer rb.Close()
+	return sameReaders(ra, rb)
+}
+
+func sameReaders(ra, rb io.Reader) (bool, int64, error) {
+	const chunk = 64 << 10
+	ba, bb := make([]byte, chunk), make([]byte, chunk)
+	var off int64
+	for {
+		na, erra := io.ReadFull(ra, ba)
+		nb, errb := io.ReadFull(rb, bb)
+		if erra != nil && erra != io.EOF && erra != io.ErrUnexpectedEOF {
+			return false, off, erra
+		}
+		if errb != nil && errb != io.EOF && errb != io.ErrUnexpectedEOF {
+			return false, off, errb
+		}
+		n := min(na, nb)
+		for i := 0; i < n; i++ {
+			if ba[i] != bb[i] {
+				return false, off + int64(i), nil
+			}
+		}
+		if na != nb {
+			return false, off + int64(n), nil
+		}
+		off += int64(n)
+		if erra != nil || errb != nil {
+			return true, off, nil
+		}
+	}
+}
+
+// plural renders a count with its noun.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -1,0 +1,75 @@
+package explain
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// spoolFile is a copy of a stream in the private temporary directory, for
+// formats that need random access.
+type spoolFile struct {
+	f    *os.File
+	size int64
+}
+
+func (s *spoolFile) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt(p, off) }
+
+// spool copies n into a new file (a generated name inside the private
+// directory), refusing inputs larger than MaxSpoolBytes.
+func (ex *explainer) spool(n *node) (*spoolFile, error) {
+	if n.at != nil {
+		return n.at, nil
+	}
+	if n.size > ex.o.MaxSpoolBytes {
+		return nil, &errLimit{fmt.Sprintf("%d bytes is over the %d-byte limit for random-access formats", n.size, ex.o.MaxSpoolBytes)}
+	}
+	rc, err := ex.openNode(n)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	f, err := os.CreateTemp(ex.dir, "spool-*")
+	if err != nil {
+		return nil, err
+	}
+	ex.spooled = append(ex.spooled, f)
+	w, err := io.Copy(f, &capReader{r: rc, max: ex.o.MaxSpoolBytes, what: "file to spool"})
+	if err != nil {
+		return nil, err
+	}
+	s := &spoolFile{f: f, size: w}
+	n.at = s
+	return s, nil
+}
+
+// sectionNode is a node reading bytes [off, off+size) of a spooled file.
+func sectionNode(name string, s *spoolFile, off, size int64) *node {
+	return &node{name: name, size: size, open: func() (io.ReadCloser, error) {
+		return io.NopCloser(io.NewSectionReader(s, off, size)), nil
+	}}
+}
+
+// SafeJoin returns dir joined with name such that the result stays inside
+// dir whatever name holds: leading slashes, "..", and NUL bytes are
+// neutralised, and an empty result becomes "_".
+func SafeJoin(dir, name string) string {
+	name = strings.ReplaceAll(name, "\x00", "_")
+	var parts []string
+	for _, p := range strings.Split(filepath.ToSlash(name), "/") {
+		switch p {
+		case "", ".":
+			continue
+		case "..":
+			parts = append(parts, "__")
+		default:
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		parts = []string{"_"}
+	}
+	return filepath.Join(append([]string{dir}, parts...)...)
+}

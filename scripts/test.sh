@@ -16,6 +16,9 @@ declare -A need=(
 	[setfattr]=attr
 	[getfattr]=attr
 	[diff]=diffutils
+	[genisoimage]=genisoimage
+	[isoinfo]=genisoimage
+	[sfdisk]=fdisk
 )
 missing=()
 for tool in "${!need[@]}"; do

@@ -116,6 +116,8 @@ func (s *session) compareElTorito(ctx context.Context, st *report.Stage, a, b *i
 	}
 	for e := 0; e < n; e++ {
 		var fs [2][]field.Field
+		var images [2][]field.Field
+		failed := false
 		for i, c := range cats {
 			if c == nil || e >= len(c.Entries) {
 				fs[i] = present(false)
@@ -126,9 +128,13 @@ func (s *session) compareElTorito(ctx context.Context, st *report.Stage, a, b *i
 			sum, size, err := bootImageSum(ctx, ims[i], entry)
 			if err != nil {
 				st.Problems = append(st.Problems, s.problem(i, st.Name, int64(entry.LoadRBA)*iso9660.SectorSize, "", fmt.Errorf("El Torito entry %d boot image: %w", e, err)))
+				failed = true
 				continue
 			}
-			fs[i] = append(fs[i], field.Field{Name: "boot_image_size", Value: fmt.Sprint(size)}, field.Field{Name: "boot_image_sha256", Value: sum})
+			images[i] = []field.Field{{Name: "boot_image_size", Value: fmt.Sprint(size)}, {Name: "boot_image_sha256", Value: sum}}
+		}
+		if !failed { // a side that could not be read is a problem, not a difference
+			fs[0], fs[1] = append(fs[0], images[0]...), append(fs[1], images[1]...)
 		}
 		name := fmt.Sprintf("el torito entry %d", e)
 		if c := cats[0]; c != nil && e < len(c.Entries) {

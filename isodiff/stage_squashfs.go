@@ -28,6 +28,9 @@ func section(r io.ReaderAt, e *iso9660.Entry) (*io.SectionReader, error) {
 		}
 		end += x.Size
 	}
+	if e.Damage != nil {
+		return nil, e.Damage
+	}
 	return io.NewSectionReader(r, start, end-start), nil
 }
 

@@ -12,6 +12,11 @@ func (im *Image) Open(e *Entry) io.Reader {
 	if !e.Mode.IsRegular() && !e.Mode.IsDir() {
 		return strings.NewReader("")
 	}
+	for _, x := range e.Extents {
+		if x.Offset+x.Size > im.size {
+			return errReader{formatErrf(x.Offset, "data of "+e.Path, "%w: %d bytes, image is %d bytes", ErrTruncated, x.Size, im.size)}
+		}
+	}
 	switch len(e.Extents) {
 	case 0:
 		return strings.NewReader("")
@@ -24,3 +29,8 @@ func (im *Image) Open(e *Entry) io.Reader {
 	}
 	return io.MultiReader(rs...)
 }
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }

@@ -49,10 +49,12 @@ type Entry struct {
 	// Relocated is set on a directory reached through a Rock Ridge CL child
 	// link: it is recorded elsewhere (often below rr_moved) and shown here.
 	Relocated bool
-	// Damage, when not nil, describes malformed Rock Ridge data of this
-	// node (a *FormatError): what came before it was used, the rest ignored,
-	// as Linux and libisofs do. genisoimage, for one, writes SL entries
-	// longer than 255 bytes whose length byte wraps around.
+	// Damage, when not nil, describes what is wrong with this node (a
+	// *FormatError): malformed Rock Ridge data, of which what came before the
+	// fault was used and the rest ignored, as Linux and libisofs do
+	// (genisoimage, for one, writes SL entries longer than 255 bytes whose
+	// length byte wraps around); or file data recorded past the end of the
+	// image, as in a truncated image, which Open then refuses to read.
 	Damage error
 	// Zisofs is set when a Rock Ridge ZF entry marks the data as zisofs
 	// compressed; Size and Open are then the compressed form.
@@ -493,7 +495,15 @@ func (im *Image) addExtent(e *Entry, rec DirRecord, off int64) error {
 	}
 	n := int64(rec.DataLength)
 	if err := im.checkExtent(lba, n, off, "data of "+e.Path); err != nil {
-		return err
+		if rec.IsDir() {
+			return err
+		}
+		// The node itself is intact: yield it, with the damage noted and
+		// its content unreadable (Open fails), so a truncated image can
+		// still be listed to its end.
+		if e.Damage == nil {
+			e.Damage = err
+		}
 	}
 	if rec.IsDir() && n == 0 {
 		return formatErrf(off, "directory record of "+e.Path, "directory of size 0")

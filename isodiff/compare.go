@@ -17,6 +17,9 @@
 //     its hash, its superblock field by field, and a merge-walk of its tree.
 //  5. content:  the bytes of every regular file present in both images, at
 //     the ISO level and inside each squashfs.
+//  6. explain:  how and probably why each diverging file differs, by a
+//     built-in format-aware comparison, and diffoscope (when installed) on
+//     the pairs that comparison does not account for completely.
 //
 // Every stage runs even when an earlier one failed; a stage that meets a
 // problem records it (file, stage, byte offset, error) and the report marks
@@ -51,6 +54,22 @@ type Options struct {
 	IgnoreMtime bool
 	// MaxDiffBytes caps each listing diff text (16 MiB if zero).
 	MaxDiffBytes int
+	// ExplainMax is the most diverging files the explain stage explains
+	// (DefaultExplainMax if zero; negative turns the stage off).
+	ExplainMax int
+	// TempDir holds the private directories of the explain stage and the
+	// diffoscope hand-off (os.TempDir() if empty).
+	TempDir string
+	// NoDiffoscope turns the diffoscope hand-off off. Otherwise diffoscope
+	// (DiffoscopeCommand, default the one on PATH) runs on each diverging
+	// file pair the built-in explanation does not account for completely
+	// and that is at most DiffoscopeMaxSize bytes, each run bounded by
+	// DiffoscopeTimeout and DiffoscopeMemory (zero: the Default values).
+	NoDiffoscope      bool
+	DiffoscopeCommand string
+	DiffoscopeTimeout time.Duration
+	DiffoscopeMemory  int64
+	DiffoscopeMaxSize int64
 	// Logf, when set, receives one line per stage as it starts and ends.
 	Logf func(format string, args ...any)
 }
@@ -104,6 +123,7 @@ var pipeline = []stage{
 	{report.StageTOC, runTOC},
 	{report.StageSquashfs, runSquashfs},
 	{report.StageContent, runContent},
+	{report.StageExplain, runExplain},
 }
 
 // CompareInputs compares two images given as io.ReaderAt.

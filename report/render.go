@@ -243,9 +243,20 @@ func WriteSqfsLsDiff(w io.Writer, r *Report) error {
 }
 
 // WriteSqfsDiff writes sqfs-diff.txt: the content findings, with each
-// file's explanation, then any texts the content stage produced.
+// file's explanation, then any texts the content stage produced, then the
+// explain stage's (diffoscope's reports on the files it was run on).
 func WriteSqfsDiff(w io.Writer, r *Report) error {
 	stageProblems(w, r, StageContent)
+	ex := r.Stage(StageExplain)
+	if ex != nil {
+		stageProblems(w, r, StageExplain)
+		defer func() {
+			for _, n := range ex.Notes {
+				fmt.Fprintf(w, "# explain: %s\n", n)
+			}
+			writeTexts(w, ex.Texts, "")
+		}()
+	}
 	s := r.Stage(StageContent)
 	if s == nil {
 		return nil

@@ -19,6 +19,14 @@ declare -A need=(
 	[genisoimage]=genisoimage
 	[isoinfo]=genisoimage
 	[sfdisk]=fdisk
+	[gcc]=gcc
+	[strip]=binutils
+	[python3]=python3
+	[gzip]=gzip
+	[zstd]=zstd
+	[zip]=zip
+	[dpkg-deb]=dpkg
+	[diffoscope]=diffoscope-minimal
 )
 missing=()
 for tool in "${!need[@]}"; do

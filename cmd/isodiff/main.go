@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -38,6 +39,32 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
+// sizeFlag is a byte count given as a number with an optional unit: K, M,
+// G (powers of 1000 with B, of 1024 with iB or alone).
+type sizeFlag int64
+
+func (f *sizeFlag) String() string { return strconv.FormatInt(int64(*f), 10) }
+
+func (f *sizeFlag) Set(v string) error {
+	s := strings.TrimSpace(v)
+	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := s, ""
+	if i >= 0 {
+		num, unit = s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
+	}
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("bad size %q", v)
+	}
+	mult := map[string]float64{"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1e3, "m": 1 << 20, "mib": 1 << 20,
+		"mb": 1e6, "g": 1 << 30, "gib": 1 << 30, "gb": 1e9}[unit]
+	if mult == 0 {
+		return fmt.Errorf("bad size unit in %q", v)
+	}
+	*f = sizeFlag(n * mult)
+	return nil
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -56,8 +83,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ignoreMtime = fs.Bool("ignore-mtime", false, "leave modification times out of tree comparisons")
 		verbose     = fs.Bool("v", false, "log each stage to stderr as it runs")
 		version     = fs.Bool("version", false, "print the version and exit")
+		explainMax  = fs.Int("explain-max", isodiff.DefaultExplainMax, "explain at most `N` diverging files (0: none)")
+		noDiffo     = fs.Bool("no-diffoscope", false, "do not hand diverging files to diffoscope even when it is installed")
+		diffoTime   = fs.Duration("diffoscope-timeout", isodiff.DefaultDiffoscopeTimeout, "stop each diffoscope run after `DURATION`")
+		diffoMem    = sizeFlag(isodiff.DefaultDiffoscopeMemory)
+		diffoSize   = sizeFlag(isodiff.DefaultDiffoscopeMaxSize)
 		squashfs    listFlag
 	)
+	fs.Var(&diffoMem, "diffoscope-memory", "cap the address space of diffoscope and each tool it runs at `SIZE` (e.g. 2GiB)")
+	fs.Var(&diffoSize, "diffoscope-max-size", "hand no file larger than `SIZE` to diffoscope")
 	fs.Var(&squashfs, "squashfs", "`PATH` inside the ISO to compare as squashfs (repeatable; default "+isodiff.DefaultSquashfs+")")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
@@ -87,7 +121,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	opts := isodiff.Options{Squashfs: squashfs, NoScan: *noScan, IgnoreMtime: *ignoreMtime}
+	opts := isodiff.Options{Squashfs: squashfs, NoScan: *noScan, IgnoreMtime: *ignoreMtime,
+		ExplainMax: *explainMax, NoDiffoscope: *noDiffo, DiffoscopeTimeout: *diffoTime,
+		DiffoscopeMemory: int64(diffoMem), DiffoscopeMaxSize: int64(diffoSize)}
+	if *explainMax <= 0 {
+		opts.ExplainMax = -1
+	}
 	if *verbose {
 		opts.Logf = func(format string, a ...any) { fmt.Fprintf(stderr, "isodiff: "+format+"\n", a...) }
 	}

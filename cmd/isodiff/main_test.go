@@ -75,7 +75,7 @@ func TestJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("stdout is not JSON: %v\n%s", err, out)
 	}
-	if r.Schema != report.SchemaVersion || len(r.Stages) != 5 || len(r.Containers) != 1 || r.Containers[0].A.SHA256 == "" {
+	if r.Schema != report.SchemaVersion || len(r.Stages) != 6 || len(r.Containers) != 1 || r.Containers[0].A.SHA256 == "" {
 		t.Fatalf("unexpected report: %+v", r)
 	}
 }

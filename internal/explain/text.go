@@ -75,7 +75,7 @@ func (ex *explainer) text(a, b *node) Result {
 		return out
 	}
 	edits, costly := myers(intern(la), intern(lb), 0)
-	u := &treediff.Unified{NameA: "a/" + a.name, NameB: "b/" + b.name, MaxBytes: ex.o.MaxDetailBytes}
+	u := &treediff.Unified{NameA: sideName("a", a.name), NameB: sideName("b", b.name), MaxBytes: ex.o.MaxDetailBytes}
 	var hints []string
 	var firstLine int
 	var firstHints []string
@@ -158,4 +158,12 @@ func (ex *explainer) text(a, b *node) Result {
 	r.hint(dedupe(hints)...)
 	r.Complete = !cut && !strings.Contains(diff, "... diff truncated")
 	return r
+}
+
+// sideName prefixes a file name with its side, as diff -u labels do.
+func sideName(side, name string) string {
+	if strings.HasPrefix(name, "/") {
+		return side + name
+	}
+	return side + "/" + name
 }

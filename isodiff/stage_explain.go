@@ -1,0 +1,202 @@
+package isodiff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/isodiff/isodiff/internal/diffoscope"
+	"github.com/isodiff/isodiff/internal/explain"
+	"github.com/isodiff/isodiff/report"
+)
+
+// Defaults of the explain stage's options.
+const (
+	DefaultExplainMax        = 500
+	DefaultDiffoscopeTimeout = diffoscope.DefaultTimeout
+	DefaultDiffoscopeMemory  = diffoscope.DefaultMemoryBytes
+	DefaultDiffoscopeMaxSize = 64 << 20
+)
+
+// explainDetailBytes caps the rendered explanation of one file, so that
+// 500 explained files keep report.json within a few MiB.
+const explainDetailBytes = 32 << 10
+
+// runExplain explains each file the content stage found to differ: the
+// built-in comparison (internal/explain) sets the finding's Explanation and
+// Hint; then, when diffoscope is on PATH and not disabled, it runs on each
+// pair the built-in comparison did not account for completely, bounded.
+func runExplain(ctx context.Context, s *session, st *report.Stage) {
+	content := s.report.Stage(report.StageContent)
+	max := s.opts.ExplainMax
+	if max == 0 {
+		max = DefaultExplainMax
+	}
+	if max < 0 {
+		st.Status = report.StatusSkipped
+		st.Notes = append(st.Notes, "explanations disabled")
+		return
+	}
+	var todo []divergent
+	for _, d := range s.diverging {
+		if content == nil || d.finding >= len(content.Findings) || content.Findings[d.finding].Container {
+			continue // a squashfs image: its inner files are explained on their own
+		}
+		todo = append(todo, d)
+	}
+	if len(todo) == 0 {
+		st.Status = report.StatusSkipped
+		st.Notes = append(st.Notes, "no diverging file to explain")
+		return
+	}
+	if len(todo) > max {
+		st.Notes = append(st.Notes, fmt.Sprintf("%d diverging files: the first %d are explained (--explain-max)", len(todo), max))
+		todo = todo[:max]
+	}
+	opts := explain.Options{TempDir: s.opts.TempDir, MaxDetailBytes: explainDetailBytes}
+	type pending struct {
+		d   divergent
+		res *explain.Result
+	}
+	var explained []pending
+	complete := 0
+	for _, d := range todo {
+		if ctx.Err() != nil {
+			return
+		}
+		f := &content.Findings[d.finding]
+		res, err := explain.Explain(ctx, explain.Input{Name: d.path, Size: d.size[0], Open: d.open[0]},
+			explain.Input{Name: d.path, Size: d.size[1], Open: d.open[1]}, opts)
+		if err != nil && ctx.Err() == nil {
+			side := -1
+			var se *explain.SourceError
+			if errors.As(err, &se) {
+				side = se.Side
+			}
+			st.Problems = append(st.Problems, s.problem(side, st.Name, -1, d.scope, fmt.Errorf("%s: %w", d.path, err)))
+		}
+		if res == nil {
+			continue
+		}
+		f.Explanation = strings.TrimRight(res.Summary+"\n"+res.Text(explainDetailBytes), "\n")
+		f.Hint = res.Hint
+		if res.Complete {
+			complete++
+		}
+		explained = append(explained, pending{d, res})
+	}
+	st.Status = report.StatusDiffers
+	st.Notes = append(st.Notes, fmt.Sprintf("%s explained, %d completely by the built-in comparison", plural(len(explained), "diverging file"), complete))
+
+	// The diffoscope hand-off.
+	if s.opts.NoDiffoscope {
+		st.Notes = append(st.Notes, "diffoscope hand-off disabled: "+report.FileSqfsDiff+" holds the built-in explanations")
+		return
+	}
+	exe := diffoscope.Find(s.opts.DiffoscopeCommand)
+	if exe == "" {
+		st.Notes = append(st.Notes, "diffoscope not found on PATH: "+report.FileSqfsDiff+" holds the built-in explanations")
+		return
+	}
+	maxSize := s.opts.DiffoscopeMaxSize
+	if maxSize <= 0 {
+		maxSize = DefaultDiffoscopeMaxSize
+	}
+	lim := diffoscope.Limits{Timeout: s.opts.DiffoscopeTimeout, MemoryBytes: s.opts.DiffoscopeMemory, Command: exe}
+	var skippedComplete, skippedSize []string
+	ran, failed := 0, 0
+	for _, p := range explained {
+		if ctx.Err() != nil {
+			return
+		}
+		where := p.d.path
+		if p.d.scope != "iso" {
+			where = strings.TrimPrefix(p.d.scope, "squashfs:") + " > " + p.d.path
+		}
+		switch {
+		case p.res.Complete:
+			skippedComplete = append(skippedComplete, where)
+			continue
+		case p.d.size[0] > maxSize || p.d.size[1] > maxSize:
+			skippedSize = append(skippedSize, fmt.Sprintf("%s (%d/%d bytes)", where, p.d.size[0], p.d.size[1]))
+			continue
+		}
+		out, err := s.handOff(ctx, p.d, maxSize, lim)
+		ran++
+		var body strings.Builder
+		fmt.Fprintf(&body, "# %s: diffoscope %s\n", where, strings.Join(diffoscope.Args("a/"+baseName(p.d.path), "b/"+baseName(p.d.path), lim), " "))
+		if err != nil {
+			failed++
+			fmt.Fprintf(&body, "# diffoscope stopped: %v\n", err)
+			if out != "" {
+				body.WriteString("# output so far:\n")
+			}
+			st.Notes = append(st.Notes, fmt.Sprintf("diffoscope on %s: %v (partial output kept)", where, err))
+		}
+		if err == nil && strings.TrimSpace(out) == "" {
+			body.WriteString("# diffoscope found no difference\n")
+		}
+		body.WriteString(out)
+		st.Texts = append(st.Texts, report.Text{Name: "diffoscope", Scope: p.d.scope, Body: body.String()})
+	}
+	note := fmt.Sprintf("diffoscope ran on %s", plural(ran, "file pair"))
+	if failed > 0 {
+		note += fmt.Sprintf(" (%d stopped early)", failed)
+	}
+	if len(skippedComplete) > 0 {
+		note += fmt.Sprintf("; skipped %d explained completely by the built-in comparison: %s", len(skippedComplete), listCapped(skippedComplete, 10))
+	}
+	if len(skippedSize) > 0 {
+		note += fmt.Sprintf("; skipped %d over the %d-byte size limit: %s", len(skippedSize), maxSize, listCapped(skippedSize, 10))
+	}
+	st.Notes = append(st.Notes, note)
+}
+
+// handOff copies one diverging pair into a private directory and runs
+// diffoscope on it.
+func (s *session) handOff(ctx context.Context, d divergent, maxSize int64, lim diffoscope.Limits) (string, error) {
+	var rs [2]io.Reader
+	for i := range rs {
+		r, err := d.open[i]()
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", s.in[i].Name, err)
+		}
+		if c, ok := r.(io.Closer); ok {
+			defer c.Close()
+		}
+		rs[i] = ctxReader{ctx, r}
+	}
+	pair, err := diffoscope.Extract(s.opts.TempDir, d.path, rs[0], rs[1], maxSize)
+	if err != nil {
+		return "", err
+	}
+	defer pair.Remove()
+	start := time.Now()
+	out, err := diffoscope.Run(ctx, pair.A, pair.B, lim)
+	s.logf("diffoscope %s: %.1fs", d.path, time.Since(start).Seconds())
+	return out, err
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 && i < len(p)-1 {
+		return p[i+1:]
+	}
+	return p
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func listCapped(ss []string, max int) string {
+	if len(ss) > max {
+		return strings.Join(ss[:max], ", ") + fmt.Sprintf(", ... (%d more)", len(ss)-max)
+	}
+	return strings.Join(ss, ", ")
+}

@@ -76,7 +76,13 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 			if errors.As(err, &se) {
 				side = se.Side
 			}
-			st.Problems = append(st.Problems, s.problem(side, st.Name, -1, d.scope, fmt.Errorf("%s: %w", d.path, err)))
+			base := int64(0)
+			for _, c := range s.containers {
+				if c.scope() == d.scope && side >= 0 && c.entry[side] != nil && len(c.entry[side].Extents) > 0 {
+					base = c.entry[side].Extents[0].Offset
+				}
+			}
+			st.Problems = append(st.Problems, s.problem(side, st.Name, base, d.scope, fmt.Errorf("%s: %w", d.path, err)))
 		}
 		if res == nil {
 			continue

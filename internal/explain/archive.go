@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -139,6 +140,46 @@ func (ex *explainer) memberNode(kind *archiveKind, parent *node, m *member) *nod
 			}
 		}
 	}}
+}
+
+// extractMembers copies the wanted members' contents into spool files
+// (generated names in the private directory), in one walk, within
+// MaxSpoolBytes in all; members past that are left to memberNode.
+func (ex *explainer) extractMembers(kind *archiveKind, n *node, want map[string]bool) map[string]*spoolFile {
+	out := map[string]*spoolFile{}
+	it, err := kind.open(ex, n)
+	if err != nil {
+		return out
+	}
+	defer it.Close()
+	seen := map[string]int{}
+	var total int64
+	for len(out) < len(want) {
+		m, body, err := it.Next()
+		if err != nil {
+			break
+		}
+		seen[m.name]++
+		key := m.name
+		if k := seen[m.name]; k > 1 {
+			key = fmt.Sprintf("%s#%d", m.name, k)
+		}
+		if !want[key] || body == nil || total+m.size > ex.o.MaxSpoolBytes {
+			continue
+		}
+		f, err := os.CreateTemp(ex.dir, "member-*")
+		if err != nil {
+			break
+		}
+		ex.spooled = append(ex.spooled, f)
+		k, err := io.Copy(f, &capReader{r: body, max: ex.o.MaxSpoolBytes - total, what: "extracted members"})
+		total += k
+		if err != nil {
+			break
+		}
+		out[key] = &spoolFile{f: f, size: k}
+	}
+	return out
 }
 
 // fieldChange is one differing metadata field of a member.
@@ -283,7 +324,20 @@ func (ex *explainer) compareListings(kind *archiveKind, a, b *node, la, lb *list
 		hints = append(hints, kind.hint(variant, "order"))
 	}
 
-	// Recurse into differing contents.
+	// Recurse into differing contents. Members of a streamed archive are
+	// copied out in one pass per side first, so that each is not found by
+	// walking (and decompressing) the archive again for every read.
+	var extA, extB map[string]*spoolFile
+	if a.at == nil && len(contentDiff) > 0 {
+		want := map[string]bool{}
+		for i, m := range contentDiff {
+			if i < ex.o.MaxChildren {
+				want[m.key] = true
+			}
+		}
+		extA = ex.extractMembers(kind, a, want)
+		extB = ex.extractMembers(kind, b, want)
+	}
 	for i, m := range contentDiff {
 		if i >= ex.o.MaxChildren {
 			var rest []string
@@ -299,7 +353,14 @@ func (ex *explainer) compareListings(kind *archiveKind, a, b *node, la, lb *list
 			break
 		}
 		mb := lb.byKey[m.key]
-		c := ex.explain(ex.memberNode(kind, a, m), ex.memberNode(kind, b, mb), depth+1)
+		na, nb := ex.memberNode(kind, a, m), ex.memberNode(kind, b, mb)
+		if f := extA[m.key]; f != nil {
+			na = sectionNode(m.name, f, 0, f.size)
+		}
+		if f := extB[m.key]; f != nil {
+			nb = sectionNode(mb.name, f, 0, f.size)
+		}
+		c := ex.explain(na, nb, depth+1)
 		c.Name = m.key
 		if !c.Complete {
 			complete = false

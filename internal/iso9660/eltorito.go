@@ -302,7 +302,9 @@ var floppySize = map[byte]int64{MediaFloppy12: 1228800, MediaFloppy144: 1474560,
 //     when there is no valid MBR).
 //
 // The size is cut at the end of the image. Finding the file walks the tree
-// once per Image; a walk error is returned.
+// once per Image; a walk error is returned for the images whose file the
+// walk had not reached (a file found before the damage still sizes its
+// image).
 func (im *Image) BootImage(e BootEntry) (*io.SectionReader, error) {
 	off := int64(e.LoadRBA) * SectorSize
 	if off >= im.size {
@@ -311,12 +313,13 @@ func (im *Image) BootImage(e BootEntry) (*io.SectionReader, error) {
 	size := max(int64(e.SectorCount), 1) * 512
 	switch t := e.MediaType(); {
 	case t == MediaNoEmulation:
+		// A file found before a damaged part of the tree still sizes its
+		// image; only an image the walk did not reach is an error.
 		sizes, err := im.fileSizesAt()
-		if err != nil {
-			return nil, err
-		}
 		if n, ok := sizes[e.LoadRBA]; ok {
 			size = n
+		} else if err != nil {
+			return nil, err
 		}
 	case floppySize[t] != 0:
 		size = floppySize[t]
@@ -354,7 +357,8 @@ func mbrEnd(b []byte) int64 {
 
 // fileSizesAt maps the load RBA of each catalog entry to the size of the
 // regular file whose data starts there (the largest, if several do),
-// walking the tree once.
+// walking the tree once. After a walk error, the sizes found before it are
+// returned with the error.
 func (im *Image) fileSizesAt() (map[uint32]int64, error) {
 	im.bootOnce.Do(func() {
 		c, err := im.BootCatalog()
@@ -374,7 +378,7 @@ func (im *Image) fileSizesAt() (map[uint32]int64, error) {
 				break
 			}
 			if err != nil {
-				im.bootErr = err
+				im.bootSizes, im.bootErr = sizes, err
 				return
 			}
 			if !e.Mode.IsRegular() || len(e.Extents) == 0 {

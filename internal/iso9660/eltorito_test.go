@@ -229,3 +229,48 @@ func TestHybridReproducible(t *testing.T) {
 		t.Error("-V changed nothing")
 	}
 }
+
+// TestBootImageAfterTreeDamage: a directory loop in the tree after the EFI
+// image's file and before isolinux.bin's still lets the EFI entry be sized
+// from its file; the isolinux entry, whose file the walk never reached, gets
+// the walk's error.
+func TestBootImageAfterTreeDamage(t *testing.T) {
+	testimg.Need(t, "xorriso")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	testimg.WriteFiles(t, src, map[string]string{"d/sub/f": "x"}) // /boot < /d < /isolinux
+	img := testimg.MakeHybridISO(t, src, filepath.Join(dir, "h.iso"))
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := Open(bytes.NewReader(b), int64(len(b)))
+	rootLBA := im.Primary.Root.Extent
+	patchRootChild(t, b, "D", func(r []byte) {
+		p := int(binary.LittleEndian.Uint32(r[2:])) * SectorSize
+		p += int(b[p]) // "."
+		p += int(b[p]) // ".."
+		if string(b[p+33:p+33+int(b[p+32])]) != "SUB" {
+			t.Fatalf("first record of /d is %q", b[p+33:p+33+int(b[p+32])])
+		}
+		putBoth32(b[p+2:], rootLBA) // /d/sub is the root again
+	})
+	im, err = Open(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := im.BootCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := im.BootImage(c.Entries[0]); !errors.Is(err, ErrLoop) {
+		t.Errorf("isolinux entry after the loop: %v, want ErrLoop", err)
+	}
+	sr, err := im.BootImage(c.Entries[1])
+	if err != nil {
+		t.Fatalf("EFI entry before the loop: %v", err)
+	}
+	if sr.Size() != 1440<<10 {
+		t.Errorf("EFI boot image %d bytes, want the file's %d", sr.Size(), 1440<<10)
+	}
+}

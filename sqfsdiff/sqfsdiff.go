@@ -23,7 +23,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/isodiff/isodiff/internal/field"
 	"github.com/isodiff/isodiff/internal/squashfs"
@@ -42,6 +44,9 @@ type Options struct {
 	IgnoreMtime bool
 	// MaxListingDiffBytes caps the listing diff text (16 MiB if zero).
 	MaxListingDiffBytes int
+	// Workers is how many file pairs are compared at once (GOMAXPROCS if
+	// zero).
+	Workers int
 }
 
 // Problem is an error met on one path while the comparison went on.
@@ -145,37 +150,134 @@ type ContentResult struct {
 // Content compares the bytes of every regular file present in both images.
 // A file that cannot be read is recorded as a Problem and the walk goes on;
 // a walk error ends it and is returned.
+//
+// The merge-walk runs in one goroutine and hands runs of consecutive file
+// pairs to opts.Workers comparers (default GOMAXPROCS), so that decoding is
+// spread over the cores. Runs keep neighbours together: files packed into
+// the same fragment block are compared by one worker, which decodes that
+// block once. Findings come back in walk order.
 func Content(ctx context.Context, a, b *squashfs.Reader, opts Options) (*ContentResult, error) {
-	res := &ContentResult{}
-	cmp := newComparer(a, b)
-	seen := map[[2]uint64]bool{} // hard-linked inode pairs already compared
-	err := treediff.Merge(ctx, walker(a), walker(b), node, func(ea, eb *squashfs.Entry, inA, inB bool) error {
-		if !inA || !inB || !ea.Mode.IsRegular() || !eb.Mode.IsRegular() {
-			return nil
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan contentJob, workers)
+	results := make(chan contentResult, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			cmp := newComparer(a, b)
+			for j := range jobs {
+				results <- cmp.run(ctx, j, opts.Scope)
+			}
+		})
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	walkErr := make(chan error, 1)
+	go func() {
+		defer close(jobs)
+		seen := map[[2]uint64]bool{} // hard-linked inode pairs already queued
+		job := contentJob{}
+		send := func() bool {
+			if len(job.pairs) == 0 {
+				return true
+			}
+			select {
+			case jobs <- job:
+			case <-ctx.Done():
+				return false
+			}
+			job = contentJob{seq: job.seq + 1}
+			return true
 		}
-		if ea.Nlink > 1 || eb.Nlink > 1 {
-			key := [2]uint64{ea.Inode, eb.Inode}
-			if seen[key] {
+		err := treediff.Merge(ctx, walker(a), walker(b), node, func(ea, eb *squashfs.Entry, inA, inB bool) error {
+			if !inA || !inB || !ea.Mode.IsRegular() || !eb.Mode.IsRegular() {
 				return nil
 			}
-			seen[key] = true
-		}
-		res.Compared++
-		diff, byRaw, err := cmp.compare(ea, eb)
-		if err != nil {
-			res.Problems = append(res.Problems, Problem{Path: ea.Path, Err: err})
+			if ea.Nlink > 1 || eb.Nlink > 1 {
+				key := [2]uint64{ea.Inode, eb.Inode}
+				if seen[key] {
+					return nil
+				}
+				seen[key] = true
+			}
+			job.pairs = append(job.pairs, [2]*squashfs.Entry{ea, eb})
+			if len(job.pairs) == contentJobSize && !send() {
+				return ctx.Err()
+			}
 			return nil
+		})
+		if err == nil && !send() {
+			err = ctx.Err()
+		}
+		walkErr <- err
+	}()
+
+	// Collect in walk order: results arrive in any order.
+	res := &ContentResult{}
+	pending := map[int]contentResult{}
+	next := 0
+	for r := range results {
+		pending[r.seq] = r
+		for {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			res.Findings = append(res.Findings, r.findings...)
+			res.Pairs = append(res.Pairs, r.pairs...)
+			res.Problems = append(res.Problems, r.problems...)
+			res.Compared += r.compared
+			res.SameByRaw += r.byRaw
+		}
+	}
+	return res, <-walkErr
+}
+
+// contentJobSize is how many consecutive file pairs a worker takes at once.
+const contentJobSize = 64
+
+type contentJob struct {
+	seq   int
+	pairs [][2]*squashfs.Entry
+}
+
+type contentResult struct {
+	seq             int
+	findings        []report.Finding
+	pairs           [][2]*squashfs.Entry
+	problems        []Problem
+	compared, byRaw int
+}
+
+// run compares a job's file pairs.
+func (c *comparer) run(ctx context.Context, j contentJob, scope string) contentResult {
+	r := contentResult{seq: j.seq}
+	for _, p := range j.pairs {
+		if ctx.Err() != nil {
+			break
+		}
+		ea, eb := p[0], p[1]
+		r.compared++
+		diff, byRaw, err := c.compare(ea, eb)
+		if err != nil {
+			r.problems = append(r.problems, Problem{Path: ea.Path, Err: err})
+			continue
 		}
 		if byRaw {
-			res.SameByRaw++
+			r.byRaw++
 		}
 		if diff != nil {
-			res.Findings = append(res.Findings, report.Finding{Scope: opts.Scope, Path: ea.Path, Kind: report.KindContent, Type: "-", Content: diff})
-			res.Pairs = append(res.Pairs, [2]*squashfs.Entry{ea, eb})
+			r.findings = append(r.findings, report.Finding{Scope: scope, Path: ea.Path, Kind: report.KindContent, Type: "-", Content: diff})
+			r.pairs = append(r.pairs, p)
 		}
-		return nil
-	})
-	return res, err
+	}
+	return r
 }
 
 // Open is a convenience for callers holding two io.ReaderAt: it opens both

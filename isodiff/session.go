@@ -7,6 +7,7 @@ import (
 
 	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/internal/iso9660"
+	"github.com/isodiff/isodiff/internal/parttable"
 	"github.com/isodiff/isodiff/internal/squashfs"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
@@ -106,6 +107,10 @@ func errOffset(err error, base int64) int64 {
 	var se *squashfs.FormatError
 	if errors.As(err, &se) {
 		return base + se.Off
+	}
+	var pe *parttable.FormatError
+	if errors.As(err, &pe) {
+		return pe.Off
 	}
 	return -1
 }

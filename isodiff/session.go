@@ -74,6 +74,20 @@ func (s *session) image(i int) (*iso9660.Image, error) {
 	return s.iso[i], s.isoErr[i]
 }
 
+// images returns both sides' parsed ISOs. A side that cannot be opened is
+// recorded as a problem of stage st (when st is not nil); ok is false
+// unless both opened.
+func (s *session) images(st *report.Stage) (ims [2]*iso9660.Image, ok bool) {
+	for i := range ims {
+		im, err := s.image(i)
+		if err != nil && st != nil {
+			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, "", err))
+		}
+		ims[i] = im
+	}
+	return ims, ims[0] != nil && ims[1] != nil
+}
+
 // isContainer reports whether path was found to be a squashfs image.
 func (s *session) isContainer(path string) bool {
 	for _, c := range s.containers {

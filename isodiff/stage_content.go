@@ -46,13 +46,9 @@ func runContent(ctx context.Context, s *session, st *report.Stage) {
 
 // isoContent compares the ISO-level files present in both trees.
 func (s *session) isoContent(ctx context.Context, st *report.Stage) {
-	var ims [2]*iso9660.Image
-	for i := range ims {
-		im, err := s.image(i)
-		if err != nil {
-			return // the toc stage has recorded it
-		}
-		ims[i] = im
+	ims, ok := s.images(nil) // the toc stage has recorded why not
+	if !ok {
+		return
 	}
 	wa, wb := ims[0].Walk(), ims[1].Walk()
 	err := treediff.Merge(ctx, wa.Next, wb.Next, isoNode, func(a, b *iso9660.Entry, inA, inB bool) error {

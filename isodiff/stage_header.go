@@ -20,15 +20,8 @@ const systemAreaSize = 16 * iso9660.SectorSize
 func runHeader(ctx context.Context, s *session, st *report.Stage) {
 	s.compareSystemArea(st)
 	s.comparePartitionTables(st)
-	var ims [2]*iso9660.Image
-	for i := range ims {
-		im, err := s.image(i)
-		if err != nil {
-			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, "", err))
-		}
-		ims[i] = im
-	}
-	if ims[0] == nil || ims[1] == nil {
+	ims, ok := s.images(st)
+	if !ok {
 		return
 	}
 	s.compareDescriptors(st, ims[0], ims[1])

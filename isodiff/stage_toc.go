@@ -23,15 +23,8 @@ func isoNode(e *iso9660.Entry) *tree.Node { return &e.Node }
 // runTOC merge-walks the two ISO trees: added, removed and changed nodes,
 // the unified diff of the two listings, and the squashfs images found.
 func runTOC(ctx context.Context, s *session, st *report.Stage) {
-	var ims [2]*iso9660.Image
-	for i := range ims {
-		im, err := s.image(i)
-		if err != nil {
-			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, "", err))
-		}
-		ims[i] = im
-	}
-	if ims[0] == nil || ims[1] == nil {
+	ims, ok := s.images(st)
+	if !ok {
 		st.Notes = append(st.Notes, "the ISO trees could not be compared: an image has no readable volume descriptor")
 		return
 	}

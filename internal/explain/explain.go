@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 )
 
@@ -204,12 +205,17 @@ func Explain(ctx context.Context, a, b Input, opts Options) (*Result, error) {
 		return nil, err
 	}
 	ex := &explainer{ctx: ctx, o: o, dir: dir}
+	defer func() {
+		for _, f := range ex.spooled {
+			f.Close()
+		}
+	}()
 	na, nb := ex.source(0, a), ex.source(1, b)
-	r := ex.explain(na, nb, 0)
-	r.finish()
-	for _, f := range ex.spooled {
-		f.Close()
+	r, perr := ex.guarded(na, nb)
+	if perr != nil {
+		return &r, perr
 	}
+	r.finish()
 	if err := ctx.Err(); err != nil {
 		return &r, err
 	}
@@ -217,6 +223,18 @@ func Explain(ctx context.Context, a, b Input, opts Options) (*Result, error) {
 		return &r, ex.srcErr
 	}
 	return &r, nil
+}
+
+// guarded runs the comparison so that a bug met on odd input (a panic)
+// becomes an error with a result saying so, not the end of the caller.
+func (ex *explainer) guarded(a, b *node) (r Result, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			r = Result{Format: fmtData, Summary: fmt.Sprintf("internal error (please report): %v", v)}
+			err = fmt.Errorf("explain: internal error: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return ex.explain(a, b, 0), nil
 }
 
 // explainer is the state of one Explain call.

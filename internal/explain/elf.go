@@ -16,6 +16,7 @@ const (
 	elfMaxNote        = 1 << 20  // largest note section parsed
 	elfMaxStrSection  = 64 << 20 // largest section whose strings are compared
 	elfMaxStrings     = 200000   // distinct strings kept per side and section
+	elfMaxStringBytes = 8 << 20  // and their bytes
 	elfMinString      = 6        // shortest printable run counted as a string
 	elfMaxStringLen   = 512      // longer runs are cut
 	elfMaxRanges      = 1 << 16  // differing ranges classified by region
@@ -444,9 +445,11 @@ func stringSet(r io.Reader) map[string]bool {
 	set := map[string]bool{}
 	br := bufio.NewReaderSize(r, 1<<16)
 	var cur []byte
+	kept := 0
 	flush := func() {
-		if len(cur) >= elfMinString && len(set) < elfMaxStrings {
+		if len(cur) >= elfMinString && len(set) < elfMaxStrings && kept < elfMaxStringBytes && !set[string(cur)] {
 			set[string(cur)] = true
+			kept += len(cur)
 		}
 		cur = cur[:0]
 	}

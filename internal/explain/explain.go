@@ -38,7 +38,8 @@ type Options struct {
 	MaxTextBytes int
 	// MaxDetailBytes caps the rendered details of one result. Default 32 KiB.
 	MaxDetailBytes int
-	// MaxMembers caps the members listed per archive side. Default 200000.
+	// MaxMembers caps the members listed per archive side (each costs a
+	// few hundred bytes of memory). Default 100000.
 	MaxMembers int
 	// MaxChildren caps the differing members explained per archive.
 	// Default 64.
@@ -68,7 +69,7 @@ func (o Options) withDefaults() Options {
 		o.MaxDetailBytes = 32 << 10
 	}
 	if o.MaxMembers <= 0 {
-		o.MaxMembers = 200000
+		o.MaxMembers = 100000
 	}
 	if o.MaxChildren <= 0 {
 		o.MaxChildren = 64

@@ -3,12 +3,16 @@ package fuzz
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/metrics"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/isodiff/isodiff/internal/iso9660"
@@ -191,33 +195,159 @@ func FuzzCompare(f *testing.F) {
 	}
 	f.Add(a)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		bounded(t, func() {
-			rep, err := isodiff.CompareInputs(context.Background(),
-				isodiff.Input{Name: "a.iso", R: bytes.NewReader(a), Size: int64(len(a))},
-				isodiff.Input{Name: "b.iso", R: bytes.NewReader(b), Size: int64(len(b))},
-				isodiff.Options{})
+		bounded(t, func() { compare(t, a, b) })
+	})
+}
+
+// compare runs the whole comparison of a and b and checks the report.
+func compare(t *testing.T, a, b []byte) {
+	tmp := t.TempDir()
+	rep, err := isodiff.CompareInputs(context.Background(),
+		isodiff.Input{Name: "a.iso", R: bytes.NewReader(a), Size: int64(len(a))},
+		isodiff.Input{Name: "b.iso", R: bytes.NewReader(b), Size: int64(len(b))},
+		isodiff.Options{TempDir: tmp, NoDiffoscope: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Stages) < 6 || rep.Stage(report.StageContent) == nil {
+		t.Fatalf("stages missing: %+v", rep.Stages)
+	}
+	for _, s := range rep.Stages {
+		for _, p := range s.Problems {
+			if strings.Contains(p.Message, "internal error") {
+				t.Fatalf("stage %s panicked: %s", s.Name, p.Message)
+			}
+			if p.File == "" || p.Stage != s.Name {
+				t.Fatalf("problem of stage %s without file or stage: %+v", s.Name, p)
+			}
+			if offsetRE.MatchString(p.Message) && p.Offset < 0 {
+				t.Fatalf("problem carries an offset but reports none: %s", p)
+			}
+		}
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Fatalf("%d file(s) left in the temporary directory", len(left))
+	}
+	for _, w := range []func(io.Writer, *report.Report) error{report.WriteSummary, report.WriteJSON, report.WriteChecklist,
+		report.WriteHeaderCmp, report.WriteTOCDiff, report.WriteSqfsLsDiff, report.WriteSqfsDiff, report.WriteSquashfsSHA256} {
+		if err := w(io.Discard, rep); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+var offsetRE = regexp.MustCompile(`at offset \d+`)
+
+// patchBase is the seed ISO and the byte ranges that hold its metadata: the
+// system area, the volume descriptors, path tables and directory records,
+// the El Torito catalog, and the squashfs superblock and tables.
+type patchBase struct {
+	img     []byte
+	regions [][2]int64 // [start, end)
+}
+
+var (
+	patchOnce sync.Once
+	patchSeed *patchBase
+)
+
+func loadPatchBase(f *testing.F) *patchBase {
+	patchOnce.Do(func() {
+		b, err := os.ReadFile("testdata/seeds/boot.iso")
+		if err != nil {
+			f.Fatal(err)
+		}
+		im, err := iso9660.Open(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			f.Fatal(err)
+		}
+		p := &patchBase{img: b, regions: [][2]int64{{0, 1024}}}
+		firstData, sq := int64(len(b)), (*iso9660.Entry)(nil)
+		w := im.Walk()
+		for {
+			e, err := w.Next()
+			if err == io.EOF {
+				break
+			}
 			if err != nil {
-				t.Fatal(err)
+				f.Fatal(err)
 			}
-			if len(rep.Stages) < 5 || rep.Stage(report.StageContent) == nil {
-				t.Fatalf("stages missing: %+v", rep.Stages)
+			if e.Mode.IsRegular() && len(e.Extents) > 0 {
+				firstData = min(firstData, e.Extents[0].Offset)
 			}
-			for _, s := range rep.Stages {
-				for _, p := range s.Problems {
-					if strings.Contains(p.Message, "internal error") {
-						t.Fatalf("stage %s panicked: %s", s.Name, p.Message)
-					}
-					if p.File == "" || p.Stage == "" {
-						t.Fatalf("problem without file or stage: %+v", p)
-					}
-				}
+			if e.Path == isodiff.DefaultSquashfs {
+				sq = e
 			}
-			if err := report.WriteSummary(io.Discard, rep); err != nil {
-				t.Fatal(err)
+		}
+		p.regions = append(p.regions, [2]int64{16 * iso9660.SectorSize, firstData})
+		if c, err := im.BootCatalog(); err == nil {
+			at := int64(c.LBA) * iso9660.SectorSize
+			p.regions = append(p.regions, [2]int64{at, at + 128})
+		}
+		if sq == nil {
+			f.Fatal("no squashfs in the seed ISO")
+		}
+		off := sq.Extents[0].Offset
+		r, err := squashfs.Open(io.NewSectionReader(bytes.NewReader(b), off, sq.Size), sq.Size)
+		if err != nil {
+			f.Fatal(err)
+		}
+		p.regions = append(p.regions, [2]int64{off, off + 96},
+			[2]int64{off + int64(r.Super.InodeTableStart), off + int64(r.Super.BytesUsed)})
+		patchSeed = p
+	})
+	return patchSeed
+}
+
+// apply returns a copy of the seed ISO changed by a patch program: a list
+// of operations of a 4-byte head (region, 16-bit offset into it, length)
+// and up to 15 bytes to write there. A region byte of 0xF0 or more cuts
+// the image at that point instead.
+func (p *patchBase) apply(prog []byte) []byte {
+	img := bytes.Clone(p.img)
+	for len(prog) >= 4 {
+		sel, at, n := prog[0], int64(binary.LittleEndian.Uint16(prog[1:3])), int(prog[3]&15)
+		r := p.regions[int(sel&0x7f)%len(p.regions)]
+		off := r[0] + at%(r[1]-r[0])
+		prog = prog[4:]
+		if sel >= 0xF0 {
+			if off < int64(len(img)) {
+				img = img[:off]
 			}
-			if err := report.WriteJSON(io.Discard, rep); err != nil {
-				t.Fatal(err)
-			}
-		})
+			continue
+		}
+		n = min(n, len(prog))
+		if off < int64(len(img)) {
+			copy(img[off:], prog[:n])
+		}
+		prog = prog[n:]
+	}
+	return img
+}
+
+// patchOp encodes one patch operation for seeds.
+func patchOp(region byte, at uint16, data ...byte) []byte {
+	return append([]byte{region, byte(at), byte(at >> 8), byte(len(data))}, data...)
+}
+
+// FuzzComparePatch runs the whole comparison of the seed ISO against a copy
+// changed by a small patch program (see patchBase.apply), so that the
+// mutations land in the images' metadata rather than in file data, and the
+// image stays a plausible ISO with a plausible squashfs inside.
+func FuzzComparePatch(f *testing.F) {
+	p := loadPatchBase(f)
+	f.Add([]byte{})
+	for region := range len(p.regions) {
+		f.Add(patchOp(byte(region), 0, 0xff))
+		f.Add(patchOp(byte(region), 40, 0xff, 0xff, 0xff, 0xff))
+		f.Add(patchOp(byte(region), 157, 0, 0, 0, 0, 0, 0, 0, 0x80))
+		f.Add(slices.Concat(patchOp(byte(region), 2, 1), patchOp(0xF0|byte(region), 600)))
+	}
+	f.Fuzz(func(t *testing.T, prog []byte) {
+		if len(prog) > 1024 {
+			return // a program of up to ~250 operations is plenty
+		}
+		b := p.apply(prog)
+		bounded(t, func() { compare(t, p.img, b) })
 	})
 }

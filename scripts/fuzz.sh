@@ -1,19 +1,41 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for a while: scripts/fuzz.sh [SECONDS_EACH]
+# Runs every fuzz target for a while: scripts/fuzz.sh [SECONDS_EACH [REGEXP]]
+# REGEXP picks targets by name (default: all). FUZZ_PARALLEL sets the number
+# of fuzzing workers (default: GOMAXPROCS). Each target's last progress line
+# (elapsed, execs, new interesting) is printed, so exec counts can be
+# recorded; the full output is in ${TMPDIR:-/tmp}/fuzz-<Target>.log.
 # Crashers land in fuzz/testdata/fuzz/<Target>/ (and the internal packages'
 # testdata/fuzz/): fix them and keep them, they become regression seeds that
-# `go test ./...` runs.
+# `go test ./...` runs. Exit status 1 if any target failed.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-t=${1:-60}
-run() { # PACKAGE TARGET
-	echo "== $2 ($1, ${t}s)"
-	# Large image seeds make minimizing slow; keep it short.
-	go test "$1" -run '^$' -fuzz "^$2\$" -fuzztime "${t}s" -fuzzminimizetime 0 2>&1 | tail -n 3
+
+targets=(
+	./fuzz FuzzISO
+	./fuzz FuzzPartitionTables
+	./fuzz FuzzSquashfs
+	./fuzz FuzzCompare
+	./fuzz FuzzComparePatch
+	./internal/iso9660 FuzzWalk
+	./internal/squashfs FuzzReader
+)
+
+main() { # the whole script is read before it runs, so it may be edited meanwhile
+	cd "$(dirname "$0")/.."
+	local t=${1:-60} pick=${2:-.} status=0 par=() i
+	[ -n "${FUZZ_PARALLEL:-}" ] && par=(-parallel "$FUZZ_PARALLEL")
+	for ((i = 0; i < ${#targets[@]}; i += 2)); do
+		local pkg=${targets[i]} name=${targets[i + 1]}
+		[[ $name =~ $pick ]] || continue
+		local log=${TMPDIR:-/tmp}/fuzz-$name.log
+		echo "== $name ($pkg, ${t}s)"
+		# Large image seeds make minimizing slow; keep it off.
+		if ! go test "$pkg" -run '^$' -fuzz "^$name\$" -fuzztime "${t}s" -fuzzminimizetime 0 "${par[@]}" >"$log" 2>&1; then
+			status=1
+			grep -v '^fuzz: elapsed' "$log" | tail -n 40
+		fi
+		grep '^fuzz: elapsed' "$log" | tail -n 1 || true
+	done
+	return $status
 }
-run ./fuzz FuzzISO
-run ./fuzz FuzzPartitionTables
-run ./fuzz FuzzSquashfs
-run ./fuzz FuzzCompare
-run ./internal/iso9660 FuzzWalk
-run ./internal/squashfs FuzzReader
+main "$@"
+exit

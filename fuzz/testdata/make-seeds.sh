@@ -19,15 +19,24 @@ chmod 4755 "$root/dir/sub/big"
 mkfifo "$root/fifo"
 setfattr -n user.k -v v "$root/dir/a.txt" 2>/dev/null || true
 find "$root" -exec touch -h -d @1709294400 {} +
-for c in gzip xz lzo lz4 zstd; do
-	env -u SOURCE_DATE_EPOCH mksquashfs "$root" "$out/$c.sqfs" -comp "$c" -b 4K -noappend -quiet \
+sqfs() { # NAME ARGS...
+	local name=$1
+	shift
+	env -u SOURCE_DATE_EPOCH mksquashfs "$root" "$out/$name.sqfs" "$@" -b 4K -noappend -quiet \
 		-no-progress -processors 1 -mkfs-time 1709294400 -p "dev c 644 0 0 300 70000" >/dev/null
+}
+for c in gzip xz lzo lz4 zstd; do
+	sqfs "$c" -comp "$c"
 done
+# Inodes, directories, fragments, xattrs and ids stored uncompressed: mutated
+# bytes then land in the tables themselves rather than in a codec's stream.
+sqfs plain -comp gzip -noI -noD -noF -noX
 # An ISO with Rock Ridge, Joliet, two El Torito entries (tiny no-emulation
-# boot images) and the zstd squashfs; MBR/GPT seeds come from the demo pair.
+# boot images) and the uncompressed squashfs; MBR/GPT seeds come from the
+# demo pair.
 iso=$work/iso
 mkdir -p "$iso/boot" "$iso/live"
-cp "$out/zstd.sqfs" "$iso/live/filesystem.squashfs"
+cp "$out/plain.sqfs" "$iso/live/filesystem.squashfs"
 cp -a "$root/." "$iso/"
 rm -f "$iso/fifo"
 head -c 2048 /dev/zero | tr '\0' 'B' >"$iso/boot/bios.img"
@@ -36,4 +45,9 @@ find "$iso" -exec touch -h -d @1709294400 {} +
 xorriso -as mkisofs -quiet -o "$out/boot.iso" -R -J -V SEED -no-pad \
 	-b boot/bios.img -c boot/boot.cat -no-emul-boot -boot-load-size 1 \
 	-eltorito-alt-boot -e boot/efi.img -no-emul-boot "$iso" 2>/dev/null
+# The same ISO cut where the file data starts: descriptors, path tables and
+# directory records only, so that more mutations hit the tree.
+first=$(xorriso -indev "$out/boot.iso" -find / -type f -exec report_lba -- 2>/dev/null |
+	awk -F, '/^File data lba:/ && $3+0 > 0 { print $2+0 }' | sort -n | head -n 1)
+head -c $((first * 2048)) "$out/boot.iso" >"$out/tree.iso"
 ls -l "$out"

@@ -22,10 +22,16 @@ import (
 	"github.com/isodiff/isodiff/report"
 )
 
-// maxAlloc bounds the bytes one input may allocate: a few block-sized
-// buffers and caches, never anything proportional to a length read from
-// the input.
-const maxAlloc = 256 << 20
+// allocBase and allocPerByte bound the bytes one input may allocate:
+// allocBase plus allocPerByte per byte of the images read. The readers'
+// fixed costs (block buffers, metadata and fragment caches, codec windows,
+// hashing buffers) fit in allocBase, measured at a few MiB on the corpus;
+// anything sized by a length or count read from the input (2^32 entries,
+// 2^64 bytes) does not.
+const (
+	allocBase    = 32 << 20
+	allocPerByte = 16
+)
 
 // maxRead bounds how much content a target reads per input, so a legal but
 // huge sparse file does not make one input slow.
@@ -53,55 +59,61 @@ func allocated() uint64 {
 	return allocSample[0].Value.Uint64()
 }
 
-// bounded runs fn and fails when it allocated more than maxAlloc bytes.
-func bounded(t *testing.T, fn func()) {
+// bounded runs fn on n bytes of images and fails when it allocated more
+// than allocBase + allocPerByte*n bytes.
+func bounded(t *testing.T, n int, fn func()) {
 	before := allocated()
 	fn()
-	if n := allocated() - before; n > maxAlloc {
-		t.Fatalf("allocated %d bytes for a %d-byte input", n, maxAlloc)
+	if a := allocated() - before; a > allocBase+allocPerByte*uint64(n) {
+		t.Fatalf("allocated %d bytes for %d bytes of input", a, n)
 	}
 }
 
 func FuzzISO(f *testing.F) {
 	seeds(f, "*.iso")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		bounded(t, func() {
-			im, err := iso9660.Open(bytes.NewReader(b), int64(len(b)))
-			if err != nil {
-				mustBeFormatError(t, err)
-				return
-			}
-			for _, v := range append([]*iso9660.VolumeDescriptor{im.Primary}, im.Supplementary...) {
-				if v != nil {
-					v.Fields()
-				}
-			}
-			w := im.Walk()
-			for n := 0; n < 100000; n++ {
-				e, err := w.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					mustBeFormatError(t, err)
-					break
-				}
-				io.Copy(io.Discard, io.LimitReader(im.Open(e), maxRead))
-			}
-			if c, err := im.BootCatalog(); err == nil {
-				c.Fields()
-				for _, e := range c.Entries {
-					e.Fields()
-					if sec, err := im.BootImage(e); err == nil {
-						io.Copy(io.Discard, io.LimitReader(sec, maxRead))
-					}
-				}
-			}
-		})
+		bounded(t, len(b), func() { checkISO(t, b) })
 	})
 }
 
-func mustBeFormatError(t *testing.T, err error) {
+// checkISO is the body of FuzzISO.
+func checkISO(t testing.TB, b []byte) {
+	im, err := iso9660.Open(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		mustBeFormatError(t, err)
+		return
+	}
+	for _, v := range append([]*iso9660.VolumeDescriptor{im.Primary}, im.Supplementary...) {
+		if v != nil {
+			v.Fields()
+		}
+	}
+	w := im.Walk()
+	for n := 0; n < 100000; n++ {
+		e, err := w.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			mustBeFormatError(t, err)
+			break
+		}
+		if _, err := io.Copy(io.Discard, io.LimitReader(im.Open(e), maxRead)); err != nil {
+			mustBeFormatError(t, err)
+		}
+	}
+	if c, err := im.BootCatalog(); err == nil {
+		c.Fields()
+		for _, e := range c.Entries {
+			e.Fields()
+			if sec, err := im.BootImage(e); err == nil {
+				io.Copy(io.Discard, io.LimitReader(sec, maxRead))
+			}
+		}
+	}
+}
+
+func mustBeFormatError(t testing.TB, err error) {
 	t.Helper()
 	var ie *iso9660.FormatError
 	var se *squashfs.FormatError
@@ -121,67 +133,79 @@ func FuzzPartitionTables(f *testing.F) {
 		f.Add(b[:32768]) // the system area: MBR, GPT header and entries
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		bounded(t, func() {
-			if m, err := parttable.ParseMBR(b); err == nil {
-				m.Fields()
-				for i := range m.Partitions {
-					m.Partitions[i].Fields()
-				}
-			} else {
-				mustBeFormatError(t, err)
-			}
-			g, err := parttable.ReadGPT(bytes.NewReader(b), int64(len(b)))
-			if err != nil {
-				mustBeFormatError(t, err)
-				return
-			}
-			if g != nil {
-				g.Fields()
-				for i := range g.Partitions {
-					g.Partitions[i].Fields()
-				}
-			}
-		})
+		bounded(t, len(b), func() { checkPartitionTables(t, b) })
 	})
+}
+
+// checkPartitionTables is the body of FuzzPartitionTables.
+func checkPartitionTables(t testing.TB, b []byte) {
+	if m, err := parttable.ParseMBR(b); err == nil {
+		m.Fields()
+		for i := range m.Partitions {
+			m.Partitions[i].Fields()
+		}
+	} else {
+		mustBeFormatError(t, err)
+	}
+	g, err := parttable.ReadGPT(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		mustBeFormatError(t, err)
+		return
+	}
+	if g != nil {
+		g.Fields()
+		for i := range g.Partitions {
+			g.Partitions[i].Fields()
+		}
+	}
 }
 
 func FuzzSquashfs(f *testing.F) {
 	seeds(f, "*.sqfs")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		bounded(t, func() {
-			r, err := squashfs.Open(bytes.NewReader(b), int64(len(b)))
-			if err != nil {
-				mustBeFormatError(t, err)
-				return
-			}
-			r.Super.Fields()
-			r.Options.Fields()
-			w := r.Walk()
-			for n := 0; n < 100000; n++ {
-				e, err := w.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					mustBeFormatError(t, err)
-					break
-				}
-				if !e.IsRegular() {
-					continue
-				}
-				if fr, err := r.Open(e); err == nil {
-					io.Copy(io.Discard, io.LimitReader(fr, maxRead))
-				}
-				for blk := range r.Blocks(e) {
-					if blk.Index > 64 {
-						break
-					}
-					r.ReadBlock(nil, blk)
-				}
-				r.ReadTail(nil, e)
-			}
-		})
+		bounded(t, len(b), func() { checkSquashfs(t, b) })
 	})
+}
+
+// checkSquashfs is the body of FuzzSquashfs.
+func checkSquashfs(t testing.TB, b []byte) {
+	r, err := squashfs.Open(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		mustBeFormatError(t, err)
+		return
+	}
+	r.Super.Fields()
+	r.Options.Fields()
+	w := r.Walk()
+	for n := 0; n < 100000; n++ {
+		e, err := w.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			mustBeFormatError(t, err)
+			break
+		}
+		if !e.IsRegular() {
+			continue
+		}
+		if fr, err := r.Open(e); err != nil {
+			mustBeFormatError(t, err)
+		} else if _, err := io.Copy(io.Discard, io.LimitReader(fr, maxRead)); err != nil {
+			mustBeFormatError(t, err)
+		}
+		for blk := range r.Blocks(e) {
+			if blk.Index > 64 {
+				break
+			}
+			if _, err := r.ReadBlock(nil, blk); err != nil {
+				mustBeFormatError(t, err)
+			}
+		}
+		if _, err := r.ReadTail(nil, e); err != nil {
+			mustBeFormatError(t, err)
+		}
+	}
 }
 
 // FuzzCompare runs the whole staged comparison of a real image against a
@@ -195,12 +219,12 @@ func FuzzCompare(f *testing.F) {
 	}
 	f.Add(a)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		bounded(t, func() { compare(t, a, b) })
+		bounded(t, len(a)+len(b), func() { compare(t, a, b) })
 	})
 }
 
 // compare runs the whole comparison of a and b and checks the report.
-func compare(t *testing.T, a, b []byte) {
+func compare(t testing.TB, a, b []byte) {
 	tmp := t.TempDir()
 	rep, err := isodiff.CompareInputs(context.Background(),
 		isodiff.Input{Name: "a.iso", R: bytes.NewReader(a), Size: int64(len(a))},
@@ -251,7 +275,7 @@ var (
 	patchSeed *patchBase
 )
 
-func loadPatchBase(f *testing.F) *patchBase {
+func loadPatchBase(f testing.TB) *patchBase {
 	patchOnce.Do(func() {
 		b, err := os.ReadFile("testdata/seeds/boot.iso")
 		if err != nil {
@@ -348,6 +372,6 @@ func FuzzComparePatch(f *testing.F) {
 			return // a program of up to ~250 operations is plenty
 		}
 		b := p.apply(prog)
-		bounded(t, func() { compare(t, p.img, b) })
+		bounded(t, len(p.img)+len(b), func() { compare(t, p.img, b) })
 	})
 }

@@ -585,6 +585,10 @@ func malformedCases(t *testing.T, m *malImage) []malCase {
 				both32(b, m.rec(DefaultSquashfs)+10, uint32(int64(len(b))-m.sq+4096))
 			}),
 			offset: func(m *malImage) int64 { return m.sq }, slack: 0},
+		malCase{name: "squashfs file emptied", failed: []string{report.StageSquashfs},
+			ran: []string{report.StageSizes, report.StageHeader, report.StageTOC},
+			msg: "no data",
+			break_: sq(func(b []byte) { both32(b, m.rec(DefaultSquashfs)+10, 0) })},
 		malCase{name: "squashfs bytes_used past its extent", failed: []string{report.StageSquashfs},
 			ran:    []string{report.StageSizes, report.StageHeader, report.StageTOC},
 			break_: sq(func(b []byte) { put64(b, m.sq+40, uint64(m.sqSize+1)) }),

@@ -64,7 +64,15 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 			}
 			sec, err := section(s.in[i].R, e)
 			if err != nil {
-				st.Problems = append(st.Problems, s.problem(i, st.Name, e.Extents[0].Offset, c.scope(), err))
+				off := int64(-1) // an empty file has no extent
+				if len(e.Extents) > 0 {
+					off = e.Extents[0].Offset
+				}
+				p := s.problem(i, st.Name, off, c.scope(), err)
+				if p.Offset < 0 {
+					p.Offset = off
+				}
+				st.Problems = append(st.Problems, p)
 				continue
 			}
 			secs[i] = sec

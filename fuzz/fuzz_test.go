@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -14,7 +15,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/isodiff/isodiff/internal/explain"
 	"github.com/isodiff/isodiff/internal/iso9660"
 	"github.com/isodiff/isodiff/internal/parttable"
 	"github.com/isodiff/isodiff/internal/squashfs"
@@ -374,4 +377,127 @@ func FuzzComparePatch(f *testing.F) {
 		b := p.apply(prog)
 		bounded(t, len(p.img)+len(b), func() { compare(t, p.img, b) })
 	})
+}
+
+// FuzzInner runs the explain stage's format-aware comparison (gzip headers
+// and payloads, cpio and initramfs segments, ar and .deb, tar, zip, ELF
+// sections and notes, .pyc) on a real file and a copy changed by a patch
+// program (see applyInner), with the options the explain stage uses. Seeds
+// are pairs of real files that differ as rebuilds do (testdata/seeds/inner,
+// made by make-seeds.sh), each given as its first file and the patch that
+// turns it into the second. Each input must yield a result without error
+// within a minute, leave the temporary directory empty, and allocate
+// within the bound.
+func FuzzInner(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "seeds", "inner", "*.a"))
+	if err != nil || len(files) == 0 {
+		f.Fatal("no seeds in testdata/seeds/inner (run testdata/make-seeds.sh)")
+	}
+	for _, pa := range files {
+		a, err := os.ReadFile(pa)
+		if err != nil {
+			f.Fatal(err)
+		}
+		b, err := os.ReadFile(strings.TrimSuffix(pa, ".a") + ".b")
+		if err != nil {
+			f.Fatal(err)
+		}
+		prog := innerPatch(a, b)
+		if got := applyInner(a, prog); !bytes.Equal(got, b) {
+			f.Fatalf("%s: the patch does not make the second file", pa)
+		}
+		f.Add(a, prog)
+	}
+	f.Fuzz(func(t *testing.T, a, prog []byte) {
+		if len(a) > 1<<16 || len(prog) > 4096 {
+			return
+		}
+		b := applyInner(a, prog)
+		bounded(t, len(a)+len(b), func() { checkInner(t, a, b) })
+	})
+}
+
+// checkInner is the body of FuzzInner.
+func checkInner(t testing.TB, a, b []byte) {
+	in := func(d []byte) explain.Input {
+		return explain.Input{Name: "/usr/lib/x", Size: int64(len(d)), Open: func() (io.Reader, error) { return bytes.NewReader(d), nil }}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	r, err := explain.Explain(ctx, in(a), in(b), explain.Options{TempDir: tmp, MaxDetailBytes: 32 << 10})
+	if ctx.Err() != nil {
+		t.Fatalf("explaining took more than a minute")
+	}
+	if err != nil {
+		t.Fatalf("Explain: %v", err)
+	}
+	if r == nil || r.Summary == "" {
+		t.Fatalf("no result: %+v", r)
+	}
+	r.Text(32 << 10)
+	if _, err := json.Marshal(r); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Fatalf("%d file(s) left in the temporary directory", len(left))
+	}
+}
+
+// applyInner returns a copy of a changed by a patch program: operations of
+// a 4-byte head (16-bit offset, length n, kind) and for writes n bytes.
+// Kind 0 writes the bytes at the offset (growing the copy as needed), 1
+// cuts the copy at the offset, 2 appends the bytes.
+func applyInner(a, prog []byte) []byte {
+	b := bytes.Clone(a)
+	for len(prog) >= 4 {
+		at, n, kind := int(binary.LittleEndian.Uint16(prog)), int(prog[2]), prog[3]%3
+		prog = prog[4:]
+		switch kind {
+		case 0:
+			n = min(n, len(prog))
+			at %= len(b) + 1
+			if at+n > len(b) {
+				b = append(b, make([]byte, at+n-len(b))...)
+			}
+			copy(b[at:], prog[:n])
+			prog = prog[n:]
+		case 1:
+			b = b[:at%(len(b)+1)]
+		case 2:
+			n = min(n, len(prog))
+			b = append(b, prog[:n]...)
+			prog = prog[n:]
+		}
+	}
+	return b
+}
+
+// innerPatch returns a patch program that turns a into b (for seeds).
+func innerPatch(a, b []byte) []byte {
+	var prog []byte
+	op := func(at, kind int, data []byte) {
+		prog = append(prog, byte(at), byte(at>>8), byte(len(data)), byte(kind))
+		prog = append(prog, data...)
+	}
+	n := min(len(a), len(b))
+	for i := 0; i < n; {
+		if a[i] == b[i] {
+			i++
+			continue
+		}
+		j := i
+		for j < n && j-i < 255 && a[j] != b[j] {
+			j++
+		}
+		op(i, 0, b[i:j])
+		i = j
+	}
+	if len(b) < len(a) {
+		op(len(b), 1, nil)
+	}
+	for i := n; i < len(b); i += 255 {
+		op(0, 2, b[i:min(i+255, len(b))])
+	}
+	return prog
 }

@@ -15,8 +15,10 @@ targets=(
 	./fuzz FuzzSquashfs
 	./fuzz FuzzCompare
 	./fuzz FuzzComparePatch
+	./fuzz FuzzInner
 	./internal/iso9660 FuzzWalk
 	./internal/squashfs FuzzReader
+	./internal/explain FuzzExplain
 )
 
 main() { # the whole script is read before it runs, so it may be edited meanwhile

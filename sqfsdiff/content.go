@@ -2,6 +2,7 @@ package sqfsdiff
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -43,10 +44,11 @@ func newComparer(a, b *squashfs.Reader) *comparer {
 
 // compare returns nil when the two files hold the same bytes, else where
 // they differ. byRaw reports that equality was proven from stored bytes
-// alone, without decompressing any data block.
-func (c *comparer) compare(ea, eb *squashfs.Entry) (diff *report.ContentDiff, byRaw bool, err error) {
+// alone, without decompressing any data block. It stops with ctx's error
+// when ctx ends, even within a file: an image can claim terabytes in one.
+func (c *comparer) compare(ctx context.Context, ea, eb *squashfs.Entry) (diff *report.ContentDiff, byRaw bool, err error) {
 	if ea.Size == eb.Size && c.sameBlocks {
-		first, byRaw, err := c.compareBlocks(ea, eb)
+		first, byRaw, err := c.compareBlocks(ctx, ea, eb)
 		if err != nil {
 			return nil, false, err
 		}
@@ -55,11 +57,11 @@ func (c *comparer) compare(ea, eb *squashfs.Entry) (diff *report.ContentDiff, by
 		}
 		return &report.ContentDiff{SizeA: ea.Size, SizeB: eb.Size, FirstDiff: first}, false, nil
 	}
-	return c.compareStreams(ea, eb)
+	return c.compareStreams(ctx, ea, eb)
 }
 
 // compareStreams decodes both files as streams and compares them.
-func (c *comparer) compareStreams(ea, eb *squashfs.Entry) (*report.ContentDiff, bool, error) {
+func (c *comparer) compareStreams(ctx context.Context, ea, eb *squashfs.Entry) (*report.ContentDiff, bool, error) {
 	ra, err := c.a.Open(ea)
 	if err != nil {
 		return nil, false, &treediff.SideError{Side: 0, Err: err}
@@ -68,7 +70,7 @@ func (c *comparer) compareStreams(ea, eb *squashfs.Entry) (*report.ContentDiff, 
 	if err != nil {
 		return nil, false, &treediff.SideError{Side: 1, Err: err}
 	}
-	res, err := bytecmp.FirstDiff(ra, rb)
+	res, err := bytecmp.FirstDiff(ctxReader{ctx, ra}, ctxReader{ctx, rb})
 	if err != nil {
 		return nil, false, err // a *bytecmp.ReadError names its side
 	}
@@ -82,7 +84,7 @@ func (c *comparer) compareStreams(ea, eb *squashfs.Entry) (*report.ContentDiff, 
 // block: a block whose stored bytes are equal (same codec) is equal; other
 // blocks are decoded and compared. Then the tails in the fragment blocks.
 // It returns the first differing offset, or -1 when equal.
-func (c *comparer) compareBlocks(ea, eb *squashfs.Entry) (first int64, byRaw bool, err error) {
+func (c *comparer) compareBlocks(ctx context.Context, ea, eb *squashfs.Entry) (first int64, byRaw bool, err error) {
 	c.blocksA = slices.AppendSeq(c.blocksA[:0], c.a.Blocks(ea))
 	c.blocksB = slices.AppendSeq(c.blocksB[:0], c.b.Blocks(eb))
 	if len(c.blocksA) != len(c.blocksB) {
@@ -91,6 +93,9 @@ func (c *comparer) compareBlocks(ea, eb *squashfs.Entry) (first int64, byRaw boo
 	byRaw = true
 	bs := int64(c.a.Super.BlockSize)
 	for i := range c.blocksA {
+		if err := ctx.Err(); err != nil {
+			return -1, false, err
+		}
 		ba, bb := c.blocksA[i], c.blocksB[i]
 		if c.sameCodec && ba.Size == bb.Size && ba.Compressed == bb.Compressed {
 			equal, err := c.storedEqual(ba, bb)
@@ -221,4 +226,17 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return n
+}
+
+// ctxReader stops a long read when the context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

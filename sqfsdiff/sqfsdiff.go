@@ -264,8 +264,11 @@ func (c *comparer) run(ctx context.Context, j contentJob, scope string) contentR
 		}
 		ea, eb := p[0], p[1]
 		r.compared++
-		diff, byRaw, err := c.compare(ea, eb)
+		diff, byRaw, err := c.compare(ctx, ea, eb)
 		if err != nil {
+			if ctx.Err() != nil {
+				break // cancelled, not a problem of this file
+			}
 			r.problems = append(r.problems, Problem{Path: ea.Path, Err: err})
 			continue
 		}

@@ -3,12 +3,19 @@
 // Ridge and Joliet (FuzzISO); the El Torito catalog and boot images
 // (FuzzISO); the MBR and GPT (FuzzPartitionTables); the squashfs superblock,
 // inode, directory, fragment, id and xattr tables and every codec
-// (FuzzSquashfs); and the whole staged comparison of two images (FuzzCompare).
+// (FuzzSquashfs); the whole staged comparison of two images (FuzzCompare on
+// a raw mutated image, FuzzComparePatch on a seed ISO changed by a patch
+// program aimed at its metadata); and the explain stage's readers of the
+// formats inside (gzip, cpio and initramfs, ar and .deb, tar, zip, ELF,
+// .pyc: FuzzInner). internal/iso9660, internal/squashfs and internal/explain
+// have their own (FuzzWalk, FuzzReader, FuzzExplain).
 //
-// Each target asserts that the input yields a result or an error, never a
-// panic or a hang, and that the bytes allocated stay within a fixed bound.
-// Seeds are small real images in testdata/seeds (made by
-// testdata/make-seeds.sh with mksquashfs and xorriso) and the demo pair.
+// Each target asserts that the input yields a result or an error carrying
+// an offset, never a panic or a hang, that the bytes allocated stay within
+// a bound relative to the input's size, and (for the comparisons) that the
+// temporary directory is left empty. Seeds are small real images and files
+// in testdata/seeds (made by testdata/make-seeds.sh with mksquashfs,
+// xorriso, cpio, ar, dpkg-deb, gcc, ...) and the demo pair.
 // `go test ./fuzz` runs the seeds and the regression corpus in
 // testdata/fuzz; scripts/fuzz.sh runs each target for a while.
 package fuzz

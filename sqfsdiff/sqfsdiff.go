@@ -94,9 +94,10 @@ func (o Options) treeOptions() treediff.Options {
 	return treediff.Options{IgnoreMtime: o.IgnoreMtime, IgnoreDirSize: true}
 }
 
-func walker(r *squashfs.Reader) func() (*squashfs.Entry, error) {
-	w := r.Walk()
-	return w.Next
+// walker returns the next function of a walk of r that runs ahead in its
+// own goroutine (see treediff.Prefetch), and the function that stops it.
+func walker(r *squashfs.Reader) (func() (*squashfs.Entry, error), func()) {
+	return treediff.Prefetch(r.Walk().Next, 256)
 }
 
 func node(e *squashfs.Entry) *tree.Node { return &e.Node }
@@ -109,7 +110,11 @@ func Metadata(ctx context.Context, a, b *squashfs.Reader, opts Options) (*Metada
 	to := opts.treeOptions()
 	ud := treediff.Unified{NameA: opts.NameA, NameB: opts.NameB, MaxBytes: opts.MaxListingDiffBytes}
 	res := &MetadataResult{}
-	err := treediff.Merge(ctx, walker(a), walker(b), node, func(ea, eb *squashfs.Entry, inA, inB bool) error {
+	nextA, stopA := walker(a)
+	defer stopA()
+	nextB, stopB := walker(b)
+	defer stopB()
+	err := treediff.Merge(ctx, nextA, nextB, node, func(ea, eb *squashfs.Entry, inA, inB bool) error {
 		switch {
 		case inA && inB:
 			la, lb := treediff.ListingLine(&ea.Node, to), treediff.ListingLine(&eb.Node, to)
@@ -180,6 +185,10 @@ func Content(ctx context.Context, a, b *squashfs.Reader, opts Options) (*Content
 	go func() {
 		defer close(jobs)
 		seen := map[[2]uint64]bool{} // hard-linked inode pairs already queued
+		nextA, stopA := walker(a)
+		defer stopA()
+		nextB, stopB := walker(b)
+		defer stopB()
 		job := contentJob{}
 		send := func() bool {
 			if len(job.pairs) == 0 {
@@ -193,7 +202,7 @@ func Content(ctx context.Context, a, b *squashfs.Reader, opts Options) (*Content
 			job = contentJob{seq: job.seq + 1}
 			return true
 		}
-		err := treediff.Merge(ctx, walker(a), walker(b), node, func(ea, eb *squashfs.Entry, inA, inB bool) error {
+		err := treediff.Merge(ctx, nextA, nextB, node, func(ea, eb *squashfs.Entry, inA, inB bool) error {
 			if !inA || !inB || !ea.Mode.IsRegular() || !eb.Mode.IsRegular() {
 				return nil
 			}

@@ -112,3 +112,31 @@ func TestUnifiedTruncates(t *testing.T) {
 	}
 	_ = sort.Strings
 }
+
+func TestPrefetch(t *testing.T) {
+	i := 0
+	next := func() (int, error) {
+		if i == 1000 {
+			return 0, fmt.Errorf("end")
+		}
+		i++
+		return i, nil
+	}
+	get, stop := Prefetch(next, 16)
+	defer stop()
+	for want := 1; want <= 1000; want++ {
+		if got, err := get(); got != want || err != nil {
+			t.Fatalf("got %d, %v; want %d", got, err, want)
+		}
+	}
+	for range 2 {
+		if _, err := get(); err == nil || err.Error() != "end" {
+			t.Fatalf("after the end: %v, want the stream's error again", err)
+		}
+	}
+	// Stopping early ends the goroutine even when nobody reads.
+	get2, stop2 := Prefetch(func() (int, error) { return 1, nil }, 4)
+	get2()
+	stop2()
+	stop2()
+}

@@ -1,0 +1,44 @@
+package treediff
+
+import "sync"
+
+// Prefetch runs a stream's next function in its own goroutine, up to n
+// items ahead of the caller, so that the two sides of a merge-walk are read
+// (and their metadata decompressed) on two cores. The returned next yields
+// the same sequence; stop ends the goroutine early and must be called when
+// the caller is done (it is safe to call more than once). next itself is
+// only ever called from the prefetching goroutine.
+func Prefetch[E any](next func() (E, error), n int) (get func() (E, error), stop func()) {
+	type item struct {
+		e   E
+		err error
+	}
+	ch := make(chan item, n)
+	done := make(chan struct{})
+	go func() {
+		defer close(ch)
+		for {
+			e, err := next()
+			select {
+			case ch <- item{e, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	var last item
+	get = func() (E, error) {
+		it, ok := <-ch
+		if !ok {
+			return last.e, last.err // the stream ended with this error
+		}
+		last = item{err: it.err}
+		return it.e, it.err
+	}
+	stop = func() { once.Do(func() { close(done) }) }
+	return get, stop
+}

@@ -684,6 +684,9 @@ func checkMalformed(t *testing.T, c malCase, m *malImage, in0, in1 Input, broken
 			if p.File == brokenPath {
 				sawBroken = true
 			}
+			if strings.HasSuffix(p.Message, ": EOF") || p.Message == "EOF" {
+				t.Errorf("problem says no more than EOF: %s", p)
+			}
 			if offsetRE.MatchString(p.Message) && p.Offset < 0 {
 				t.Errorf("problem carries an offset but reports none: %s", p)
 			}

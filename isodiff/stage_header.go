@@ -3,6 +3,7 @@ package isodiff
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/isodiff/isodiff/internal/bytecmp"
@@ -77,12 +78,16 @@ func (s *session) compareDescriptors(st *report.Stage, a, b *iso9660.Image) {
 	s.addFieldDiff(st, "boot record", ba, bb)
 }
 
-// readSystemArea returns side i's system area (shorter if the image is).
+// readSystemArea returns side i's system area (shorter if the image is,
+// empty for an empty image).
 func (s *session) readSystemArea(i int) ([]byte, error) {
 	n := min(s.in[i].Size, systemAreaSize)
 	buf := make([]byte, n)
-	if _, err := s.in[i].R.ReadAt(buf, 0); err != nil {
-		return nil, err
+	if k, err := s.in[i].R.ReadAt(buf, 0); k < len(buf) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("reading %d bytes at offset 0: %w", n, err)
 	}
 	return buf, nil
 }

@@ -110,9 +110,9 @@ func stageProblems(w io.Writer, r *Report, names ...string) {
 // String renders a problem as "file: stage: offset N: message".
 func (p Problem) String() string {
 	var b strings.Builder
-	b.WriteString(p.File)
+	b.WriteString(oneLine(p.File))
 	if p.Scope != "" {
-		b.WriteString(" (" + p.Scope + ")")
+		b.WriteString(" (" + oneLine(p.Scope) + ")")
 	}
 	b.WriteString(": " + p.Stage)
 	if p.Offset >= 0 {
@@ -122,8 +122,8 @@ func (p Problem) String() string {
 	return b.String()
 }
 
-// WriteSizes writes sizes.txt: one "size path" line per image.
-func WriteSizes(w io.Writer, r *Report) error {
+// writeSizes is WriteSizes before escaping (safe.go).
+func writeSizes(w io.Writer, r *Report) error {
 	stageProblems(w, r, StageSizes)
 	fmt.Fprintf(w, "%d %s\n%d %s\n", r.A.Size, r.A.Path, r.B.Size, r.B.Path)
 	if r.A.Size == r.B.Size {
@@ -134,8 +134,8 @@ func WriteSizes(w io.Writer, r *Report) error {
 	return nil
 }
 
-// WriteSHA256 writes sha256.txt in sha256sum's format.
-func WriteSHA256(w io.Writer, r *Report) error {
+// writeSHA256 is WriteSHA256 before escaping (safe.go).
+func writeSHA256(w io.Writer, r *Report) error {
 	stageProblems(w, r, StageSizes)
 	for _, im := range []Image{r.A, r.B} {
 		if im.SHA256 != "" {
@@ -148,9 +148,8 @@ func WriteSHA256(w io.Writer, r *Report) error {
 	return nil
 }
 
-// WriteHeaderCmp writes iso-header-cmp.txt: every header field that differs,
-// then the stage's texts (such as the system area's differing byte ranges).
-func WriteHeaderCmp(w io.Writer, r *Report) error {
+// writeHeaderCmp is WriteHeaderCmp before escaping (safe.go).
+func writeHeaderCmp(w io.Writer, r *Report) error {
 	stageProblems(w, r, StageHeader)
 	s := r.Stage(StageHeader)
 	if s == nil {
@@ -167,7 +166,7 @@ func WriteHeaderCmp(w io.Writer, r *Report) error {
 }
 
 func writeFieldFinding(w io.Writer, f Finding) {
-	fmt.Fprintf(w, "%s: %s\n", f.Path, f.Kind)
+	fmt.Fprintf(w, "%s: %s\n", oneLine(f.Path), f.Kind)
 	for _, c := range f.Fields {
 		fmt.Fprintf(w, "  %s\n", c)
 	}
@@ -196,8 +195,8 @@ func writeTexts(w io.Writer, texts []Text, name string) {
 	}
 }
 
-// WriteTOCDiff writes toc-diff.txt: the unified diff of the two ISO listings.
-func WriteTOCDiff(w io.Writer, r *Report) error {
+// writeTOCDiff is WriteTOCDiff before escaping (safe.go).
+func writeTOCDiff(w io.Writer, r *Report) error {
 	stageProblems(w, r, StageTOC)
 	if s := r.Stage(StageTOC); s != nil {
 		writeTexts(w, s.Texts, "toc-diff")
@@ -205,9 +204,8 @@ func WriteTOCDiff(w io.Writer, r *Report) error {
 	return nil
 }
 
-// WriteSquashfsSHA256 writes squashfs-sha256.txt: each embedded squashfs
-// image's hash on each side, in sha256sum's format.
-func WriteSquashfsSHA256(w io.Writer, r *Report) error {
+// writeSquashfsSHA256 is WriteSquashfsSHA256 before escaping (safe.go).
+func writeSquashfsSHA256(w io.Writer, r *Report) error {
 	stageProblems(w, r, StageSquashfs)
 	if len(r.Containers) == 0 {
 		fmt.Fprintln(w, "# no squashfs image found in either ISO")
@@ -232,9 +230,8 @@ func WriteSquashfsSHA256(w io.Writer, r *Report) error {
 	return nil
 }
 
-// WriteSqfsLsDiff writes sqfs-ls-diff.txt: for each embedded squashfs, the
-// unified diff of the two sorted inner listings.
-func WriteSqfsLsDiff(w io.Writer, r *Report) error {
+// writeSqfsLsDiff is WriteSqfsLsDiff before escaping (safe.go).
+func writeSqfsLsDiff(w io.Writer, r *Report) error {
 	stageProblems(w, r, StageSquashfs)
 	if s := r.Stage(StageSquashfs); s != nil {
 		writeTexts(w, s.Texts, "sqfs-ls-diff")
@@ -242,10 +239,8 @@ func WriteSqfsLsDiff(w io.Writer, r *Report) error {
 	return nil
 }
 
-// WriteSqfsDiff writes sqfs-diff.txt: the content findings, with each
-// file's explanation, then any texts the content stage produced, then the
-// explain stage's (diffoscope's reports on the files it was run on).
-func WriteSqfsDiff(w io.Writer, r *Report) error {
+// writeSqfsDiff is WriteSqfsDiff before escaping (safe.go).
+func writeSqfsDiff(w io.Writer, r *Report) error {
 	stageProblems(w, r, StageContent)
 	ex := r.Stage(StageExplain)
 	if ex != nil {
@@ -265,7 +260,7 @@ func WriteSqfsDiff(w io.Writer, r *Report) error {
 		fmt.Fprintln(w, "no file present in both images differs in content")
 	}
 	for _, f := range s.Findings {
-		fmt.Fprintf(w, "%s %s: %s\n", f.Scope, f.Path, f.Content)
+		fmt.Fprintf(w, "%s %s: %s\n", oneLine(f.Scope), oneLine(f.Path), f.Content)
 		if f.Container {
 			fmt.Fprintln(w, "  (a compared container: its inner differences are listed under its own scope)")
 		}
@@ -293,9 +288,8 @@ func (c *ContentDiff) String() string {
 	return fmt.Sprintf("content differs (size %d -> %d), first difference at byte %d", c.SizeA, c.SizeB, c.FirstDiff)
 }
 
-// WriteChecklist writes checklist.md: each stage's outcome, then the
-// findings grouped by scope.
-func WriteChecklist(w io.Writer, r *Report) error {
+// writeChecklist is WriteChecklist before escaping (safe.go).
+func writeChecklist(w io.Writer, r *Report) error {
 	fmt.Fprintf(w, "# isodiff checklist\n\n- A: `%s` (%d bytes)\n- B: `%s` (%d bytes)\n\n", r.A.Path, r.A.Size, r.B.Path, r.B.Size)
 	if r.Identical {
 		fmt.Fprintln(w, "**Identical**: same size and SHA-256. Nothing else to check.")
@@ -322,9 +316,9 @@ func WriteChecklist(w io.Writer, r *Report) error {
 	writeShortAnswer(w, r, "- ")
 	groups := groupByScope(r.Findings())
 	for _, g := range groups {
-		fmt.Fprintf(w, "\n## %s\n\n", g.scope)
+		fmt.Fprintf(w, "\n## %s\n\n", oneLine(g.scope))
 		for _, f := range g.findings {
-			fmt.Fprintf(w, "- `%s` %s\n", f.Path, mdEscape(Describe(f)))
+			fmt.Fprintf(w, "- `%s` %s\n", oneLine(f.Path), mdEscape(Describe(f)))
 			if f.Hint != "" {
 				fmt.Fprintf(w, "  - hint: `%s`\n", f.Hint)
 			}
@@ -491,7 +485,7 @@ func writeShortAnswer(w io.Writer, r *Report, bullet string) {
 		return
 	}
 	for _, a := range ans {
-		line := bullet + a.where + ": " + strings.Join(dedupe(a.what), ", ")
+		line := bullet + oneLine(a.where) + ": " + strings.Join(dedupe(a.what), ", ")
 		if len(a.hints) > 0 {
 			line += " [" + strings.Join(dedupe(a.hints), ", ") + "]"
 		}
@@ -511,9 +505,8 @@ func dedupe(ss []string) []string {
 	return out
 }
 
-// WriteSummary writes the human summary: the inputs, each stage's outcome,
-// and the short answer — every diverging path and what differs in it.
-func WriteSummary(w io.Writer, r *Report) error {
+// writeSummary is WriteSummary before escaping (safe.go).
+func writeSummary(w io.Writer, r *Report) error {
 	if r.Identical {
 		_, err := fmt.Fprintf(w, "identical: %s and %s (%d bytes, sha256 %s)\n", r.A.Path, r.B.Path, r.A.Size, r.A.SHA256)
 		return err

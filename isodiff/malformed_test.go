@@ -52,6 +52,9 @@ type malImage struct {
 	records map[string]int64
 	entries map[string]*iso9660.Entry
 	rootLBA uint32
+	// joliet is the offset of the Joliet descriptor, pathTable that of the
+	// primary's type L path table.
+	joliet, pathTable int64
 	// The squashfs image at sq (absolute offset) of sqSize bytes, its
 	// superblock, and the absolute offsets of its tables.
 	sq, sqSize int64
@@ -175,6 +178,15 @@ func buildMalformedBase(t *onceTB, dir string) *malImage {
 		m.entries[e.Path] = e
 	}
 	m.rootLBA = binary.LittleEndian.Uint32(b[16*2048+156+2:])
+	m.pathTable = int64(binary.LittleEndian.Uint32(b[16*2048+140:])) * 2048
+	for _, d := range im.Descriptors {
+		if d.Type == 2 {
+			m.joliet = d.Offset
+		}
+	}
+	if m.joliet == 0 {
+		t.Fatal("no Joliet descriptor")
+	}
 	// Each node's record, found among its parent's records by identifier.
 	for p, e := range m.entries {
 		if p == "/" {
@@ -358,6 +370,8 @@ func malformedCases(t *testing.T, m *malImage) []malCase {
 		{"gpt entries", 1024, 256},
 		{"primary volume descriptor", pvd, 2048},
 		{"root directory record", pvd + 156, 34},
+		{"joliet volume descriptor", m.joliet, 2048},
+		{"path table", m.pathTable, 64},
 		{"root directory", int64(m.rootLBA) * 2048, 512},
 		{"directory record with rock ridge", m.rec("/boot"), int64(m.b[m.rec("/boot")])},
 		{"el torito catalog", m.entries[testimg.HybridCatalog].Extents[0].Offset, 96},

@@ -11,6 +11,7 @@ import (
 	"github.com/isodiff/isodiff/internal/squashfs"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
+	"github.com/isodiff/isodiff/sqfsdiff"
 )
 
 // session is the state the stages share: the inputs, each side's parsed ISO
@@ -52,6 +53,10 @@ type container struct {
 	// squashfs stage has computed them.
 	sum    [2]string
 	reader [2]*squashfs.Reader
+	// content is what the squashfs stage's merge-walk found about file
+	// contents, for the content stage to report.
+	content    *sqfsdiff.ContentResult
+	contentErr error
 }
 
 func (c *container) scope() string { return "squashfs:" + c.path }

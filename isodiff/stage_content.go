@@ -13,14 +13,18 @@ import (
 )
 
 // runContent compares the bytes of every regular file present in both
-// images: first the ISO's own files, then each squashfs image's files.
+// images: first the ISO's own files, then each squashfs image's files (the
+// squashfs stage's merge-walk has compared those already; it reports them).
 func runContent(ctx context.Context, s *session, st *report.Stage) {
 	s.isoContent(ctx, st)
 	for _, c := range s.containers {
 		if c.reader[0] == nil || c.reader[1] == nil || c.sum[0] == c.sum[1] {
 			continue
 		}
-		res, err := sqfsdiff.Content(ctx, c.reader[0], c.reader[1], s.sqfsOptions(c))
+		res, err := c.content, c.contentErr
+		if res == nil { // the squashfs stage did not get to compare them
+			res, err = sqfsdiff.Content(ctx, c.reader[0], c.reader[1], s.sqfsOptions(c))
+		}
 		for i, f := range res.Findings {
 			ea, eb := res.Pairs[i][0], res.Pairs[i][1]
 			ra, rb := c.reader[0], c.reader[1]

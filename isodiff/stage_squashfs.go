@@ -35,7 +35,8 @@ func section(r io.ReaderAt, e *iso9660.Entry) (*io.SectionReader, error) {
 }
 
 // runSquashfs compares every squashfs image the tree walk found: its hash,
-// its superblock and compressor options, and its tree, merge-walked.
+// its superblock and compressor options, and its tree, merge-walked. The
+// same walk compares file contents; the content stage reports them.
 func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 	for i := range s.in {
 		s.discover(i)
@@ -76,9 +77,7 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 				continue
 			}
 			secs[i] = sec
-			if c.sum[i] == "" { // not hashed in the sizes stage's pass
-				wg.Go(func() { c.sum[i], hashErr[i] = hashSection(ctx, sec, 0, sec.Size()) })
-			}
+			wg.Go(func() { c.sum[i], hashErr[i] = hashSection(ctx, sec, 0, sec.Size()) })
 		}
 		wg.Wait()
 		for i, sec := range secs {
@@ -113,7 +112,10 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 		}
 		opts := s.sqfsOptions(c)
 		st.Findings = append(st.Findings, sqfsdiff.Superblock(c.reader[0], c.reader[1], opts)...)
-		res, err := sqfsdiff.Metadata(ctx, c.reader[0], c.reader[1], opts)
+		// One merge-walk compares the metadata and, for the content stage
+		// to report, the contents: each tree is read once.
+		res, content, err := sqfsdiff.Compare(ctx, c.reader[0], c.reader[1], opts)
+		c.content, c.contentErr = content, err
 		st.Findings = append(st.Findings, res.Findings...)
 		if res.ListingDiff != "" {
 			st.Texts = append(st.Texts, report.Text{Name: "sqfs-ls-diff", Scope: c.scope(), Body: res.ListingDiff})

@@ -34,33 +34,26 @@ func runTOC(ctx context.Context, s *session, st *report.Stage) {
 	s.discover(0)
 	s.discover(1)
 	to := s.isoTreeOptions(ims[0], ims[1])
-	ud := treediff.Unified{NameA: s.in[0].Name, NameB: s.in[1].Name, MaxBytes: s.opts.MaxDiffBytes}
+	lister := treediff.Lister{Scope: "iso", Opts: to,
+		Diff: treediff.Unified{NameA: s.in[0].Name, NameB: s.in[1].Name, MaxBytes: s.opts.MaxDiffBytes}}
 	err := treediff.Merge(ctx, ims[0].Walk().Next, ims[1].Walk().Next, isoNode, func(a, b *iso9660.Entry, inA, inB bool) error {
-		switch {
-		case inA && inB:
-			la, lb := treediff.ListingLine(&a.Node, to), treediff.ListingLine(&b.Node, to)
-			if ch := treediff.CompareNodes(&a.Node, &b.Node, to); len(ch) > 0 {
-				f := report.Finding{Scope: "iso", Path: a.Path, Kind: report.KindChanged, Type: tree.TypeLetter(a.Mode), Fields: ch}
-				// A squashfs image that only changed size did so because of
-				// what is inside it, which the squashfs stage reports.
-				f.Derived = len(ch) == 1 && ch[0].Name == "size" && s.isContainer(a.Path)
-				st.Findings = append(st.Findings, f)
-			}
-			if la == lb {
-				ud.Equal(la)
-			} else {
-				ud.Delete(la)
-				ud.Insert(lb)
-			}
-		case inA:
-			st.Findings = append(st.Findings, report.Finding{Scope: "iso", Path: a.Path, Kind: report.KindRemoved, Type: tree.TypeLetter(a.Mode)})
-			ud.Delete(treediff.ListingLine(&a.Node, to))
-		default:
-			st.Findings = append(st.Findings, report.Finding{Scope: "iso", Path: b.Path, Kind: report.KindAdded, Type: tree.TypeLetter(b.Mode)})
-			ud.Insert(treediff.ListingLine(&b.Node, to))
+		var na, nb *tree.Node
+		if inA {
+			na = &a.Node
 		}
+		if inB {
+			nb = &b.Node
+		}
+		lister.Visit(na, nb)
 		return nil
 	})
+	for i := range lister.Findings {
+		f := &lister.Findings[i]
+		// A squashfs image that only changed size did so because of what is
+		// inside it, which the squashfs stage reports.
+		f.Derived = f.Kind == report.KindChanged && len(f.Fields) == 1 && f.Fields[0].Name == "size" && s.isContainer(f.Path)
+	}
+	st.Findings = append(st.Findings, lister.Findings...)
 	if err != nil {
 		side := -1
 		var se *treediff.SideError
@@ -70,7 +63,7 @@ func runTOC(ctx context.Context, s *session, st *report.Stage) {
 		st.Problems = append(st.Problems, s.problem(side, st.Name, 0, "", err))
 		st.Notes = append(st.Notes, "the tree walk stopped early: nodes after the problem were not compared")
 	}
-	if body := ud.String(); body != "" {
+	if body := lister.Diff.String(); body != "" {
 		st.Texts = append(st.Texts, report.Text{Name: "toc-diff", Body: body})
 	}
 }

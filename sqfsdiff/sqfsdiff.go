@@ -107,37 +107,8 @@ func node(e *squashfs.Entry) *tree.Node { return &e.Node }
 // walk (the rest of the tree cannot be paired reliably) and is returned
 // with what was found so far.
 func Metadata(ctx context.Context, a, b *squashfs.Reader, opts Options) (*MetadataResult, error) {
-	to := opts.treeOptions()
-	ud := treediff.Unified{NameA: opts.NameA, NameB: opts.NameB, MaxBytes: opts.MaxListingDiffBytes}
-	res := &MetadataResult{}
-	nextA, stopA := walker(a)
-	defer stopA()
-	nextB, stopB := walker(b)
-	defer stopB()
-	err := treediff.Merge(ctx, nextA, nextB, node, func(ea, eb *squashfs.Entry, inA, inB bool) error {
-		switch {
-		case inA && inB:
-			la, lb := treediff.ListingLine(&ea.Node, to), treediff.ListingLine(&eb.Node, to)
-			if ch := treediff.CompareNodes(&ea.Node, &eb.Node, to); len(ch) > 0 {
-				res.Findings = append(res.Findings, report.Finding{Scope: opts.Scope, Path: ea.Path, Kind: report.KindChanged, Type: tree.TypeLetter(ea.Mode), Fields: ch})
-			}
-			if la == lb {
-				ud.Equal(la)
-			} else {
-				ud.Delete(la)
-				ud.Insert(lb)
-			}
-		case inA:
-			res.Findings = append(res.Findings, report.Finding{Scope: opts.Scope, Path: ea.Path, Kind: report.KindRemoved, Type: tree.TypeLetter(ea.Mode)})
-			ud.Delete(treediff.ListingLine(&ea.Node, to))
-		default:
-			res.Findings = append(res.Findings, report.Finding{Scope: opts.Scope, Path: eb.Path, Kind: report.KindAdded, Type: tree.TypeLetter(eb.Mode)})
-			ud.Insert(treediff.ListingLine(&eb.Node, to))
-		}
-		return nil
-	})
-	res.ListingDiff = ud.String()
-	return res, err
+	meta, _, err := compare(ctx, a, b, opts, true, false)
+	return meta, err
 }
 
 // ContentResult is what Content found.
@@ -155,13 +126,24 @@ type ContentResult struct {
 // Content compares the bytes of every regular file present in both images.
 // A file that cannot be read is recorded as a Problem and the walk goes on;
 // a walk error ends it and is returned.
-//
-// The merge-walk runs in one goroutine and hands runs of consecutive file
-// pairs to opts.Workers comparers (default GOMAXPROCS), so that decoding is
-// spread over the cores. Runs keep neighbours together: files packed into
-// the same fragment block are compared by one worker, which decodes that
-// block once. Findings come back in walk order.
 func Content(ctx context.Context, a, b *squashfs.Reader, opts Options) (*ContentResult, error) {
+	_, content, err := compare(ctx, a, b, opts, false, true)
+	return content, err
+}
+
+// Compare does what Metadata and Content do, in one merge-walk of the two
+// trees: each image's metadata is read and decompressed once.
+func Compare(ctx context.Context, a, b *squashfs.Reader, opts Options) (*MetadataResult, *ContentResult, error) {
+	return compare(ctx, a, b, opts, true, true)
+}
+
+// compare merge-walks the two trees once. The walk runs in one goroutine:
+// it compares metadata as it goes (doMeta) and hands runs of consecutive
+// regular-file pairs to opts.Workers comparers (default GOMAXPROCS) so that
+// decoding is spread over the cores (doContent). Runs keep neighbours
+// together: files packed into the same fragment block are compared by one
+// worker, which decodes that block once. Findings come back in walk order.
+func compare(ctx context.Context, a, b *squashfs.Reader, opts Options, doMeta, doContent bool) (*MetadataResult, *ContentResult, error) {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -181,6 +163,8 @@ func Content(ctx context.Context, a, b *squashfs.Reader, opts Options) (*Content
 	}
 	go func() { wg.Wait(); close(results) }()
 
+	lister := treediff.Lister{Scope: opts.Scope, Opts: opts.treeOptions(),
+		Diff: treediff.Unified{NameA: opts.NameA, NameB: opts.NameB, MaxBytes: opts.MaxListingDiffBytes}}
 	walkErr := make(chan error, 1)
 	go func() {
 		defer close(jobs)
@@ -203,7 +187,17 @@ func Content(ctx context.Context, a, b *squashfs.Reader, opts Options) (*Content
 			return true
 		}
 		err := treediff.Merge(ctx, nextA, nextB, node, func(ea, eb *squashfs.Entry, inA, inB bool) error {
-			if !inA || !inB || !ea.Mode.IsRegular() || !eb.Mode.IsRegular() {
+			if doMeta {
+				var na, nb *tree.Node
+				if inA {
+					na = &ea.Node
+				}
+				if inB {
+					nb = &eb.Node
+				}
+				lister.Visit(na, nb)
+			}
+			if !doContent || !inA || !inB || !ea.Mode.IsRegular() || !eb.Mode.IsRegular() {
 				return nil
 			}
 			if ea.Nlink > 1 || eb.Nlink > 1 {
@@ -245,7 +239,9 @@ func Content(ctx context.Context, a, b *squashfs.Reader, opts Options) (*Content
 			res.SameByRaw += r.byRaw
 		}
 	}
-	return res, <-walkErr
+	err := <-walkErr
+	meta := &MetadataResult{Findings: lister.Findings, ListingDiff: lister.Diff.String()}
+	return meta, res, err
 }
 
 // contentJobSize is how many consecutive file pairs a worker takes at once.

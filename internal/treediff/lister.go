@@ -1,0 +1,40 @@
+package treediff
+
+import (
+	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/report"
+)
+
+// Lister turns the pairs of a merge-walk into metadata findings (added,
+// removed, changed nodes) and the unified diff of the two listings. The ISO
+// tree and every squashfs tree are compared with it.
+type Lister struct {
+	Scope    string  // the findings' scope
+	Opts     Options // which fields count
+	Diff     Unified // the listing diff, built as the walk goes
+	Findings []report.Finding
+}
+
+// Visit records one path of the walk: a is nil when the path is only in B,
+// b is nil when it is only in A.
+func (l *Lister) Visit(a, b *tree.Node) {
+	switch {
+	case a != nil && b != nil:
+		la, lb := ListingLine(a, l.Opts), ListingLine(b, l.Opts)
+		if ch := CompareNodes(a, b, l.Opts); len(ch) > 0 {
+			l.Findings = append(l.Findings, report.Finding{Scope: l.Scope, Path: a.Path, Kind: report.KindChanged, Type: tree.TypeLetter(a.Mode), Fields: ch})
+		}
+		if la == lb {
+			l.Diff.Equal(la)
+		} else {
+			l.Diff.Delete(la)
+			l.Diff.Insert(lb)
+		}
+	case a != nil:
+		l.Findings = append(l.Findings, report.Finding{Scope: l.Scope, Path: a.Path, Kind: report.KindRemoved, Type: tree.TypeLetter(a.Mode)})
+		l.Diff.Delete(ListingLine(a, l.Opts))
+	case b != nil:
+		l.Findings = append(l.Findings, report.Finding{Scope: l.Scope, Path: b.Path, Kind: report.KindAdded, Type: tree.TypeLetter(b.Mode)})
+		l.Diff.Insert(ListingLine(b, l.Opts))
+	}
+}

@@ -56,9 +56,22 @@ if [ ! -d "$base" ]; then
 	mv "$base.tmp" "$base"
 fi
 
-# unlink makes PATH (relative to a root) a private copy, so that changing it
-# does not change the original it is hard-linked to.
-unlink_copy() { cp -a "$1" "$1.tmp" && mv "$1.tmp" "$1"; }
+# unlink_copy makes PATH a private copy, so that changing it does not change
+# the original it is hard-linked to; the parent directory keeps its mtime.
+unlink_copy() {
+	local dir; dir=$(dirname "$1")
+	local stamp; stamp=$(stat -c %Y "$dir")
+	cp -a "$1" "$1.tmp" && mv "$1.tmp" "$1"
+	touch -d "@$stamp" "$dir"
+}
+# keep_mtime PATH CMD...: runs CMD, then gives PATH its old mtime back, so
+# that a content change is only a content change.
+keep_mtime() {
+	local f=$1; shift
+	local stamp; stamp=$(stat -c %Y "$f")
+	"$@"
+	touch -d "@$stamp" "$f"
+}
 
 variant() { # NAME: make root-NAME from the base
 	local name=$1
@@ -73,13 +86,13 @@ variant() { # NAME: make root-NAME from the base
 		local gz
 		gz=$(cd "$r" && find usr/share/doc -name 'changelog.Debian.gz' -size +2k | sort | head -1)
 		unlink_copy "$r/$gz"
-		printf '\x00\x00\x00\x60' | dd of="$r/$gz" bs=1 seek=4 conv=notrunc status=none
+		printf '\x00\x00\x00\x60' | keep_mtime "$r/$gz" dd of="$r/$gz" bs=1 seek=4 conv=notrunc status=none
 		# ELF build-id of the largest shared library
 		local so id
 		so=$(cd "$r" && find usr/lib -name 'libLLVM-1*.so.1' -type f | sort | head -1)
 		unlink_copy "$r/$so"
 		id=$(readelf -n "$r/$so" | awk '/Build ID/ {print $3}')
-		python3 - "$r/$so" "$id" <<'PY'
+		keep_mtime "$r/$so" python3 - "$r/$so" "$id" <<'PY'
 import sys
 p, bid = sys.argv[1], bytes.fromhex(sys.argv[2])
 b = bytearray(open(p, 'rb').read())
@@ -88,13 +101,23 @@ b[i + len(bid) - 1] ^= 0xff
 open(p, 'wb').write(b)
 PY
 		# a timestamp in a text file
-		unlink_copy "$r/etc/debian_version"
-		printf '12.0 built 2024-03-01 12:00:00\n' >"$r/etc/debian_version"
+		# (the first dated small text file: its first date moves by a day, same length)
+		local txt
+		txt=$(cd "$r" && grep -rlE --include='*.txt' '20[0-9]{2}-[01][0-9]-[0-2][0-9]' usr/share/doc | sort | head -1)
+		unlink_copy "$r/$txt"
+		keep_mtime "$r/$txt" python3 -c '
+import re, sys
+p = sys.argv[1]
+s = open(p, "rb").read()
+m = re.search(rb"20[0-9]{2}-[01][0-9]-[0-2][0-9]", s)
+i = m.end() - 1
+open(p, "wb").write(s[:i] + bytes([48 + (s[i] - 47) % 10]) + s[i + 1:])
+' "$r/$txt"
 		# three mtimes, one mode
 		for f in etc/hostname etc/issue usr/bin/env; do
 			[ -e "$r/$f" ] || continue
 			unlink_copy "$r/$f"
-			touch -d @$((epoch + 3600)) "$r/$f"
+			touch -h -d @$((epoch + 3600)) "$r/$f"
 		done
 		unlink_copy "$r/usr/bin/id" && chmod 4755 "$r/usr/bin/id"
 		;;

@@ -12,7 +12,7 @@ import (
 	"github.com/isodiff/isodiff/internal/testimg"
 )
 
-func openImage(t *testing.T, path string) *squashfs.Reader {
+func openImage(t testing.TB, path string) *squashfs.Reader {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

@@ -58,3 +58,14 @@ func TestRanges(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkFirstDiffEqual(b *testing.B) {
+	data := make([]byte, 64<<20)
+	rand.New(rand.NewSource(1)).Read(data)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if res, err := FirstDiff(bytes.NewReader(data), bytes.NewReader(data)); err != nil || !res.Equal {
+			b.Fatal(res, err)
+		}
+	}
+}

@@ -45,6 +45,11 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 			st.Notes = append(st.Notes, fmt.Sprintf("the ISO tree of %s could not be walked to its end: squashfs images past the problem are not compared", s.in[i].Name))
 		}
 	}
+	for _, want := range s.opts.Squashfs {
+		if !s.isContainer(want) && s.discoverErr[0] == nil && s.discoverErr[1] == nil {
+			st.Notes = append(st.Notes, fmt.Sprintf("%s: in neither ISO", want))
+		}
+	}
 	if len(s.containers) == 0 {
 		st.Status = report.StatusSkipped
 		st.Notes = append(st.Notes, "no squashfs image found in either ISO")

@@ -20,7 +20,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-BENCH_DIR=${BENCH_DIR:-$repo/bench-out}
+# (a dot folder: the go tool ignores it, though the root filesystem holds .go files)
+BENCH_DIR=${BENCH_DIR:-$repo/.bench-out}
 SCALE=${SCALE:-full}
 PAIRS=${PAIRS:-"typical shifted identical typical-zstd"}
 SKIP_PEERS=${SKIP_PEERS:-}

@@ -37,14 +37,7 @@ func runTOC(ctx context.Context, s *session, st *report.Stage) {
 	lister := treediff.Lister{Scope: "iso", Opts: to,
 		Diff: treediff.Unified{NameA: s.in[0].Name, NameB: s.in[1].Name, MaxBytes: s.opts.MaxDiffBytes}}
 	err := treediff.Merge(ctx, ims[0].Walk().Next, ims[1].Walk().Next, isoNode, func(a, b *iso9660.Entry, inA, inB bool) error {
-		var na, nb *tree.Node
-		if inA {
-			na = &a.Node
-		}
-		if inB {
-			nb = &b.Node
-		}
-		lister.Visit(na, nb)
+		treediff.VisitPair(&lister, a, b, inA, inB, isoNode)
 		return nil
 	})
 	for i := range lister.Findings {

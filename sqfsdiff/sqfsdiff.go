@@ -188,14 +188,7 @@ func compare(ctx context.Context, a, b *squashfs.Reader, opts Options, doMeta, d
 		}
 		err := treediff.Merge(ctx, nextA, nextB, node, func(ea, eb *squashfs.Entry, inA, inB bool) error {
 			if doMeta {
-				var na, nb *tree.Node
-				if inA {
-					na = &ea.Node
-				}
-				if inB {
-					nb = &eb.Node
-				}
-				lister.Visit(na, nb)
+				treediff.VisitPair(&lister, ea, eb, inA, inB, node)
 			}
 			if !doContent || !inA || !inB || !ea.Mode.IsRegular() || !eb.Mode.IsRegular() {
 				return nil

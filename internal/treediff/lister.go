@@ -38,3 +38,16 @@ func (l *Lister) Visit(a, b *tree.Node) {
 		l.Diff.Insert(ListingLine(b, l.Opts))
 	}
 }
+
+// VisitPair is Visit for the arguments of a Merge visit function: it takes
+// the node of each side that has the path.
+func VisitPair[E any](l *Lister, a, b E, inA, inB bool, node func(E) *tree.Node) {
+	var na, nb *tree.Node
+	if inA {
+		na = node(a)
+	}
+	if inB {
+		nb = node(b)
+	}
+	l.Visit(na, nb)
+}

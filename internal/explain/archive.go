@@ -171,7 +171,7 @@ func (ex *explainer) extractMembers(kind *archiveKind, n *node, want map[string]
 		if err != nil {
 			break
 		}
-		ex.spooled = append(ex.spooled, f)
+		ex.addSpooled(f)
 		k, err := io.Copy(f, &capReader{r: body, max: ex.o.MaxSpoolBytes - total, what: "extracted members"})
 		total += k
 		if err != nil {

@@ -138,13 +138,9 @@ func debuglink(f *elf.File) (string, uint32, bool) {
 // elf explains two ELF files: header, sections, build ids, debug links,
 // and the strings that differ in differing data sections.
 func (ex *explainer) elf(a, b *node, depth int) Result {
-	sa, err := ex.spool(a)
+	sa, sb, err := ex.spoolPair(a, b)
 	if err == nil {
-		var sb *spoolFile
-		sb, err = ex.spool(b)
-		if err == nil {
-			return ex.elfFiles(a, b, sa, sb)
-		}
+		return ex.elfFiles(a, b, sa, sb)
 	}
 	if isLimit(err) {
 		r := ex.hexdiff(a, b)

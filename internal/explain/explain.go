@@ -8,6 +8,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Input is one side of a comparison: a name for messages, its size (-1
@@ -243,8 +245,9 @@ type explainer struct {
 	ctx     context.Context
 	o       Options
 	dir     string
-	total   int64 // bytes read so far, all streams
+	total   atomic.Int64 // bytes read so far, all streams
 	srcErr  error
+	mu      sync.Mutex // guards spooled: both sides may be spooled at once
 	spooled []*os.File
 }
 
@@ -319,11 +322,11 @@ func (c *countReader) Read(p []byte) (int, error) {
 	if err := c.ex.ctx.Err(); err != nil {
 		return 0, err
 	}
-	if c.ex.total >= c.ex.o.MaxTotalBytes {
+	if c.ex.total.Load() >= c.ex.o.MaxTotalBytes {
 		return 0, &errLimit{fmt.Sprintf("read budget of %d bytes exhausted", c.ex.o.MaxTotalBytes)}
 	}
 	n, err := c.rc.Read(p)
-	c.ex.total += int64(n)
+	c.ex.total.Add(int64(n))
 	return n, err
 }
 

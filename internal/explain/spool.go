@@ -35,7 +35,7 @@ func (ex *explainer) spool(n *node) (*spoolFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex.spooled = append(ex.spooled, f)
+	ex.addSpooled(f)
 	w, err := io.Copy(f, &capReader{r: rc, max: ex.o.MaxSpoolBytes, what: "file to spool"})
 	if err != nil {
 		return nil, err
@@ -43,6 +43,30 @@ func (ex *explainer) spool(n *node) (*spoolFile, error) {
 	s := &spoolFile{f: f, size: w}
 	n.at = s
 	return s, nil
+}
+
+func (ex *explainer) addSpooled(f *os.File) {
+	ex.mu.Lock()
+	ex.spooled = append(ex.spooled, f)
+	ex.mu.Unlock()
+}
+
+// spoolPair spools both sides at once, so that each side is decoded on its
+// own core (a file inside an xz squashfs is decompressed as it is read: on
+// a 110 MB library that halves the wait).
+func (ex *explainer) spoolPair(a, b *node) (sa, sb *spoolFile, err error) {
+	var errB error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sb, errB = ex.spool(b)
+	}()
+	sa, err = ex.spool(a)
+	<-done
+	if err == nil {
+		err = errB
+	}
+	return sa, sb, err
 }
 
 // sectionNode is a node reading bytes [off, off+size) of a spooled file.

@@ -247,7 +247,7 @@ type explainer struct {
 	dir     string
 	total   atomic.Int64 // bytes read so far, all streams
 	srcErr  error
-	mu      sync.Mutex // guards spooled: both sides may be spooled at once
+	mu      sync.Mutex // guards spooled and srcErr: both sides may be spooled at once
 	spooled []*os.File
 }
 
@@ -275,6 +275,8 @@ func (ex *explainer) source(side int, in Input) *node {
 }
 
 func (ex *explainer) sourceFailed(side int, err error) {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
 	if ex.srcErr == nil && ex.ctx.Err() == nil {
 		ex.srcErr = &SourceError{side, err}
 	}

@@ -50,7 +50,7 @@ var (
 		`|\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*,? +(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)` + // Fri Mar
 		`|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* +\d{1,2}\b` + // Mar  1
 		`|\b\d{1,2} +(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* +\d{4}` + // 1 Mar 2024
-		`|(^|[^0-9])(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(T?\d{4,6}Z?)?($|[^0-9])` + // 20240301, 20240301T120000
+		`|(^|[^0-9])(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(T?\d{4,8}Z?)?($|[^0-9])` + // 20240301, 20240301T120000, 2024030112000000 (xorriso, with centiseconds)
 		`|\b1[0-9]{9}\b`) // Unix seconds 2001..2286
 	reBuildPath = regexp.MustCompile(`(^|[^A-Za-z0-9_.])/(build|builds|tmp|var/tmp|home|root|srv|usr/src|buildd|sbuild|workspace|work|runner|__w|github/workspace|nix/build|private/tmp)(/|\b)`)
 	reUUID      = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)

@@ -212,7 +212,7 @@ for pair in $PAIRS; do
 		read -r st sr < <(measure "sqfsdiff-$pair" sqfsdiff -a "$sa" -b "$sb")
 		read -r pt pr < <(measure "shell-$pair" bash -c 'shell_pipeline "$0" "$1"' "$a" "$b")
 	fi
-	ratio() { [ "$2" = - ] && echo - || awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a/b}'; }
+	ratio() { { [ "$1" = - ] || [ "$2" = - ]; } && echo - || awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a/b}'; }
 	printf '%-14s %9s | %7s s %6s MiB | %7s s %6s MiB | %7s s %6s MiB | %7s s %6s MiB | %s, %s, %s\n' \
 		"$pair" "$mb" "$it" "$ir" "$ft" "$fr" "$st" "$sr" "$pt" "$pr" \
 		"$(ratio "$it" "$ft")" "$(ratio "$st" "$it")" "$(ratio "$pt" "$it")"

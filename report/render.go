@@ -404,10 +404,24 @@ func answer(r *Report) []shortAnswer {
 			onlyDerived = false
 		}
 	}
+	// A directory only in one image stands for everything below it: its
+	// entries are counted on its line, not listed (the files list them).
+	type dirKey struct {
+		scope, path string
+		kind        Kind
+	}
+	var openDir *dirKey
+	below := map[string]int{} // where of the directory -> entries below
+	var dirWhere string
 	for _, f := range all {
 		if f.Container || (f.Derived && !onlyDerived) {
 			continue // explained by other findings
 		}
+		if openDir != nil && f.Scope == openDir.scope && f.Kind == openDir.kind && strings.HasPrefix(f.Path, strings.TrimSuffix(openDir.path, "/")+"/") {
+			below[dirWhere]++
+			continue
+		}
+		openDir = nil
 		where := f.Path
 		switch {
 		case strings.HasPrefix(f.Scope, "squashfs:"):
@@ -422,6 +436,9 @@ func answer(r *Report) []shortAnswer {
 			out = append(out, shortAnswer{where: where, rank: scopeRank(f.Scope), scope: f.Scope, path: f.Path})
 		}
 		a := &out[i]
+		if (f.Kind == KindAdded || f.Kind == KindRemoved) && f.Type == "d" {
+			openDir, dirWhere = &dirKey{f.Scope, f.Path, f.Kind}, where
+		}
 		switch f.Kind {
 		case KindAdded:
 			a.what = append(a.what, "only in B")
@@ -444,6 +461,11 @@ func answer(r *Report) []shortAnswer {
 		}
 		if f.Hint != "" {
 			a.hints = append(a.hints, f.Hint)
+		}
+	}
+	for i := range out {
+		if n := below[out[i].where]; n > 0 {
+			out[i].what = append(out[i].what, fmt.Sprintf("with %d entries below", n))
 		}
 	}
 	// Outside in: the ISO's headers, its tree, then each squashfs tree, each

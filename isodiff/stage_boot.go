@@ -167,5 +167,6 @@ func headerLayout(name string) bool {
 		"backup_lba", "last_usable_lba", "header_crc32", "entries_crc32":
 		return true
 	}
-	return strings.HasPrefix(name, "backup_")
+	// A descriptor's offset follows from the ones before it.
+	return strings.HasPrefix(name, "backup_") || strings.HasSuffix(name, "_offset")
 }

@@ -51,7 +51,7 @@ func (s *session) compareDescriptors(st *report.Stage, a, b *iso9660.Image) {
 	seq := func(im *iso9660.Image) []field.Field {
 		var fs []field.Field
 		for i, d := range im.Descriptors {
-			fs = append(fs, field.Field{Name: fmt.Sprintf("descriptor %d", i), Value: fmt.Sprintf("type %d %s v%d at %d", d.Type, d.Identifier, d.Version, d.Offset)})
+			fs = append(fs, d.Fields(fmt.Sprintf("descriptor_%d_", i))...)
 		}
 		fs = append(fs, field.Field{Name: "namespace", Value: im.Namespace})
 		return fs

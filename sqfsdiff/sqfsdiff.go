@@ -21,8 +21,6 @@ package sqfsdiff
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"runtime"
 	"strings"
 	"sync"
@@ -279,18 +277,4 @@ func (c *comparer) run(ctx context.Context, j contentJob, scope string) contentR
 		}
 	}
 	return r
-}
-
-// Open is a convenience for callers holding two io.ReaderAt: it opens both
-// images, naming the side that failed.
-func Open(a io.ReaderAt, sizeA int64, b io.ReaderAt, sizeB int64) (*squashfs.Reader, *squashfs.Reader, error) {
-	ra, err := squashfs.Open(a, sizeA)
-	if err != nil {
-		return nil, nil, fmt.Errorf("image A: %w", err)
-	}
-	rb, err := squashfs.Open(b, sizeB)
-	if err != nil {
-		return nil, nil, fmt.Errorf("image B: %w", err)
-	}
-	return ra, rb, nil
 }

@@ -107,17 +107,6 @@ func (m *metaReader) read(n int) ([]byte, error) {
 	return out, nil
 }
 
-func (m *metaReader) skip(n int) error {
-	for n > 0 {
-		k := min(n, metaSize)
-		if _, err := m.read(k); err != nil {
-			return err
-		}
-		n -= k
-	}
-	return nil
-}
-
 // lru is a small mutex-guarded least-recently-used cache.
 type lru[K comparable, V any] struct {
 	mu    sync.Mutex

@@ -30,7 +30,6 @@ type Unified struct {
 	ins       []string // insertions, as diff -u does
 	truncated bool
 	noted     bool
-	changes   int
 }
 
 func (u *Unified) ctx() int {
@@ -95,7 +94,6 @@ func (u *Unified) Delete(line string) {
 	u.na++
 	u.aLen++
 	u.trailing = 0
-	u.changes++
 	u.dels = append(u.dels, "-"+line)
 }
 
@@ -105,7 +103,6 @@ func (u *Unified) Insert(line string) {
 	u.nb++
 	u.bLen++
 	u.trailing = 0
-	u.changes++
 	u.ins = append(u.ins, "+"+line)
 }
 
@@ -138,9 +135,6 @@ func (u *Unified) hunkBytes() int {
 	}
 	return n
 }
-
-// Changes is the number of deleted plus inserted lines.
-func (u *Unified) Changes() int { return u.changes }
 
 func (u *Unified) flush() {
 	u.inHunk = false

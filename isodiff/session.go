@@ -53,6 +53,9 @@ type container struct {
 	// squashfs stage has computed them.
 	sum    [2]string
 	reader [2]*squashfs.Reader
+	// chunks are each side's chunk fingerprints (see sectionSum), made by
+	// the same pass as sum.
+	chunks [2][]uint64
 	// content is what the squashfs stage's merge-walk found about file
 	// contents, for the content stage to report.
 	content    *sqfsdiff.ContentResult

@@ -68,7 +68,15 @@ func (s *session) isoContent(ctx context.Context, st *report.Stage) {
 		if c != nil && c.sum[0] != "" && c.sum[0] == c.sum[1] {
 			return nil // hashed equal by the squashfs stage
 		}
-		res, err := bytecmp.FirstDiff(ctxReader{ctx, ims[0].Open(a)}, ctxReader{ctx, ims[1].Open(b)})
+		var res bytecmp.Result
+		var err error
+		if c != nil && c.chunks[0] != nil && c.chunks[1] != nil {
+			// The hashing pass fingerprinted both squashfs images chunk by
+			// chunk: only differing chunks are read again.
+			res, err = s.containerFirstDiff(c)
+		} else {
+			res, err = bytecmp.FirstDiff(ctxReader{ctx, ims[0].Open(a)}, ctxReader{ctx, ims[1].Open(b)})
+		}
 		if err != nil {
 			st.Problems = append(st.Problems, s.pairProblem(st.Name, nil, fmt.Errorf("%s: %w", a.Path, err)))
 			return nil
@@ -94,4 +102,22 @@ func (s *session) isoContent(ctx context.Context, st *report.Stage) {
 	if err != nil && ctx.Err() == nil {
 		st.Problems = append(st.Problems, s.pairProblem(st.Name, nil, err))
 	}
+}
+
+// containerFirstDiff finds where the two sides of a squashfs image first
+// differ from the chunk fingerprints of the hashing pass.
+func (s *session) containerFirstDiff(c *container) (bytecmp.Result, error) {
+	var sp [2]span
+	for i := range sp {
+		sec, err := section(s.in[i].R, c.entry[i])
+		if err != nil {
+			return bytecmp.Result{}, &treediff.SideError{Side: i, Err: err}
+		}
+		_, sp[i].off, sp[i].n = sec.Outer()
+	}
+	first, err := firstDiffByChunks(s.in[0].R, s.in[1].R, sp[0], sp[1], c.chunks[0], c.chunks[1])
+	if err != nil {
+		return bytecmp.Result{}, err
+	}
+	return bytecmp.Result{Equal: first < 0, FirstDiff: first}, nil
 }

@@ -82,7 +82,17 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 				continue
 			}
 			secs[i] = sec
-			wg.Go(func() { c.sum[i], hashErr[i] = hashSection(ctx, sec, 0, sec.Size()) })
+			if c.sum[i] != "" {
+				continue // hashed in the sizes stage's pass
+			}
+			wg.Go(func() {
+				_, off, n := sec.Outer()
+				_, sums, err := hashPass(ctx, s.in[i].R, s.in[i].Size, false, []span{{off, n}})
+				if err == nil {
+					c.sum[i], c.chunks[i] = sums[0].sha, sums[0].chunks
+				}
+				hashErr[i] = err
+			})
 		}
 		wg.Wait()
 		for i, sec := range secs {

@@ -351,6 +351,41 @@ func checkExtracted(t *testing.T, r *Reader, e *Entry, p string) {
 	if got := hex.EncodeToString(h.Sum(nil)); got != wantSum {
 		t.Errorf("%s: sha256 %s, extraction has %s", e.Path, got, wantSum)
 	}
+	checkFileAt(t, r, e, p)
+}
+
+// checkFileAt reads e through OpenFile at offsets that start, straddle and
+// end blocks and the tail, and checks the bytes against the extraction.
+func checkFileAt(t *testing.T, r *Reader, e *Entry, p string) {
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	f, err := r.OpenFile(e)
+	if err != nil {
+		t.Errorf("%s: OpenFile: %v", e.Path, err)
+		return
+	}
+	bs := int64(r.Super.BlockSize)
+	size := int64(len(want))
+	for _, off := range []int64{0, 1, bs - 1, bs, bs + 1, 2*bs - 3, size / 2, size - 1, size} {
+		for _, n := range []int64{1, 7, bs, 2*bs + 5, size} {
+			if off < 0 || off > size {
+				continue
+			}
+			buf := make([]byte, n)
+			k, err := f.ReadAt(buf, off)
+			wantN := min(n, size-off)
+			if int64(k) != wantN || !bytes.Equal(buf[:k], want[off:off+wantN]) {
+				t.Errorf("%s: ReadAt(%d bytes at %d) = %d bytes (%v), want %d matching the extraction", e.Path, n, off, k, err, wantN)
+				return
+			}
+			if wantN < n && err != io.EOF || wantN == n && err != nil {
+				t.Errorf("%s: ReadAt(%d bytes at %d): error %v", e.Path, n, off, err)
+			}
+		}
+	}
 }
 
 func fileSum(t *testing.T, p string) string {

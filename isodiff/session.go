@@ -43,6 +43,10 @@ type divergent struct {
 	path    string
 	size    [2]int64
 	open    [2]func() (io.Reader, error)
+	// at opens random access to each side, and spans are the ranges
+	// outside which the two are proven equal; both nil when not known.
+	at    [2]func() (io.ReaderAt, error)
+	spans []report.Range
 }
 
 // container is a squashfs image inside the ISO, on one or both sides.

@@ -35,6 +35,11 @@ func runContent(ctx context.Context, s *session, st *report.Stage) {
 					func() (io.Reader, error) { return ra.Open(ea) },
 					func() (io.Reader, error) { return rb.Open(eb) },
 				},
+				at: [2]func() (io.ReaderAt, error){
+					func() (io.ReaderAt, error) { return ra.OpenFile(ea) },
+					func() (io.ReaderAt, error) { return rb.OpenFile(eb) },
+				},
+				spans: res.Spans[i],
 			})
 			st.Findings = append(st.Findings, f)
 		}

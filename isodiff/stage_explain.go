@@ -68,8 +68,23 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 			return
 		}
 		f := &content.Findings[d.finding]
-		res, err := explain.Explain(ctx, explain.Input{Name: d.path, Size: d.size[0], Open: d.open[0]},
-			explain.Input{Name: d.path, Size: d.size[1], Open: d.open[1]}, opts)
+		in := [2]explain.Input{{Name: d.path, Size: d.size[0], Open: d.open[0]}, {Name: d.path, Size: d.size[1], Open: d.open[1]}}
+		pairOpts := opts
+		if d.spans != nil && d.at[0] != nil && d.at[1] != nil {
+			// The content stage proved the files equal outside a few
+			// blocks: read those in place instead of decoding (and, for
+			// ELF files, spooling) both files whole. Without spans, whole
+			// files are read anyway, and spooling decodes both sides at once.
+			for i := range in {
+				if at, err := d.at[i](); err == nil {
+					in[i].At = at
+				}
+			}
+			for _, sp := range d.spans {
+				pairOpts.Spans = append(pairOpts.Spans, explain.Range{Start: sp.Start, End: sp.End})
+			}
+		}
+		res, err := explain.Explain(ctx, in[0], in[1], pairOpts)
 		if err != nil && ctx.Err() == nil {
 			side := -1
 			var se *explain.SourceError

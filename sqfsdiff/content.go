@@ -31,6 +31,10 @@ type comparer struct {
 	blocksA, blocksB []squashfs.Block
 	tailA, tailB     []byte
 	fragEqual        map[[2]uint32]bool // stored-bytes equality of fragment block pairs
+	// spans are the last compared pair's possibly differing ranges (see
+	// compareBlocks); spansLost is set when there were too many.
+	spans     []report.Range
+	spansLost bool
 }
 
 func newComparer(a, b *squashfs.Reader) *comparer {
@@ -57,6 +61,7 @@ func (c *comparer) compare(ctx context.Context, ea, eb *squashfs.Entry) (diff *r
 		}
 		return &report.ContentDiff{SizeA: ea.Size, SizeB: eb.Size, FirstDiff: first}, false, nil
 	}
+	c.spansLost = true
 	return c.compareStreams(ctx, ea, eb)
 }
 
@@ -80,17 +85,27 @@ func (c *comparer) compareStreams(ctx context.Context, ea, eb *squashfs.Entry) (
 	return &report.ContentDiff{SizeA: ea.Size, SizeB: eb.Size, FirstDiff: res.FirstDiff}, false, nil
 }
 
+// maxSpans bounds the spans kept for one file pair; past it they are
+// dropped (not known).
+const maxSpans = 1024
+
 // compareBlocks compares two files of equal size and block size block by
 // block: a block whose stored bytes are equal (same codec) is equal; other
 // blocks are decoded and compared. Then the tails in the fragment blocks.
 // It returns the first differing offset, or -1 when equal.
+//
+// Past the first difference it goes on comparing stored bytes only (no
+// decoding), to record in c.spans the block ranges outside which the files
+// are proven equal: an explanation then reads only those ranges. c.spans
+// is nil when they are not known (different codecs, too many).
 func (c *comparer) compareBlocks(ctx context.Context, ea, eb *squashfs.Entry) (first int64, byRaw bool, err error) {
+	c.spans, c.spansLost = c.spans[:0], false
 	c.blocksA = slices.AppendSeq(c.blocksA[:0], c.a.Blocks(ea))
 	c.blocksB = slices.AppendSeq(c.blocksB[:0], c.b.Blocks(eb))
 	if len(c.blocksA) != len(c.blocksB) {
 		return -1, false, errors.New("equal sizes but different block counts")
 	}
-	byRaw = true
+	first, byRaw = -1, true
 	bs := int64(c.a.Super.BlockSize)
 	for i := range c.blocksA {
 		if err := ctx.Err(); err != nil {
@@ -107,6 +122,14 @@ func (c *comparer) compareBlocks(ctx context.Context, ea, eb *squashfs.Entry) (f
 			}
 		}
 		byRaw = false
+		blockStart := int64(ba.Index) * bs
+		if first >= 0 {
+			if !c.sameCodec {
+				break // the spans cannot be known without decoding
+			}
+			c.addSpan(blockStart, blockStart+int64(ba.Len))
+			continue
+		}
 		da, err := c.a.ReadBlock(c.plainA, ba)
 		if err != nil {
 			return -1, false, &treediff.SideError{Side: 0, Err: err}
@@ -118,20 +141,26 @@ func (c *comparer) compareBlocks(ctx context.Context, ea, eb *squashfs.Entry) (f
 		}
 		c.plainB = db[:cap(db)]
 		if i := firstDiff(da, db); i >= 0 {
-			return int64(ba.Index)*bs + int64(i), false, nil
+			first = blockStart + int64(i)
+			c.addSpan(blockStart, blockStart+int64(ba.Len))
 		}
+	}
+	if first >= 0 && !c.sameCodec {
+		c.spansLost = true
+		return first, false, nil
 	}
 	tail := ea.Size - int64(len(c.blocksA))*bs
 	if tail <= 0 {
-		return -1, byRaw, nil
+		return first, byRaw && first < 0, nil
 	}
+	tailStart := int64(len(c.blocksA)) * bs
 	if ea.Fragment != squashfs.NoFragment && eb.Fragment != squashfs.NoFragment && ea.FragOffset == eb.FragOffset {
 		same, err := c.fragmentsStoredEqual(ea.Fragment, eb.Fragment)
 		if err != nil {
 			return -1, false, err
 		}
 		if same {
-			return -1, byRaw, nil
+			return first, byRaw && first < 0, nil
 		}
 	}
 	byRaw = false
@@ -149,9 +178,29 @@ func (c *comparer) compareBlocks(ctx context.Context, ea, eb *squashfs.Entry) (f
 		return -1, false, fmt.Errorf("%s: tails of %d and %d bytes, want %d", ea.Path, len(ta), len(tb), tail)
 	}
 	if i := firstDiff(ta, tb); i >= 0 {
-		return int64(len(c.blocksA))*bs + int64(i), false, nil
+		if first < 0 {
+			first = tailStart + int64(i)
+		}
+		c.addSpan(tailStart, ea.Size)
 	}
-	return -1, byRaw, nil
+	return first, false, nil
+}
+
+// addSpan records [start, end) as possibly differing, joining it to the
+// previous span when they touch; past maxSpans the spans become unknown.
+func (c *comparer) addSpan(start, end int64) {
+	if c.spansLost {
+		return
+	}
+	if n := len(c.spans); n > 0 && c.spans[n-1].End == start {
+		c.spans[n-1].End = end
+		return
+	}
+	if len(c.spans) == maxSpans {
+		c.spansLost = true
+		return
+	}
+	c.spans = append(c.spans, report.Range{Start: start, End: end})
 }
 
 // storedEqual compares the stored bytes of two blocks of equal stored size.

@@ -22,6 +22,7 @@ package sqfsdiff
 import (
 	"context"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -114,7 +115,12 @@ type ContentResult struct {
 	Findings []report.Finding
 	// Pairs holds, for each finding, the two entries compared, so a caller
 	// can open them again to explain the difference.
-	Pairs    [][2]*squashfs.Entry
+	Pairs [][2]*squashfs.Entry
+	// Spans holds, for each finding, the byte ranges outside which the two
+	// files are proven equal (their compressed blocks are equal), so that
+	// an explanation need only read those; nil when not known (sizes or
+	// codecs differ). They are whole blocks, a superset of the differences.
+	Spans    [][]report.Range
 	Problems []Problem
 	// Compared counts regular-file pairs compared; SameByRaw counts those
 	// proven identical from their compressed bytes alone.
@@ -225,6 +231,7 @@ func compare(ctx context.Context, a, b *squashfs.Reader, opts Options, doMeta, d
 			next++
 			res.Findings = append(res.Findings, r.findings...)
 			res.Pairs = append(res.Pairs, r.pairs...)
+			res.Spans = append(res.Spans, r.spans...)
 			res.Problems = append(res.Problems, r.problems...)
 			res.Compared += r.compared
 			res.SameByRaw += r.byRaw
@@ -247,6 +254,7 @@ type contentResult struct {
 	seq             int
 	findings        []report.Finding
 	pairs           [][2]*squashfs.Entry
+	spans           [][]report.Range
 	problems        []Problem
 	compared, byRaw int
 }
@@ -274,6 +282,11 @@ func (c *comparer) run(ctx context.Context, j contentJob, scope string) contentR
 		if diff != nil {
 			r.findings = append(r.findings, report.Finding{Scope: scope, Path: ea.Path, Kind: report.KindContent, Type: "-", Content: diff})
 			r.pairs = append(r.pairs, p)
+			var spans []report.Range
+			if !c.spansLost {
+				spans = slices.Clone(c.spans)
+			}
+			r.spans = append(r.spans, spans)
 		}
 	}
 	return r

@@ -126,3 +126,49 @@ func TestSuperblockAndMetadata(t *testing.T) {
 	}
 
 }
+
+// TestContentSpans checks the spans outside which two files of one size
+// are proven equal: the blocks with a changed byte, joined when adjacent,
+// the tail when it differs; unknown when the codecs differ.
+func TestContentSpans(t *testing.T) {
+	testimg.Need(t, "mksquashfs")
+	const bs = 128 << 10
+	tree := func(flips ...int) string {
+		dir := t.TempDir()
+		big := make([]byte, 600<<10+77) // 4 blocks and a tail in a fragment
+		rand.New(rand.NewSource(5)).Read(big)
+		for _, f := range flips {
+			big[f] ^= 0x55
+		}
+		testimg.WriteFiles(t, dir, map[string]string{"big.bin": string(big)})
+		testimg.Run(t, dir, "find", ".", "-exec", "touch", "-h", "-d", "@1700000000", "{}", "+")
+		return dir
+	}
+	base := tree()
+	for _, tc := range []struct {
+		name         string
+		flips        []int
+		argsA, argsB []string
+		want         string
+	}{
+		{"first block", []int{5}, nil, nil, "[{0 131072}]"},
+		{"blocks 0 and 3 and the tail", []int{5, 3*bs + 10, 590000}, nil, nil, "[{0 131072} {393216 614477}]"},
+		{"tail only", []int{600000}, nil, nil, "[{524288 614477}]"},
+		{"other compressor", []int{5, 3*bs + 10}, []string{"-comp", "gzip"}, []string{"-comp", "xz"}, "[]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := build(t, base, tc.argsA...)
+			b := build(t, tree(tc.flips...), tc.argsB...)
+			res, err := Content(context.Background(), a, b, Options{})
+			if err != nil || len(res.Findings) != 1 || len(res.Spans) != 1 {
+				t.Fatalf("err %v, findings %v, spans %v", err, res.Findings, res.Spans)
+			}
+			if got := fmt.Sprint(res.Spans[0]); got != tc.want {
+				t.Errorf("spans %s, want %s", got, tc.want)
+			}
+			if res.Findings[0].Content.FirstDiff != int64(tc.flips[0]) {
+				t.Errorf("first difference %d, want %d", res.Findings[0].Content.FirstDiff, tc.flips[0])
+			}
+		})
+	}
+}

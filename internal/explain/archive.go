@@ -177,7 +177,7 @@ func (ex *explainer) extractMembers(kind *archiveKind, n *node, want map[string]
 		if err != nil {
 			break
 		}
-		out[key] = &spoolFile{f: f, size: k}
+		out[key] = &spoolFile{r: f, size: k}
 	}
 	return out
 }

@@ -202,10 +202,15 @@ func (ex *explainer) elfFiles(a, b *node, sa, sb *spoolFile) Result {
 		_, _, okA := fileRange(s.s)
 		_, _, okB := fileRange(t.s)
 		if okA && okB {
-			same, _, err := sameReaders(io.NewSectionReader(sa, int64(s.s.Offset), int64(s.s.FileSize)),
-				io.NewSectionReader(sb, int64(t.s.Offset), int64(t.s.FileSize)))
-			if err != nil {
-				fmt.Fprintf(&d, "section %s: %v\n", s.key, err)
+			// Sections at one offset outside every span are equal unread.
+			same := s.s.FileSize == t.s.FileSize && ex.provenEqual(a, b, int64(s.s.Offset), int64(t.s.Offset), int64(s.s.FileSize))
+			if !same {
+				var err error
+				same, _, err = sameReaders(io.NewSectionReader(sa, int64(s.s.Offset), int64(s.s.FileSize)),
+					io.NewSectionReader(sb, int64(t.s.Offset), int64(t.s.FileSize)))
+				if err != nil {
+					fmt.Fprintf(&d, "section %s: %v\n", s.key, err)
+				}
 			}
 			if !same {
 				differing = append(differing, s.key)
@@ -247,7 +252,7 @@ func (ex *explainer) elfFiles(a, b *node, sa, sb *spoolFile) Result {
 	var outside int
 	regionsClassified, inIDOnly := false, false
 	if sa.size == sb.size {
-		ranges, count, err := elfRanges(sa, sb)
+		ranges, count, err := ex.elfRanges(a, b, sa, sb)
 		if err == nil && count <= len(ranges) {
 			regionsClassified = true
 			layout := layoutOf(fa, sa)
@@ -363,7 +368,11 @@ func (ex *explainer) elfFiles(a, b *node, sa, sb *spoolFile) Result {
 
 // elfRanges finds the differing byte ranges of two spooled files of one
 // size, up to elfMaxRanges, and how many there are in all.
-func elfRanges(sa, sb *spoolFile) ([]byteRange, int, error) {
+func (ex *explainer) elfRanges(a, b *node, sa, sb *spoolFile) ([]byteRange, int, error) {
+	if ex.spanned(a, b) {
+		s, err := ex.scanSpans(sa, sb, sa.size, elfMaxRanges)
+		return s.ranges, s.count, err
+	}
 	s, err := scanRanges(bufio.NewReaderSize(io.NewSectionReader(sa, 0, sa.size), 1<<16),
 		bufio.NewReaderSize(io.NewSectionReader(sb, 0, sb.size), 1<<16), elfMaxRanges)
 	return s.ranges, s.count, err

@@ -19,7 +19,16 @@ type Input struct {
 	Name string
 	Size int64
 	Open func() (io.Reader, error)
+	// At, when set, reads the same Size bytes at any offset (a file inside
+	// a squashfs image, decoded block by block, say): formats that need
+	// random access (ELF) read through it instead of copying the input to
+	// a temporary file first, and a comparison limited by Options.Spans
+	// reads only those spans.
+	At io.ReaderAt
 }
+
+// Range is a byte range [Start, End).
+type Range struct{ Start, End int64 }
 
 // Options bound the work of one Explain call. The zero value is ready to
 // use; each zero field takes the default named in its comment.
@@ -46,6 +55,12 @@ type Options struct {
 	// MaxChildren caps the differing members explained per archive.
 	// Default 64.
 	MaxChildren int
+	// Spans, when not nil, are the only byte ranges in which the two inputs
+	// (of one size) can differ: they are proven equal elsewhere, e.g. from
+	// equal compressed blocks. With Input.At on both sides, comparisons
+	// that would read both inputs whole read only these ranges. Sorted and
+	// disjoint.
+	Spans []Range
 }
 
 func (o Options) withDefaults() Options {
@@ -208,6 +223,7 @@ func Explain(ctx context.Context, a, b Input, opts Options) (*Result, error) {
 		return nil, err
 	}
 	ex := &explainer{ctx: ctx, o: o, dir: dir}
+	ex.spansKnown = validSpans(o.Spans, a.Size, b.Size)
 	defer func() {
 		for _, f := range ex.spooled {
 			f.Close()
@@ -249,6 +265,9 @@ type explainer struct {
 	srcErr  error
 	mu      sync.Mutex // guards spooled and srcErr: both sides may be spooled at once
 	spooled []*os.File
+	// spansKnown is set when Options.Spans can be trusted: inputs of one
+	// size, spans sorted, disjoint and inside them.
+	spansKnown bool
 }
 
 // node is a stream to compare: an input, a decompressed payload, an
@@ -259,12 +278,20 @@ type node struct {
 	open func() (io.ReadCloser, error)
 	// at is set when the node's bytes are a section of a spooled file.
 	at *spoolFile
+	// random is the input's own random access (Input.At), on top nodes.
+	random *spoolFile
+	// top marks the two inputs themselves, to which Options.Spans apply.
+	top bool
 }
 
 // source wraps an Input so that its read errors are recorded as the
 // input's own.
 func (ex *explainer) source(side int, in Input) *node {
-	return &node{name: in.Name, size: in.Size, open: func() (io.ReadCloser, error) {
+	var random *spoolFile
+	if in.At != nil && in.Size >= 0 {
+		random = &spoolFile{r: srcReaderAt{in.At, func(err error) error { ex.sourceFailed(side, err); return &SourceError{side, err} }}, size: in.Size}
+	}
+	return &node{name: in.Name, size: in.Size, random: random, top: true, open: func() (io.ReadCloser, error) {
 		r, err := in.Open()
 		if err != nil {
 			ex.sourceFailed(side, err)
@@ -289,6 +316,20 @@ type srcReader struct {
 
 func (s *srcReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = s.fail(err)
+	}
+	return n, err
+}
+
+// srcReaderAt records an input's read errors as srcReader does.
+type srcReaderAt struct {
+	r    io.ReaderAt
+	fail func(error) error
+}
+
+func (s srcReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := s.r.ReadAt(p, off)
 	if err != nil && err != io.EOF {
 		err = s.fail(err)
 	}
@@ -514,4 +555,61 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// validSpans reports whether spans can bound a comparison of inputs of
+// sizes sizeA and sizeB.
+func validSpans(spans []Range, sizeA, sizeB int64) bool {
+	if spans == nil || sizeA != sizeB || sizeA < 0 {
+		return false
+	}
+	prev := int64(0)
+	for _, s := range spans {
+		if s.Start < prev || s.End < s.Start || s.End > sizeA {
+			return false
+		}
+		prev = s.End
+	}
+	return true
+}
+
+// spanned reports whether the comparison of a and b can read only
+// Options.Spans: they are the inputs, with random access.
+func (ex *explainer) spanned(a, b *node) bool {
+	return ex.spansKnown && a.top && b.top && a.random != nil && b.random != nil
+}
+
+// provenEqual reports whether bytes [offA, offA+n) of input a and
+// [offB, offB+n) of input b are equal by Options.Spans alone.
+func (ex *explainer) provenEqual(a, b *node, offA, offB, n int64) bool {
+	if !ex.spansKnown || !a.top || !b.top || offA != offB {
+		return false
+	}
+	for _, s := range ex.o.Spans {
+		if s.Start < offA+n && s.End > offA {
+			return false
+		}
+	}
+	return true
+}
+
+// scanSpans is scanRanges over random-access views of the inputs, reading
+// only Options.Spans (the bytes outside are proven equal).
+func (ex *explainer) scanSpans(ra, rb io.ReaderAt, size int64, max int) (rangeScan, error) {
+	s := rangeScan{sizeA: size, sizeB: size}
+	for _, sp := range ex.o.Spans {
+		if err := ex.ctx.Err(); err != nil {
+			return s, err
+		}
+		t, err := scanRanges(io.NewSectionReader(ra, sp.Start, sp.End-sp.Start), io.NewSectionReader(rb, sp.Start, sp.End-sp.Start), max-len(s.ranges))
+		if err != nil {
+			return s, err
+		}
+		for _, r := range t.ranges {
+			s.ranges = append(s.ranges, byteRange{r.start + sp.Start, r.end + sp.Start})
+		}
+		s.count += t.count
+		s.diffBytes += t.diffBytes
+	}
+	return s, nil
 }

@@ -156,6 +156,14 @@ func windows(r io.Reader, ranges []byteRange) ([][]byte, []int64, error) {
 // hex window, and hints from the printable strings around them.
 func (ex *explainer) hexdiff(a, b *node) Result {
 	r := Result{Format: fmtData}
+	if ex.spanned(a, b) {
+		s, err := ex.scanSpans(a.random, b.random, a.size, hexShown)
+		if err != nil {
+			r.Summary = "could not be compared: " + shortErr(err)
+			return r
+		}
+		return ex.describeRanges(r, a, b, s)
+	}
 	ra, err := ex.openNode(a)
 	if err != nil {
 		return failed(fmtData, err, nil)
@@ -189,16 +197,8 @@ func (ex *explainer) describeRanges(r Result, a, b *node, s rangeScan) Result {
 	} else {
 		r.Summary = fmt.Sprintf("%s (%d bytes) at equal size %d, first at byte %d", plural(s.count, "differing byte range"), s.diffBytes, s.sizeA, first)
 	}
-	var wa, wb [][]byte
-	var sa, sb []int64
-	if ra, err := ex.openNode(a); err == nil {
-		wa, sa, _ = windows(ra, s.ranges)
-		ra.Close()
-	}
-	if rb, err := ex.openNode(b); err == nil {
-		wb, sb, _ = windows(rb, s.ranges)
-		rb.Close()
-	}
+	wa, sa := ex.windowsOf(a, s.ranges)
+	wb, sb := ex.windowsOf(b, s.ranges)
 	var d strings.Builder
 	var hints []string
 	for i, rg := range s.ranges {
@@ -228,6 +228,38 @@ func (ex *explainer) describeRanges(r Result, a, b *node, s rangeScan) Result {
 	r.Details = d.String()
 	r.hint(dedupe(hints)...)
 	return r
+}
+
+// windowsOf reads n's windows around ranges (see windows): in place when n
+// has random access, else in one forward pass over the stream.
+func (ex *explainer) windowsOf(n *node, ranges []byteRange) ([][]byte, []int64) {
+	at := n.at
+	if at == nil {
+		at = n.random
+	}
+	if at == nil {
+		rc, err := ex.openNode(n)
+		if err != nil {
+			return nil, nil
+		}
+		defer rc.Close()
+		w, starts, _ := windows(rc, ranges)
+		return w, starts
+	}
+	out := make([][]byte, len(ranges))
+	starts := make([]int64, len(ranges))
+	for i, rg := range ranges {
+		lo := max64(rg.start-strContext, 0)
+		hi := min(min(rg.end, rg.start+hexMaxWindow)+strContext, at.size)
+		starts[i] = lo
+		if lo >= hi {
+			continue
+		}
+		w := make([]byte, hi-lo)
+		k, _ := at.ReadAt(w, lo)
+		out[i] = w[:k]
+	}
+	return out, starts
 }
 
 // hexRows prints bytes [lo, hi) of a window that starts at file offset off,

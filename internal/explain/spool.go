@@ -8,20 +8,24 @@ import (
 	"strings"
 )
 
-// spoolFile is a copy of a stream in the private temporary directory, for
-// formats that need random access.
+// spoolFile is random access to a node's bytes, for formats that need it:
+// a copy of a stream in the private temporary directory, or the input's
+// own io.ReaderAt (Input.At).
 type spoolFile struct {
-	f    *os.File
+	r    io.ReaderAt
 	size int64
 }
 
-func (s *spoolFile) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt(p, off) }
+func (s *spoolFile) ReadAt(p []byte, off int64) (int, error) { return s.r.ReadAt(p, off) }
 
 // spool copies n into a new file (a generated name inside the private
 // directory), refusing inputs larger than MaxSpoolBytes.
 func (ex *explainer) spool(n *node) (*spoolFile, error) {
 	if n.at != nil {
 		return n.at, nil
+	}
+	if n.random != nil {
+		return n.random, nil
 	}
 	if n.size > ex.o.MaxSpoolBytes {
 		return nil, &errLimit{fmt.Sprintf("%d bytes is over the %d-byte limit for random-access formats", n.size, ex.o.MaxSpoolBytes)}
@@ -40,7 +44,7 @@ func (ex *explainer) spool(n *node) (*spoolFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &spoolFile{f: f, size: w}
+	s := &spoolFile{r: f, size: w}
 	n.at = s
 	return s, nil
 }

@@ -5,8 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"math/rand/v2"
+	"os"
 	"testing"
+
+	"github.com/isodiff/isodiff/internal/iso9660"
+	"github.com/isodiff/isodiff/internal/testimg"
+	"github.com/isodiff/isodiff/report"
 )
 
 func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
@@ -100,5 +106,99 @@ func TestFirstDiffByChunks(t *testing.T) {
 		if got != tc.expect {
 			t.Errorf("flip %d lenB %d: first difference %d, want %d", tc.flip, tc.lenB, got, tc.expect)
 		}
+	}
+}
+
+// TestContainerHashes checks the squashfs hashes and the image-level first
+// difference against the extracted bytes on both hashing paths: images
+// known to differ from their headers (one pass) and images whose headers
+// and squashfs ends are equal, with one byte changed inside a data block
+// (the squashfs stage hashes the sections in a second pass).
+func TestContainerHashes(t *testing.T) {
+	testimg.Need(t, "mksquashfs", "xorriso", "setfattr")
+	read := func(lt liveTree) []byte {
+		b, err := os.ReadFile(lt.build(t, t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	a := read(defaultTree())
+	other := defaultTree()
+	other.isoDate = "2024030212000000"
+	other.root = maps.Clone(other.root)
+	other.root["etc/hostname"] = "ubuntu\n"
+	b := read(other)
+	im, err := iso9660.Open(bytes.NewReader(a), int64(len(a)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sq *iso9660.Entry
+	for w := im.Walk(); ; {
+		e, err := w.Next()
+		if err != nil {
+			t.Fatal("no squashfs in the demo image")
+		}
+		if e.Path == DefaultSquashfs {
+			sq = e
+			break
+		}
+	}
+	off, n := sq.Extents[0].Offset, sq.Size
+	patched := bytes.Clone(a)
+	flip := off + n/2 // inside big.bin's blocks: superblock and tables unchanged
+	patched[flip] ^= 0x40
+
+	for _, tc := range []struct {
+		name      string
+		a, b      []byte
+		oneSweep  bool
+		wantFirst int64
+	}{
+		{"headers differ", a, b, true, -2},
+		{"one byte inside the squashfs", a, patched, false, n / 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSession(Input{"a", bytes.NewReader(tc.a), int64(len(tc.a))}, Input{"b", bytes.NewReader(tc.b), int64(len(tc.b))}, Options{Squashfs: []string{DefaultSquashfs}})
+			if got := s.knownDifferent(); got != tc.oneSweep {
+				t.Errorf("knownDifferent = %v, want %v", got, tc.oneSweep)
+			}
+			rep, err := CompareInputs(context.Background(), s.in[0], s.in[1], Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Containers) != 1 {
+				t.Fatalf("containers %v", rep.Containers)
+			}
+			c := rep.Containers[0]
+			for i, at := range []*report.ContainerAt{c.A, c.B} {
+				img := [2][]byte{tc.a, tc.b}[i]
+				if want := sha(img[at.Offset : at.Offset+at.Size]); at.SHA256 != want {
+					t.Errorf("side %d: squashfs sha256 %s, want %s", i, at.SHA256, want)
+				}
+			}
+			if tc.wantFirst == -2 { // the first differing byte of the sections, found by scanning
+				sa, sb := tc.a[c.A.Offset:c.A.Offset+c.A.Size], tc.b[c.B.Offset:c.B.Offset+c.B.Size]
+				tc.wantFirst = -1
+				if len(sa) != len(sb) {
+					tc.wantFirst = int64(min(len(sa), len(sb)))
+				}
+				for i := range min(len(sa), len(sb)) {
+					if sa[i] != sb[i] {
+						tc.wantFirst = int64(i)
+						break
+					}
+				}
+			}
+			var got int64 = -1
+			for _, f := range rep.Stage(report.StageContent).Findings {
+				if f.Path == DefaultSquashfs && f.Content != nil {
+					got = f.Content.FirstDiff
+				}
+			}
+			if got != tc.wantFirst {
+				t.Errorf("first difference of the squashfs images %d, want %d", got, tc.wantFirst)
+			}
+		})
 	}
 }

@@ -208,6 +208,14 @@ func checkSquashfs(t testing.TB, b []byte) {
 		if _, err := r.ReadTail(nil, e); err != nil {
 			mustBeFormatError(t, err)
 		}
+		if fa, err := r.OpenFile(e); err == nil {
+			buf := make([]byte, 4096)
+			for _, off := range []int64{0, e.Size / 2, e.Size - 1} {
+				if _, err := fa.ReadAt(buf, off); err != nil && err != io.EOF && off >= 0 {
+					mustBeFormatError(t, err)
+				}
+			}
+		}
 	}
 }
 

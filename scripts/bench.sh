@@ -12,6 +12,15 @@
 #   scripts/bench.sh                 # all pairs
 #   PAIRS="typical identical" scripts/bench.sh
 #   SCALE=small scripts/bench.sh     # a ~1 GB root filesystem (second size)
+#   SHELL_DIFFOSCOPE=1 DIFFOSCOPE_TIMEOUT=600 scripts/bench.sh   # the shell pipeline's last step too
+#
+# Columns: isodiff; the floor (both images hashed concurrently); floor+sqfs
+# (also each squashfs inside hashed, as sha256.txt and squashfs-sha256.txt
+# need, all four hashes at once); sqfsdiff on the two squashfs images; the
+# shell pipeline as the CI step runs it (sizes, sha256sum, cmp of the first
+# 8 KiB, xorriso TOC diff, osirrox extraction, sha256sum of the squashfs,
+# unsquashfs -lln diff, and with SHELL_DIFFOSCOPE diffoscope on the squashfs
+# under a timeout).
 #
 # Pairs: typical (same files and sizes; a gzip header mtime, an ELF build-id
 # in a 110 MB library, a timestamp in a text file, three mtimes and a mode
@@ -181,22 +190,30 @@ measure() {
 		END {printf "%.2f %.0f\n", wall, rss}' "$tv"
 }
 
-shell_pipeline() { # A.iso B.iso: the staged shell steps isodiff replaces
+shell_pipeline() { # A.iso B.iso: the staged shell steps isodiff replaces, as the CI step runs them
 	local t; t=$(mktemp -d "$BENCH_DIR/pipe.XXXX")
+	stat -c '%s %n' "$1" "$2" >"$t/sizes.txt"
+	sha256sum "$1" "$2" >"$t/sha256.txt"
+	cmp -l <(head -c 8192 "$1") <(head -c 8192 "$2") >"$t/iso-header-cmp.txt" || true
 	xorriso -indev "$1" -find / -exec lsdl 2>/dev/null >"$t/a.toc"
 	xorriso -indev "$2" -find / -exec lsdl 2>/dev/null >"$t/b.toc"
 	diff "$t/a.toc" "$t/b.toc" >"$t/toc-diff.txt" || true
 	osirrox -indev "$1" -extract /live/filesystem.squashfs "$t/a.sqfs" 2>/dev/null
 	osirrox -indev "$2" -extract /live/filesystem.squashfs "$t/b.sqfs" 2>/dev/null
+	sha256sum "$t/a.sqfs" "$t/b.sqfs" >"$t/squashfs-sha256.txt"
 	unsquashfs -lln "$t/a.sqfs" >"$t/a.ls"
 	unsquashfs -lln "$t/b.sqfs" >"$t/b.ls"
-	diff "$t/a.ls" "$t/b.ls" >"$t/ls-diff.txt" || true
+	diff "$t/a.ls" "$t/b.ls" >"$t/sqfs-ls-diff.txt" || true
+	if [ -n "${SHELL_DIFFOSCOPE:-}" ]; then
+		# the last step, bounded as the CI step bounds it: a timeout
+		timeout "${DIFFOSCOPE_TIMEOUT:-600}" diffoscope --text "$t/sqfs-diff.txt" "$t/a.sqfs" "$t/b.sqfs" >/dev/null 2>&1 || true
+	fi
 	rm -rf "$t"
 }
 export -f shell_pipeline
-export BENCH_DIR
+export BENCH_DIR SHELL_DIFFOSCOPE DIFFOSCOPE_TIMEOUT
 
-printf '%-14s %9s | %-18s | %-18s | %-18s | %-18s | %s\n' pair "iso MB" "isodiff s / MiB" "floor s / MiB" "sqfsdiff s / MiB" "shell s / MiB" "isodiff vs floor, sqfsdiff, shell"
+printf '%-14s %9s | %-18s | %-18s | %-18s | %-18s | %-18s | %s\n' pair "iso MB" "isodiff s / MiB" "floor s / MiB" "floor+sqfs s / MiB" "sqfsdiff s / MiB" "shell s / MiB" "isodiff vs floor, floor+sqfs, sqfsdiff, shell"
 for pair in $PAIRS; do
 	case $pair in
 	typical) a=$(variant base; iso base xz 2024030112000000); variant typical; b=$(iso typical xz 2024030212000000); comp=xz ;;
@@ -208,6 +225,7 @@ for pair in $PAIRS; do
 	mb=$(( $(stat -c %s "$a") / 1000000 ))
 	read -r it ir < <(measure "isodiff-$pair" "$BENCH_DIR/isodiff" --output-dir "$BENCH_DIR/report-$pair" "$a" "$b")
 	read -r ft fr < <(measure "floor-$pair" "$BENCH_DIR/floor" "$a" "$b")
+	read -r gt gr < <(measure "floor2-$pair" "$BENCH_DIR/floor" -section /live/filesystem.squashfs "$a" "$b")
 	st=- sr=- pt=- pr=-
 	if [ -z "$SKIP_PEERS" ]; then
 		sa=$work/$(basename "$a" | cut -d. -f1,2).sqfs
@@ -217,8 +235,8 @@ for pair in $PAIRS; do
 		read -r pt pr < <(measure "shell-$pair" bash -c 'shell_pipeline "$0" "$1"' "$a" "$b")
 	fi
 	ratio() { { [ "$1" = - ] || [ "$2" = - ]; } && echo - || awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a/b}'; }
-	printf '%-14s %9s | %7s s %6s MiB | %7s s %6s MiB | %7s s %6s MiB | %7s s %6s MiB | %s, %s, %s\n' \
-		"$pair" "$mb" "$it" "$ir" "$ft" "$fr" "$st" "$sr" "$pt" "$pr" \
-		"$(ratio "$it" "$ft")" "$(ratio "$st" "$it")" "$(ratio "$pt" "$it")"
+	printf '%-14s %9s | %7s s %6s MiB | %7s s %6s MiB | %7s s %6s MiB | %7s s %6s MiB | %7s s %6s MiB | %s, %s, %s, %s\n' \
+		"$pair" "$mb" "$it" "$ir" "$ft" "$fr" "$gt" "$gr" "$st" "$sr" "$pt" "$pr" \
+		"$(ratio "$it" "$ft")" "$(ratio "$it" "$gt")" "$(ratio "$st" "$it")" "$(ratio "$pt" "$it")"
 	tail -n 25 "$BENCH_DIR/isodiff-$pair.out" >&2
 done

@@ -77,7 +77,11 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 			return n, err
 		}
 		if k == 0 {
-			return n, fmt.Errorf("squashfs: read %s: block %d is shorter than the file says", f.e.Path, i)
+			at := int64(f.e.BlocksStart)
+			if i < len(f.starts) {
+				at = f.starts[i]
+			}
+			return n, corrupt(at, "data block", "block %d of %s is shorter than its %d-byte size says", i, f.e.Path, f.e.Size)
 		}
 		n += k
 	}

@@ -95,8 +95,11 @@ func (r *Reader) ReadTail(dst []byte, e *Entry) ([]byte, error) {
 		}
 		dst = append(dst, frag[e.FragOffset:int64(e.FragOffset)+n]...)
 	})
-	if err == nil {
+	if err == nil && short != nil {
 		err = short
+		if fi, ferr := r.Fragment(e.Fragment); ferr == nil {
+			err.(*FormatError).Off = int64(fi.Start)
+		}
 	}
 	return dst, err
 }

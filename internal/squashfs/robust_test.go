@@ -334,3 +334,41 @@ func TestUnsortedListing(t *testing.T) {
 		t.Errorf("duplicate names: %v", err)
 	}
 }
+
+// TestTailPastFragment: a tail said to lie past the end of its fragment
+// block is an error at the fragment block's offset, from ReadTail, Open and
+// OpenFile alike.
+func TestTailPastFragment(t *testing.T) {
+	img, m := patchImage(t, map[string]string{"a": "tail bytes\n", "b": "more tail bytes\n"})
+	r, err := Open(bytes.NewReader(img), int64(len(img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := *m["/b"]
+	bad.FragOffset = 1 << 20
+	fi, err := r.Fragment(bad.Fragment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(how string, err error) {
+		t.Helper()
+		var fe *FormatError
+		if !errors.As(err, &fe) || fe.Off != int64(fi.Start) {
+			t.Errorf("%s: %v, want a FormatError at the fragment block's offset %d", how, err, fi.Start)
+		}
+	}
+	_, err = r.ReadTail(nil, &bad)
+	check("ReadTail", err)
+	fr, err := r.Open(&bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(fr)
+	check("Open", err)
+	f, err := r.OpenFile(&bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.ReadAt(make([]byte, 4), 0)
+	check("OpenFile", err)
+}

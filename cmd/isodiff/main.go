@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -83,6 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ignoreMtime = fs.Bool("ignore-mtime", false, "leave modification times out of tree comparisons")
 		verbose     = fs.Bool("v", false, "log each stage to stderr as it runs")
 		version     = fs.Bool("version", false, "print the version and exit")
+		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of the comparison to `FILE` (for go tool pprof)")
 		explainMax  = fs.Int("explain-max", isodiff.DefaultExplainMax, "explain at most `N` diverging files (0: none)")
 		noDiffo     = fs.Bool("no-diffoscope", false, "do not hand diverging files to diffoscope even when it is installed")
 		diffoTime   = fs.Duration("diffoscope-timeout", isodiff.DefaultDiffoscopeTimeout, "stop each diffoscope run after `DURATION`")
@@ -129,6 +131,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *verbose {
 		opts.Logf = func(format string, a ...any) { fmt.Fprintf(stderr, "isodiff: "+format+"\n", a...) }
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "isodiff:", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "isodiff:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := isodiff.Compare(ctx, files[0], files[1], opts)
 	if err != nil {

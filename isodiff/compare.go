@@ -32,6 +32,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/isodiff/isodiff/report"
@@ -70,6 +72,13 @@ type Options struct {
 	DiffoscopeTimeout time.Duration
 	DiffoscopeMemory  int64
 	DiffoscopeMaxSize int64
+	// TimeLimit, when positive, bounds the whole analysis: when it passes,
+	// the running stage stops and records a problem saying so, the later
+	// stages are skipped, and the report so far is returned (ExitCode 2).
+	// A cancelled ctx instead returns an error and no report. A CI step
+	// thus gets its artefacts in bounded time, however large or hostile
+	// the images (a file can claim terabytes of sparse data).
+	TimeLimit time.Duration
 	// Logf, when set, receives one line per stage as it starts and ends.
 	Logf func(format string, args ...any)
 }
@@ -140,6 +149,12 @@ func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Repor
 		B:       report.Image{Path: b.Name, Size: b.Size},
 	}
 	s.report = r
+	stageCtx := ctx
+	if opts.TimeLimit > 0 {
+		var cancel context.CancelFunc
+		stageCtx, cancel = context.WithTimeout(ctx, opts.TimeLimit)
+		defer cancel()
+	}
 	for _, stg := range pipeline {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -151,9 +166,27 @@ func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Repor
 			st.Notes = append(st.Notes, "images are identical")
 			continue
 		}
+		if stageCtx.Err() != nil {
+			st.Problems = append(st.Problems, report.Problem{
+				File: s.in[0].Name + ", " + s.in[1].Name, Stage: stg.name, Offset: -1,
+				Message: fmt.Sprintf("not run: the time limit (%v) had passed", opts.TimeLimit),
+			})
+			st.Finish()
+			continue
+		}
 		s.logf("stage %s: start", stg.name)
 		start := time.Now()
-		runGuarded(ctx, s, stg, st)
+		runGuarded(stageCtx, s, stg, st)
+		if stageCtx.Err() != nil && ctx.Err() == nil {
+			// Reads cut off by the limit are not problems of the images.
+			st.Problems = slices.DeleteFunc(st.Problems, func(p report.Problem) bool {
+				return strings.HasSuffix(p.Message, context.DeadlineExceeded.Error())
+			})
+			st.Problems = append(st.Problems, report.Problem{
+				File: s.in[0].Name + ", " + s.in[1].Name, Stage: stg.name, Offset: -1,
+				Message: fmt.Sprintf("stopped: the time limit (%v) passed during this stage; what it found until then is kept", opts.TimeLimit),
+			})
+		}
 		st.Elapsed = report.Duration(time.Since(start))
 		st.Finish()
 		s.logf("stage %s: %s, %d finding(s), %d problem(s), %.2fs", stg.name, st.Status, len(st.Findings), len(st.Problems), time.Since(start).Seconds())

@@ -1,12 +1,19 @@
 package isodiff
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/isodiff/isodiff/internal/iso9660"
 	"github.com/isodiff/isodiff/internal/parttable"
 	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/report"
 )
 
 // TestErrOffset: a problem takes its offset from the format error of every
@@ -26,5 +33,63 @@ func TestErrOffset(t *testing.T) {
 		if got := errOffset(c.err, c.base); got != c.want {
 			t.Errorf("errOffset(%v, %d) = %d, want %d", c.err, c.base, got, c.want)
 		}
+	}
+}
+
+// slowReader delays every read, as a huge or hostile image would keep a
+// stage busy.
+type slowReader struct {
+	r     io.ReaderAt
+	delay time.Duration
+}
+
+func (s slowReader) ReadAt(p []byte, off int64) (int, error) {
+	time.Sleep(s.delay)
+	return s.r.ReadAt(p, off)
+}
+
+// TestTimeLimit: when the time limit passes, the running stage stops with
+// a problem naming the limit, later stages are not run (each says so), the
+// findings so far are kept, and the exit code is 2.
+func TestTimeLimit(t *testing.T) {
+	var in [2]Input
+	for i, p := range []string{"../testdata/demo/a.iso", "../testdata/demo/b.iso"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in[i] = Input{Name: p, R: slowReader{bytes.NewReader(b), 20 * time.Millisecond}, Size: int64(len(b))}
+	}
+	rep, err := CompareInputs(context.Background(), in[0], in[1], Options{TimeLimit: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("a time limit is not an error: %v", err)
+	}
+	if rep.ExitCode() != 2 {
+		t.Errorf("exit code %d, want 2", rep.ExitCode())
+	}
+	if rep.A.SHA256 == "" {
+		t.Error("the sizes stage's hashes were not kept")
+	}
+	stopped, notRun := 0, 0
+	for _, st := range rep.Stages {
+		for _, p := range st.Problems {
+			switch {
+			case strings.Contains(p.Message, "time limit (300ms) passed during this stage"):
+				stopped++
+			case strings.Contains(p.Message, "not run: the time limit"):
+				notRun++
+			case strings.Contains(p.Message, "deadline"):
+				t.Errorf("a read cut off by the limit is reported: %s", p.Message)
+			}
+		}
+	}
+	if stopped != 1 || notRun == 0 || rep.Stage(report.StageExplain).Status != report.StatusFailed {
+		t.Errorf("%d stage(s) stopped, %d not run; stages %+v", stopped, notRun, rep.Stages)
+	}
+	// A cancelled context is an error, not a report.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if rep, err := CompareInputs(ctx, in[0], in[1], Options{TimeLimit: time.Hour}); err == nil || rep != nil {
+		t.Errorf("cancelled: report %v, error %v", rep, err)
 	}
 }

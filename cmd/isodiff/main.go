@@ -84,6 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ignoreMtime = fs.Bool("ignore-mtime", false, "leave modification times out of tree comparisons")
 		verbose     = fs.Bool("v", false, "log each stage to stderr as it runs")
 		version     = fs.Bool("version", false, "print the version and exit")
+		timeLimit   = fs.Duration("timeout", 0, "stop the analysis after `DURATION`, keeping what it found until then (exit 2)")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of the comparison to `FILE` (for go tool pprof)")
 		explainMax  = fs.Int("explain-max", isodiff.DefaultExplainMax, "explain at most `N` diverging files (0: none)")
 		noDiffo     = fs.Bool("no-diffoscope", false, "do not hand diverging files to diffoscope even when it is installed")
@@ -125,7 +126,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	opts := isodiff.Options{Squashfs: squashfs, NoScan: *noScan, IgnoreMtime: *ignoreMtime,
 		ExplainMax: *explainMax, NoDiffoscope: *noDiffo, DiffoscopeTimeout: *diffoTime,
-		DiffoscopeMemory: int64(diffoMem), DiffoscopeMaxSize: int64(diffoSize)}
+		DiffoscopeMemory: int64(diffoMem), DiffoscopeMaxSize: int64(diffoSize), TimeLimit: *timeLimit}
 	if *explainMax <= 0 {
 		opts.ExplainMax = -1
 	}

@@ -202,3 +202,29 @@ func TestContainerHashes(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkHashPass: one image's read pass, whole image only (an identical
+// pair) and whole image plus a squashfs section of most of it (a differing
+// pair: two SHA-256 streams, the section's on its own goroutine).
+func BenchmarkHashPass(b *testing.B) {
+	img := make([]byte, 64<<20)
+	for i := range img {
+		img[i] = byte(i * 7)
+	}
+	for _, tc := range []struct {
+		name  string
+		spans []span
+	}{
+		{"whole", nil},
+		{"whole+section", []span{{1 << 20, 62 << 20}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(img)))
+			for b.Loop() {
+				if _, _, err := hashPass(context.Background(), bytes.NewReader(img), int64(len(img)), true, tc.spans); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -8,83 +8,182 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/maphash"
 	"io"
 	"sync"
-
-	"github.com/isodiff/isodiff/internal/bytecmp"
 )
 
-// hashChunk is the read size of a hashing pass and the granularity of a
-// section's chunk fingerprints.
+// hashChunk is the read size of a hashing pass and the granularity at
+// which two sections are compared.
 const hashChunk = 1 << 20
-
-// chunkSeed seeds the chunk fingerprints. Fingerprints are only compared
-// within one process, so one random seed serves both sides.
-var chunkSeed = maphash.MakeSeed()
-
-// sectionSum is what a hashing pass learns about one section of an image
-// (a squashfs image inside the ISO): its SHA-256, for squashfs-sha256.txt,
-// and a 64-bit fingerprint of each hashChunk bytes from the section's start,
-// so that the first differing byte of two sections is found by reading two
-// chunks instead of both sections again.
-type sectionSum struct {
-	sha    string
-	chunks []uint64
-}
 
 // span is a byte range [off, off+n) of an image.
 type span struct{ off, n int64 }
 
+// passSection is a span to hash in a pass, optionally paired with the
+// same container's section in the other image's pass.
+type passSection struct {
+	span
+	pair *chunkPairing
+	side int
+}
+
+// chunkPairing compares one container's two sections chunk by chunk while
+// the two hashing passes (one per image, each on its own goroutine) hold
+// them in memory: chunk k of side 0 is handed to side 1, which compares it
+// with its own chunk k, byte for byte. The result is exact: which chunks are
+// equal at equal offsets, and the first differing byte. The passes meet at
+// each chunk, which costs nothing much since both do the same work.
+type chunkPairing struct {
+	common int // chunks compared: those starting inside both sections
+	sizes  [2]int64
+	give   chan []byte   // side 0's chunk, to side 1
+	ack    chan struct{} // side 1 is done with it
+	quit   chan struct{} // closed when either pass ends
+	once   sync.Once
+	// Written by side 1 only, read after both passes end.
+	equal  []bool // equal[k]: chunk k holds the same bytes in both
+	first  int64  // first differing byte within the common chunks, -1 none
+	broken bool   // a pass ended early: the results are incomplete
+}
+
+func newChunkPairing(nA, nB int64) *chunkPairing {
+	common := int((min(nA, nB) + hashChunk - 1) / hashChunk)
+	return &chunkPairing{common: common, sizes: [2]int64{nA, nB}, give: make(chan []byte), ack: make(chan struct{}),
+		quit: make(chan struct{}), equal: make([]bool, 0, common), first: -1}
+}
+
+// stop releases the other pass when one ends.
+func (p *chunkPairing) stop() { p.once.Do(func() { close(p.quit) }) }
+
+// meet is side's step at chunk k (buf holds its bytes). It returns false
+// when the other pass has ended, and the pairing is then abandoned.
+func (p *chunkPairing) meet(side, k int, buf []byte) bool {
+	if k >= p.common {
+		return true
+	}
+	if side == 0 {
+		select {
+		case p.give <- buf:
+		case <-p.quit:
+			return false
+		}
+		select {
+		case <-p.ack:
+			return true
+		case <-p.quit:
+			return false
+		}
+	}
+	var other []byte
+	select {
+	case other = <-p.give:
+	case <-p.quit:
+		p.broken = true
+		return false
+	}
+	same := bytes.Equal(other, buf)
+	p.equal = append(p.equal, same)
+	if !same && p.first < 0 {
+		n := min(len(other), len(buf))
+		i := 0
+		for i < n && other[i] == buf[i] {
+			i++
+		}
+		p.first = int64(k)*hashChunk + int64(i)
+	}
+	select {
+	case p.ack <- struct{}{}:
+	case <-p.quit:
+	}
+	return true
+}
+
+// done reports whether the pairing compared every common chunk.
+func (p *chunkPairing) done() bool { return !p.broken && len(p.equal) == p.common }
+
+// firstDiff returns the first offset at which the two sections differ, or
+// -1 when they are equal; ok is false when the pairing did not complete.
+func (p *chunkPairing) firstDiff() (first int64, ok bool) {
+	if p == nil || !p.done() {
+		return -1, false
+	}
+	if p.first >= 0 {
+		return p.first, true
+	}
+	if p.sizes[0] != p.sizes[1] {
+		return min(p.sizes[0], p.sizes[1]), true
+	}
+	return -1, true
+}
+
+// sameAt reports whether bytes [off, off+n) are known equal in both
+// sections (offsets relative to each section's start).
+func (p *chunkPairing) sameAt(off, n int64) bool {
+	if p == nil || !p.done() || off < 0 || n < 0 || off+n > min(p.sizes[0], p.sizes[1]) {
+		return false
+	}
+	for k := off / hashChunk; k*hashChunk < off+n; k++ {
+		if k >= int64(len(p.equal)) || !p.equal[k] {
+			return false
+		}
+	}
+	return true
+}
+
 // hashPass reads r from 0 to size once and returns the hex SHA-256 of the
-// whole (when whole is set) and a sectionSum for each span. The spans must
-// be sorted and disjoint. A section's hash runs on its own goroutine beside
-// the whole-image hash, so that both hashes of a byte cost one read and, on
-// a machine with cores to spare, no extra time.
-func hashPass(ctx context.Context, r io.ReaderAt, size int64, whole bool, spans []span) (string, []sectionSum, error) {
-	for i, sp := range spans {
-		if sp.off < 0 || sp.n < 0 || sp.off+sp.n > size || (i > 0 && sp.off < spans[i-1].off+spans[i-1].n) {
-			return "", nil, fmt.Errorf("hashing: section %d [%d, %d) is out of order or past the end (%d bytes)", i, sp.off, sp.off+sp.n, size)
+// whole (when whole is set) and of each section. The sections must be
+// sorted and disjoint; when only sections are wanted, the pass reads from
+// the first to the end of the last. A section's hash runs on its own
+// goroutine beside the whole-image hash, so that both hashes of a byte cost
+// one read. Paired sections meet the other image's pass chunk by chunk.
+func hashPass(ctx context.Context, r io.ReaderAt, size int64, whole bool, secs []passSection) (string, []string, error) {
+	for _, sc := range secs {
+		if sc.pair != nil {
+			defer sc.pair.stop()
+		}
+	}
+	for i, sc := range secs {
+		if sc.off < 0 || sc.n < 0 || sc.off+sc.n > size || (i > 0 && sc.off < secs[i-1].off+secs[i-1].n) {
+			return "", nil, fmt.Errorf("hashing: section %d [%d, %d) is out of order or past the end (%d bytes)", i, sc.off, sc.off+sc.n, size)
 		}
 	}
 	var wholeHash hash.Hash
 	if whole {
 		wholeHash = sha256.New()
 	}
-	sums := make([]sectionSum, len(spans))
+	sums := make([]string, len(secs))
 	var secHash hash.Hash
 	bufs := [2][]byte{make([]byte, hashChunk), make([]byte, hashChunk)}
 	var pending sync.WaitGroup // the section hash of the previous read
-	cur := 0                   // the span at or after pos
+	defer pending.Wait()
+	cur := 0 // the section at or after pos
 	pos := int64(0)
 	end := size
-	if !whole && len(spans) > 0 { // only the sections are wanted
-		pos, end = spans[0].off, spans[len(spans)-1].off+spans[len(spans)-1].n
+	if !whole && len(secs) > 0 {
+		pos, end = secs[0].off, secs[len(secs)-1].off+secs[len(secs)-1].n
 	}
 	for k := 0; pos < end; k++ {
 		if err := ctx.Err(); err != nil {
-			pending.Wait()
 			return "", nil, err
 		}
-		// The next read stops at a span's start, end, or chunk boundary, so
-		// that each chunk fingerprint covers exactly one section chunk.
+		// The next read stops at a section's start, end, or chunk
+		// boundary, so that each chunk of a section is one read.
 		next := min(pos+hashChunk, end)
 		in := -1
-		for cur < len(spans) && spans[cur].off+spans[cur].n <= pos {
+		for cur < len(secs) && secs[cur].off+secs[cur].n <= pos {
 			cur++
 		}
-		if cur < len(spans) {
-			sp := spans[cur]
-			if pos >= sp.off {
+		if cur < len(secs) {
+			sc := secs[cur]
+			if pos >= sc.off {
 				in = cur
-				next = min(sp.off+((pos-sp.off)/hashChunk+1)*hashChunk, sp.off+sp.n)
+				next = min(sc.off+((pos-sc.off)/hashChunk+1)*hashChunk, sc.off+sc.n)
 			} else {
-				next = min(next, sp.off)
+				next = min(next, sc.off)
 			}
 		}
 		buf := bufs[k%2][:next-pos]
 		if n, err := r.ReadAt(buf, pos); err != nil && n < len(buf) {
-			pending.Wait()
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
@@ -92,17 +191,19 @@ func hashPass(ctx context.Context, r io.ReaderAt, size int64, whole bool, spans 
 		}
 		pending.Wait() // the other buffer is free again
 		if in >= 0 {
-			if pos == spans[in].off {
+			sc := secs[in]
+			if pos == sc.off {
 				secHash = sha256.New()
 			}
-			sum := &sums[in]
-			last := next == spans[in].off+spans[in].n
+			if sc.pair != nil && !sc.pair.meet(sc.side, int((pos-sc.off)/hashChunk), buf) {
+				secs[in].pair = nil // the other pass ended: go on alone
+			}
+			last := next == sc.off+sc.n
 			h := secHash
 			pending.Go(func() {
 				h.Write(buf)
-				sum.chunks = append(sum.chunks, maphash.Bytes(chunkSeed, buf))
 				if last {
-					sum.sha = hex.EncodeToString(h.Sum(nil))
+					sums[in] = hex.EncodeToString(h.Sum(nil))
 				}
 			})
 		}
@@ -112,49 +213,13 @@ func hashPass(ctx context.Context, r io.ReaderAt, size int64, whole bool, spans 
 		pos = next
 	}
 	pending.Wait()
-	for i, sp := range spans { // empty sections are never read
-		if sp.n == 0 {
-			sums[i].sha = hex.EncodeToString(sha256.New().Sum(nil))
+	for i, sc := range secs { // empty sections are never read
+		if sc.n == 0 {
+			sums[i] = hex.EncodeToString(sha256.New().Sum(nil))
 		}
 	}
 	if wholeHash == nil {
 		return "", sums, nil
 	}
 	return hex.EncodeToString(wholeHash.Sum(nil)), sums, nil
-}
-
-// firstDiffByChunks returns the first offset at which sections a and b of
-// the two images differ, reading only the chunks whose fingerprints differ
-// (and confirming by their bytes), or -1 when they are equal.
-func firstDiffByChunks(ra, rb io.ReaderAt, a, b span, fa, fb []uint64) (int64, error) {
-	if len(fa) != int((a.n+hashChunk-1)/hashChunk) || len(fb) != int((b.n+hashChunk-1)/hashChunk) {
-		return -1, errors.New("chunk fingerprints do not cover the sections")
-	}
-	bufA, bufB := make([]byte, hashChunk), make([]byte, hashChunk)
-	common := min(a.n, b.n)
-	for k := 0; int64(k)*hashChunk < common; k++ {
-		off := int64(k) * hashChunk
-		n := min(hashChunk, common-off)
-		fullA, fullB := n == min(hashChunk, a.n-off), n == min(hashChunk, b.n-off)
-		if fullA && fullB && fa[k] == fb[k] {
-			continue
-		}
-		if _, err := ra.ReadAt(bufA[:n], a.off+off); err != nil {
-			return -1, &bytecmp.ReadError{Side: "a", Off: a.off + off, Err: err}
-		}
-		if _, err := rb.ReadAt(bufB[:n], b.off+off); err != nil {
-			return -1, &bytecmp.ReadError{Side: "b", Off: b.off + off, Err: err}
-		}
-		if !bytes.Equal(bufA[:n], bufB[:n]) {
-			for i := range n {
-				if bufA[i] != bufB[i] {
-					return off + i, nil
-				}
-			}
-		}
-	}
-	if a.n != b.n {
-		return common, nil
-	}
-	return -1, nil
 }

@@ -5,9 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/isodiff/isodiff/internal/iso9660"
@@ -26,11 +29,11 @@ func TestHashPass(t *testing.T) {
 	for i := range img {
 		img[i] = byte(rng.Uint32())
 	}
-	cases := [][]span{
+	cases := [][]passSection{
 		nil,
-		{{0, int64(len(img))}},
-		{{7, 100}, {107, 0}, {hashChunk + 3, 2*hashChunk + 5}},
-		{{hashChunk, hashChunk}, {int64(len(img)) - 1, 1}},
+		{{span: span{0, int64(len(img))}}},
+		{{span: span{7, 100}}, {span: span{107, 0}}, {span: span{hashChunk + 3, 2*hashChunk + 5}}},
+		{{span: span{hashChunk, hashChunk}}, {span: span{int64(len(img)) - 1, 1}}},
 	}
 	for _, spans := range cases {
 		for _, whole := range []bool{true, false} {
@@ -43,16 +46,13 @@ func TestHashPass(t *testing.T) {
 			}
 			for k, sp := range spans {
 				b := img[sp.off : sp.off+sp.n]
-				if sums[k].sha != sha(b) {
-					t.Errorf("%v: section %d hash %s, want %s", spans, k, sums[k].sha, sha(b))
-				}
-				if want := (len(b) + hashChunk - 1) / hashChunk; len(sums[k].chunks) != want {
-					t.Errorf("%v: section %d has %d chunks, want %d", spans, k, len(sums[k].chunks), want)
+				if sums[k] != sha(b) {
+					t.Errorf("%v: section %d hash %s, want %s", spans, k, sums[k], sha(b))
 				}
 			}
 		}
 	}
-	if _, _, err := hashPass(context.Background(), bytes.NewReader(img), int64(len(img)), true, []span{{10, 10}, {15, 10}}); err == nil {
+	if _, _, err := hashPass(context.Background(), bytes.NewReader(img), int64(len(img)), true, []passSection{{span: span{10, 10}}, {span: span{15, 10}}}); err == nil {
 		t.Error("overlapping sections accepted")
 	}
 	if _, _, err := hashPass(context.Background(), bytes.NewReader(img[:100]), int64(len(img)), true, nil); err == nil {
@@ -60,12 +60,28 @@ func TestHashPass(t *testing.T) {
 	}
 }
 
-// TestFirstDiffByChunks checks the chunked first difference against a byte
-// by byte scan: a difference in each chunk, at chunk edges, none, and
-// sections of different lengths.
-func TestFirstDiffByChunks(t *testing.T) {
+// pairedPass hashes section a of imgA and section b of imgB in two
+// concurrent passes, paired, and returns the pairing.
+func pairedPass(t *testing.T, imgA, imgB io.ReaderAt, sizeA, sizeB int64, a, b span) (*chunkPairing, [2]error) {
+	p := newChunkPairing(a.n, b.n)
+	var errs [2]error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_, _, errs[0] = hashPass(context.Background(), imgA, sizeA, true, []passSection{{span: a, pair: p, side: 0}})
+	})
+	wg.Go(func() {
+		_, _, errs[1] = hashPass(context.Background(), imgB, sizeB, true, []passSection{{span: b, pair: p, side: 1}})
+	})
+	wg.Wait()
+	return p, errs
+}
+
+// TestChunkPairing checks the paired passes' first difference and equal
+// chunks against a byte-by-byte scan: a difference in each chunk, at chunk
+// edges, none, sections of different lengths at different offsets.
+func TestChunkPairing(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	n := 2*hashChunk + 999
+	n := 3*hashChunk + 999
 	base := make([]byte, n+50)
 	for i := range base {
 		base[i] = byte(rng.Uint32())
@@ -91,20 +107,62 @@ func TestFirstDiffByChunks(t *testing.T) {
 		if tc.flip >= 0 {
 			imgB[b.off+tc.flip] ^= 0x55
 		}
-		_, sa, err := hashPass(context.Background(), bytes.NewReader(base), int64(len(base)), false, []span{a})
-		if err != nil {
-			t.Fatal(err)
+		p, errs := pairedPass(t, bytes.NewReader(base), bytes.NewReader(imgB), int64(len(base)), int64(len(imgB)), a, b)
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatal(errs)
 		}
-		_, sb, err := hashPass(context.Background(), bytes.NewReader(imgB), int64(len(imgB)), false, []span{b})
-		if err != nil {
-			t.Fatal(err)
+		got, ok := p.firstDiff()
+		if !ok || got != tc.expect {
+			t.Errorf("flip %d lenB %d: first difference %d (%v), want %d", tc.flip, tc.lenB, got, ok, tc.expect)
 		}
-		got, err := firstDiffByChunks(bytes.NewReader(base), bytes.NewReader(imgB), a, b, sa[0].chunks, sb[0].chunks)
-		if err != nil {
-			t.Fatal(err)
+		// sameAt agrees with the bytes for ranges around every chunk edge.
+		for off := int64(0); off < min(a.n, b.n); off += hashChunk / 2 {
+			for _, ln := range []int64{1, 100, hashChunk} {
+				if off+ln > min(a.n, b.n) {
+					continue
+				}
+				want := bytes.Equal(base[a.off+off:a.off+off+ln], imgB[b.off+off:b.off+off+ln])
+				if got := p.sameAt(off, ln); got && !want {
+					t.Errorf("flip %d: sameAt(%d, %d) claims equal bytes that differ", tc.flip, off, ln)
+				} else if !got && want && tc.flip < 0 && tc.lenB == a.n {
+					t.Errorf("flip %d: sameAt(%d, %d) = false for equal sections", tc.flip, off, ln)
+				}
+			}
 		}
-		if got != tc.expect {
-			t.Errorf("flip %d lenB %d: first difference %d, want %d", tc.flip, tc.lenB, got, tc.expect)
+	}
+}
+
+// failingAt fails every read from off on.
+type failingAt struct {
+	r   io.ReaderAt
+	off int64
+}
+
+func (f failingAt) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > f.off {
+		return 0, errors.New("device error")
+	}
+	return f.r.ReadAt(p, off)
+}
+
+// TestChunkPairingStops: when one pass fails, the other finishes alone
+// (no deadlock) and the pairing says it is incomplete.
+func TestChunkPairingStops(t *testing.T) {
+	img := make([]byte, 4*hashChunk)
+	for _, side := range []int{0, 1} {
+		ra, rb := io.ReaderAt(bytes.NewReader(img)), io.ReaderAt(bytes.NewReader(img))
+		if side == 0 {
+			ra = failingAt{ra, 2 * hashChunk}
+		} else {
+			rb = failingAt{rb, 2 * hashChunk}
+		}
+		sp := span{0, int64(len(img))}
+		p, errs := pairedPass(t, ra, rb, int64(len(img)), int64(len(img)), sp, sp)
+		if errs[side] == nil || errs[1-side] != nil {
+			t.Errorf("side %d failing: errors %v", side, errs)
+		}
+		if _, ok := p.firstDiff(); ok || p.sameAt(0, 1) {
+			t.Errorf("side %d failing: an incomplete pairing is trusted", side)
 		}
 	}
 }
@@ -213,10 +271,10 @@ func BenchmarkHashPass(b *testing.B) {
 	}
 	for _, tc := range []struct {
 		name  string
-		spans []span
+		spans []passSection
 	}{
 		{"whole", nil},
-		{"whole+section", []span{{1 << 20, 62 << 20}}},
+		{"whole+section", []passSection{{span: span{1 << 20, 62 << 20}}}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(img)))

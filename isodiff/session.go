@@ -57,9 +57,9 @@ type container struct {
 	// squashfs stage has computed them.
 	sum    [2]string
 	reader [2]*squashfs.Reader
-	// chunks are each side's chunk fingerprints (see sectionSum), made by
-	// the same pass as sum.
-	chunks [2][]uint64
+	// pairing is the chunk-by-chunk comparison of the two sides made by
+	// the passes that computed sum (nil when they were not paired).
+	pairing *chunkPairing
 	// content is what the squashfs stage's merge-walk found about file
 	// contents, for the content stage to report.
 	content    *sqfsdiff.ContentResult

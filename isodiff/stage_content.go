@@ -75,10 +75,10 @@ func (s *session) isoContent(ctx context.Context, st *report.Stage) {
 		}
 		var res bytecmp.Result
 		var err error
-		if c != nil && c.chunks[0] != nil && c.chunks[1] != nil {
-			// The hashing pass fingerprinted both squashfs images chunk by
-			// chunk: only differing chunks are read again.
-			res, err = s.containerFirstDiff(c)
+		if first, ok := c.pairingFirstDiff(); ok {
+			// The hashing passes compared both squashfs images chunk by
+			// chunk: nothing is read again.
+			res = bytecmp.Result{Equal: first < 0, FirstDiff: first}
 		} else {
 			res, err = bytecmp.FirstDiff(ctxReader{ctx, ims[0].Open(a)}, ctxReader{ctx, ims[1].Open(b)})
 		}
@@ -109,20 +109,12 @@ func (s *session) isoContent(ctx context.Context, st *report.Stage) {
 	}
 }
 
-// containerFirstDiff finds where the two sides of a squashfs image first
-// differ from the chunk fingerprints of the hashing pass.
-func (s *session) containerFirstDiff(c *container) (bytecmp.Result, error) {
-	var sp [2]span
-	for i := range sp {
-		sec, err := section(s.in[i].R, c.entry[i])
-		if err != nil {
-			return bytecmp.Result{}, &treediff.SideError{Side: i, Err: err}
-		}
-		_, sp[i].off, sp[i].n = sec.Outer()
+// pairingFirstDiff returns where the two sides of container c first
+// differ, as the hashing passes found; ok is false when they were not
+// compared that way (c is nil, or the passes were not paired or stopped).
+func (c *container) pairingFirstDiff() (int64, bool) {
+	if c == nil {
+		return -1, false
 	}
-	first, err := firstDiffByChunks(s.in[0].R, s.in[1].R, sp[0], sp[1], c.chunks[0], c.chunks[1])
-	if err != nil {
-		return bytecmp.Result{}, err
-	}
-	return bytecmp.Result{Equal: first < 0, FirstDiff: first}, nil
+	return c.pairing.firstDiff()
 }

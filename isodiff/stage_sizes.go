@@ -22,19 +22,20 @@ import (
 // image, and the squashfs stage hashes the sections in a second pass if the
 // images turn out to differ after all.
 func runSizes(ctx context.Context, s *session, st *report.Stage) {
-	var spans [2][]span
+	var secs [2][]passSection
 	var owners [2][]*container
 	if s.knownDifferent() {
 		for i := range s.in {
-			spans[i], owners[i] = s.containerSpans(i)
+			secs[i], owners[i] = s.containerSpans(i)
 		}
+		pairSections(secs, owners)
 	}
 	var sums [2]string
-	var secs [2][]sectionSum
+	var secSums [2][]string
 	var errs [2]error
 	var wg sync.WaitGroup
 	for i := range s.in {
-		wg.Go(func() { sums[i], secs[i], errs[i] = hashPass(ctx, s.in[i].R, s.in[i].Size, true, spans[i]) })
+		wg.Go(func() { sums[i], secSums[i], errs[i] = hashPass(ctx, s.in[i].R, s.in[i].Size, true, secs[i]) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -43,7 +44,7 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 			continue
 		}
 		for k, c := range owners[i] {
-			c.sum[i], c.chunks[i] = secs[i][k].sha, secs[i][k].chunks
+			c.sum[i] = secSums[i][k]
 		}
 	}
 	r := s.report
@@ -122,12 +123,9 @@ func (s *session) sameBytes(a, b span) bool {
 // containerSpans returns the sections of side i's squashfs images that one
 // hashing pass can cover (readable, sorted, not overlapping), with their
 // containers.
-func (s *session) containerSpans(i int) ([]span, []*container) {
-	type owned struct {
-		sp span
-		c  *container
-	}
-	var all []owned
+func (s *session) containerSpans(i int) ([]passSection, []*container) {
+	var secs []passSection
+	var owners []*container
 	for _, c := range s.containers {
 		if c.entry[i] == nil {
 			continue
@@ -137,17 +135,40 @@ func (s *session) containerSpans(i int) ([]span, []*container) {
 			continue // the squashfs stage reports it
 		}
 		_, off, n := sec.Outer()
-		all = append(all, owned{span{off, n}, c})
+		secs = append(secs, passSection{span: span{off, n}, side: i})
+		owners = append(owners, c)
 	}
-	slices.SortFunc(all, func(a, b owned) int { return cmp.Compare(a.sp.off, b.sp.off) })
-	var spans []span
-	var owners []*container
-	for _, o := range all {
-		if len(spans) > 0 && o.sp.off < spans[len(spans)-1].off+spans[len(spans)-1].n {
+	idx := make([]int, len(secs))
+	for k := range idx {
+		idx[k] = k
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(secs[a].off, secs[b].off) })
+	var outSecs []passSection
+	var outOwners []*container
+	for _, k := range idx {
+		if n := len(outSecs); n > 0 && secs[k].off < outSecs[n-1].off+outSecs[n-1].n {
 			continue // shares bytes with the previous one: hashed on its own later
 		}
-		spans = append(spans, o.sp)
-		owners = append(owners, o.c)
+		outSecs = append(outSecs, secs[k])
+		outOwners = append(outOwners, owners[k])
 	}
-	return spans, owners
+	return outSecs, outOwners
+}
+
+// pairSections pairs each container's two sections, so that the two
+// hashing passes compare them chunk by chunk (see chunkPairing). The
+// passes meet in section order, so only containers in the same order on
+// both sides are paired (a moved one is compared later, by reading it).
+func pairSections(secs [2][]passSection, owners [2][]*container) {
+	last := -1
+	for k0, c := range owners[0] {
+		k1 := slices.Index(owners[1], c)
+		if k1 <= last {
+			continue
+		}
+		last = k1
+		p := newChunkPairing(secs[0][k0].n, secs[1][k1].n)
+		secs[0][k0].pair, secs[1][k1].pair = p, p
+		c.pairing = p
+	}
 }

@@ -82,14 +82,28 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 				continue
 			}
 			secs[i] = sec
-			if c.sum[i] != "" {
-				continue // hashed in the sizes stage's pass
+		}
+		// Sections the sizes stage's pass did not hash are hashed now, both
+		// at once and, when both need it, compared chunk by chunk.
+		var todo [2]*passSection
+		for i, sec := range secs {
+			if sec != nil && c.sum[i] == "" {
+				_, off, n := sec.Outer()
+				todo[i] = &passSection{span: span{off, n}, side: i}
+			}
+		}
+		if todo[0] != nil && todo[1] != nil {
+			c.pairing = newChunkPairing(todo[0].n, todo[1].n)
+			todo[0].pair, todo[1].pair = c.pairing, c.pairing
+		}
+		for i, sc := range todo {
+			if sc == nil {
+				continue
 			}
 			wg.Go(func() {
-				_, off, n := sec.Outer()
-				_, sums, err := hashPass(ctx, s.in[i].R, s.in[i].Size, false, []span{{off, n}})
+				_, sums, err := hashPass(ctx, s.in[i].R, s.in[i].Size, false, []passSection{*sc})
 				if err == nil {
-					c.sum[i], c.chunks[i] = sums[0].sha, sums[0].chunks
+					c.sum[i] = sums[0]
 				}
 				hashErr[i] = err
 			})
@@ -142,7 +156,12 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 }
 
 func (s *session) sqfsOptions(c *container) sqfsdiff.Options {
+	var same func(off, n int64) bool
+	if c.pairing != nil && c.pairing.done() {
+		same = c.pairing.sameAt
+	}
 	return sqfsdiff.Options{
+		SameStored:          same,
 		Scope:               c.scope(),
 		NameA:               s.in[0].Name + ":" + c.path,
 		NameB:               s.in[1].Name + ":" + c.path,

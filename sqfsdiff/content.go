@@ -35,10 +35,12 @@ type comparer struct {
 	// compareBlocks); spansLost is set when there were too many.
 	spans     []report.Range
 	spansLost bool
+	// sameStored is Options.SameStored.
+	sameStored func(off, n int64) bool
 }
 
-func newComparer(a, b *squashfs.Reader) *comparer {
-	c := &comparer{a: a, b: b, fragEqual: map[[2]uint32]bool{}}
+func newComparer(a, b *squashfs.Reader, sameStored func(off, n int64) bool) *comparer {
+	c := &comparer{a: a, b: b, fragEqual: map[[2]uint32]bool{}, sameStored: sameStored}
 	c.sameBlocks = a.Super.BlockSize == b.Super.BlockSize
 	c.sameCodec = c.sameBlocks && a.Super.Compression == b.Super.Compression &&
 		len(field.Diff(a.Options.Fields(), b.Options.Fields())) == 0
@@ -207,6 +209,9 @@ func (c *comparer) addSpan(start, end int64) {
 func (c *comparer) storedEqual(ba, bb squashfs.Block) (bool, error) {
 	if ba.Size == 0 {
 		return true, nil // both sparse
+	}
+	if ba.Off == bb.Off && c.sameStored != nil && c.sameStored(ba.Off, int64(ba.Size)) {
+		return true, nil // known equal without reading
 	}
 	n := int(ba.Size)
 	if cap(c.rawA) < n {

@@ -46,6 +46,12 @@ type Options struct {
 	// Workers is how many file pairs are compared at once (GOMAXPROCS if
 	// zero).
 	Workers int
+	// SameStored, when set, reports whether the n stored bytes at offset
+	// off (from each image's start) are known to be equal in both images
+	// without reading them: a caller that has compared the two images
+	// chunk by chunk already (isodiff's hashing pass) saves reading again
+	// the blocks that sit at one offset in both. It must be exact.
+	SameStored func(off, n int64) bool
 }
 
 // Problem is an error met on one path while the comparison went on.
@@ -159,7 +165,7 @@ func compare(ctx context.Context, a, b *squashfs.Reader, opts Options, doMeta, d
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			cmp := newComparer(a, b)
+			cmp := newComparer(a, b, opts.SameStored)
 			for j := range jobs {
 				results <- cmp.run(ctx, j, opts.Scope)
 			}

@@ -172,3 +172,29 @@ func TestContentSpans(t *testing.T) {
 		})
 	}
 }
+
+// TestSameStored: blocks at one offset that the caller vouches for are not
+// read (a lying caller hides a difference: the oracle must be exact), and
+// a caller that vouches for nothing changes nothing.
+func TestSameStored(t *testing.T) {
+	testimg.Need(t, "mksquashfs")
+	a := build(t, sourceTree(t, -1, false))
+	b := build(t, sourceTree(t, 300_001, false))
+	for _, tc := range []struct {
+		name  string
+		same  func(off, n int64) bool
+		diffs int
+	}{
+		{"no oracle", nil, 1},
+		{"vouches for nothing", func(off, n int64) bool { return false }, 1},
+		{"vouches for everything", func(off, n int64) bool { return true }, 0},
+	} {
+		res, err := Content(context.Background(), a, b, Options{SameStored: tc.same})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Findings) != tc.diffs {
+			t.Errorf("%s: %d differing files, want %d", tc.name, len(res.Findings), tc.diffs)
+		}
+	}
+}

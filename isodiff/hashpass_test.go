@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -221,7 +223,12 @@ func TestContainerHashes(t *testing.T) {
 			if got := s.knownDifferent(); got != tc.oneSweep {
 				t.Errorf("knownDifferent = %v, want %v", got, tc.oneSweep)
 			}
-			rep, err := CompareInputs(context.Background(), s.in[0], s.in[1], Options{})
+			var log strings.Builder
+			logf := func(format string, args ...any) { fmt.Fprintf(&log, format+"\n", args...) }
+			rep, err := CompareInputs(context.Background(), s.in[0], s.in[1], Options{Logf: logf})
+			if second := strings.Contains(log.String(), "not done by the sizes stage"); second == tc.oneSweep {
+				t.Errorf("sections hashed in a second pass: %v, want %v\n%s", second, !tc.oneSweep, log.String())
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -26,6 +26,7 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 	var owners [2][]*container
 	if s.knownDifferent() {
 		for i := range s.in {
+			s.discover(i)
 			secs[i], owners[i] = s.containerSpans(i)
 		}
 		pairSections(secs, owners)

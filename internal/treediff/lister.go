@@ -1,6 +1,7 @@
 package treediff
 
 import (
+	"bytes"
 	"github.com/isodiff/isodiff/internal/tree"
 	"github.com/isodiff/isodiff/report"
 )
@@ -20,6 +21,12 @@ type Lister struct {
 func (l *Lister) Visit(a, b *tree.Node) {
 	switch {
 	case a != nil && b != nil:
+		if sameListing(a, b, l.Opts) {
+			// Nothing to report and the same line on both sides: render
+			// it only if it becomes context of a hunk.
+			l.Diff.EqualFunc(func() string { return ListingLine(a, l.Opts) })
+			return
+		}
 		la, lb := ListingLine(a, l.Opts), ListingLine(b, l.Opts)
 		if ch := CompareNodes(a, b, l.Opts); len(ch) > 0 {
 			l.Findings = append(l.Findings, report.Finding{Scope: l.Scope, Path: a.Path, Kind: report.KindChanged, Type: tree.TypeLetter(a.Mode), Fields: ch})
@@ -50,4 +57,26 @@ func VisitPair[E any](l *Lister, a, b E, inA, inB bool, node func(E) *tree.Node)
 		nb = node(b)
 	}
 	l.Visit(na, nb)
+}
+
+// sameListing reports whether a and b agree in every field ListingLine
+// renders and CompareNodes compares (a sufficient condition for equal
+// lines and no changes; the slow path decides the rest).
+func sameListing(a, b *tree.Node, o Options) bool {
+	if a.Mode != b.Mode || a.Path != b.Path || a.Link != b.Link || a.DevMajor != b.DevMajor || a.DevMinor != b.DevMinor ||
+		a.Size != b.Size || len(a.Xattrs) != len(b.Xattrs) {
+		return false
+	}
+	if !o.IgnoreNlink && a.Nlink != b.Nlink || !o.IgnoreOwner && (a.UID != b.UID || a.GID != b.GID) {
+		return false
+	}
+	if !o.IgnoreMtime && !a.ModTime.Equal(b.ModTime) {
+		return false
+	}
+	for i := range a.Xattrs {
+		if a.Xattrs[i].Name != b.Xattrs[i].Name || !bytes.Equal(a.Xattrs[i].Value, b.Xattrs[i].Value) {
+			return false
+		}
+	}
+	return true
 }

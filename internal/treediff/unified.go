@@ -17,8 +17,8 @@ type Unified struct {
 	MaxBytes     int // stop collecting after this many bytes; 16 MiB if zero
 
 	out       strings.Builder
-	na, nb    int      // lines consumed on each side
-	ring      []string // equal lines before the next hunk
+	na, nb    int        // lines consumed on each side
+	ring      []lazyLine // equal lines before the next hunk
 	hunk      []string
 	inHunk    bool
 	aStart    int
@@ -39,19 +39,40 @@ func (u *Unified) ctx() int {
 	return u.Context
 }
 
+// lazyLine is a context line, rendered only if a hunk shows it.
+type lazyLine struct {
+	s string
+	f func() string
+}
+
+func (l lazyLine) get() string {
+	if l.f != nil {
+		return l.f()
+	}
+	return l.s
+}
+
 // Equal records a line present on both sides.
-func (u *Unified) Equal(line string) {
+func (u *Unified) Equal(line string) { u.equal(lazyLine{s: line}) }
+
+// EqualFunc records a line present on both sides that line renders, only
+// when it is shown as context: most equal lines of two large listings are
+// never shown, and rendering them is most of the cost of a listing diff.
+func (u *Unified) EqualFunc(line func() string) { u.equal(lazyLine{f: line}) }
+
+func (u *Unified) equal(l lazyLine) {
 	u.na++
 	u.nb++
 	u.endRun()
 	c := u.ctx()
 	if !u.inHunk {
-		u.ring = append(u.ring, line)
+		u.ring = append(u.ring, l)
 		if len(u.ring) > c {
 			u.ring = u.ring[1:]
 		}
 		return
 	}
+	line := l.get()
 	u.hunk = append(u.hunk, " "+line)
 	u.aLen++
 	u.bLen++
@@ -63,7 +84,7 @@ func (u *Unified) Equal(line string) {
 		tail := u.hunk[len(u.hunk)-extra:]
 		u.ring = u.ring[:0]
 		for _, l := range tail[1:] {
-			u.ring = append(u.ring, l[1:])
+			u.ring = append(u.ring, lazyLine{s: l[1:]})
 		}
 		u.hunk = u.hunk[:len(u.hunk)-extra]
 		u.aLen -= extra
@@ -83,7 +104,7 @@ func (u *Unified) open() {
 	u.aLen, u.bLen = k, k
 	u.hunk = u.hunk[:0]
 	for _, l := range u.ring {
-		u.hunk = append(u.hunk, " "+l)
+		u.hunk = append(u.hunk, " "+l.get())
 	}
 	u.ring = u.ring[:0]
 }

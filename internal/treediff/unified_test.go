@@ -38,6 +38,7 @@ func TestUnifiedMatchesGNUDiff(t *testing.T) {
 			}
 		}
 		u := Unified{NameA: "a", NameB: "b", Context: 1 + iter%4}
+		rendered := 0
 		i, j := 0, 0
 		for i < len(a) || j < len(b) {
 			switch {
@@ -48,12 +49,23 @@ func TestUnifiedMatchesGNUDiff(t *testing.T) {
 				u.Insert(b[j])
 				j++
 			default:
-				u.Equal(a[i])
+				if iter%2 == 1 { // rendered only when shown
+					line := a[i]
+					u.EqualFunc(func() string { rendered++; return line })
+				} else {
+					u.Equal(a[i])
+				}
 				i++
 				j++
 			}
 		}
 		got := u.String()
+		// Lines are rendered when shown, or while a hunk may still show
+		// them (at most context+1 past its end).
+		hunks := strings.Count(got, "\n@@ ")
+		if shown := strings.Count(got, "\n "); iter%2 == 1 && rendered > shown+hunks*(u.ctx()+1) {
+			t.Errorf("iteration %d: %d context lines rendered, %d shown in %d hunks", iter, rendered, shown, hunks)
+		}
 		pa, pb := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 		os.WriteFile(pa, []byte(join(a)), 0o644)
 		os.WriteFile(pb, []byte(join(b)), 0o644)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,15 +37,19 @@ func TestErrOffset(t *testing.T) {
 	}
 }
 
-// slowReader delays every read, as a huge or hostile image would keep a
-// stage busy.
+// slowReader delays every read after the first fast ones, as a huge or
+// hostile image would keep a stage busy.
 type slowReader struct {
 	r     io.ReaderAt
+	reads *atomic.Int64
+	fast  int64
 	delay time.Duration
 }
 
 func (s slowReader) ReadAt(p []byte, off int64) (int, error) {
-	time.Sleep(s.delay)
+	if s.reads.Add(1) > s.fast {
+		time.Sleep(s.delay)
+	}
 	return s.r.ReadAt(p, off)
 }
 
@@ -53,12 +58,29 @@ func (s slowReader) ReadAt(p []byte, off int64) (int, error) {
 // findings so far are kept, and the exit code is 2.
 func TestTimeLimit(t *testing.T) {
 	var in [2]Input
+	var reads atomic.Int64
 	for i, p := range []string{"../testdata/demo/a.iso", "../testdata/demo/b.iso"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		in[i] = Input{Name: p, R: slowReader{bytes.NewReader(b), 20 * time.Millisecond}, Size: int64(len(b))}
+		in[i] = Input{Name: p, R: slowReader{bytes.NewReader(b), &reads, 1 << 62, 20 * time.Millisecond}, Size: int64(len(b))}
+	}
+	// Count the reads of the sizes stage; make every later read slow.
+	var sizesReads int64
+	logf := func(format string, args ...any) {
+		if strings.HasPrefix(fmt.Sprintf(format, args...), "stage header: start") {
+			sizesReads = reads.Load()
+		}
+	}
+	if _, err := CompareInputs(context.Background(), in[0], in[1], Options{Logf: logf, NoDiffoscope: true}); err != nil || sizesReads == 0 {
+		t.Fatalf("counting reads: %v, %d", err, sizesReads)
+	}
+	reads.Store(0)
+	for i := range in {
+		sr := in[i].R.(slowReader)
+		sr.fast = sizesReads
+		in[i].R = sr
 	}
 	rep, err := CompareInputs(context.Background(), in[0], in[1], Options{TimeLimit: 300 * time.Millisecond})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/isodiff/isodiff/internal/iso9660"
 	"github.com/isodiff/isodiff/internal/testimg"
@@ -291,5 +292,52 @@ func BenchmarkHashPass(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestPairSectionsOrder: two containers stored in opposite orders in the
+// two images. Pairing both would deadlock the passes (each waiting at a
+// different container); only one is paired, both passes end, and the
+// paired one's comparison is right.
+func TestPairSectionsOrder(t *testing.T) {
+	x := bytes.Repeat([]byte("x"), 2*hashChunk+10)
+	y := bytes.Repeat([]byte("y"), hashChunk+20)
+	imgA := append(append([]byte{}, x...), y...)
+	imgB := append(append([]byte{}, y...), x...)
+	imgB[len(y)+5] = 'z' // container x differs at offset 5
+	cx, cy := &container{path: "/x"}, &container{path: "/y"}
+	secs := [2][]passSection{
+		{{span: span{0, int64(len(x))}, side: 0}, {span: span{int64(len(x)), int64(len(y))}, side: 0}},
+		{{span: span{0, int64(len(y))}, side: 1}, {span: span{int64(len(y)), int64(len(x))}, side: 1}},
+	}
+	pairSections(secs, [2][]*container{{cx, cy}, {cy, cx}})
+	if (cx.pairing == nil) == (cy.pairing == nil) {
+		t.Fatalf("paired: x %v, y %v; want exactly one", cx.pairing != nil, cy.pairing != nil)
+	}
+	done := make(chan [2]error)
+	go func() {
+		var errs [2]error
+		var wg sync.WaitGroup
+		for i, img := range [][]byte{imgA, imgB} {
+			wg.Go(func() {
+				_, _, errs[i] = hashPass(context.Background(), bytes.NewReader(img), int64(len(img)), true, secs[i])
+			})
+		}
+		wg.Wait()
+		done <- errs
+	}()
+	select {
+	case errs := <-done:
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatal(errs)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the passes deadlocked")
+	}
+	if first, ok := cx.pairingFirstDiff(); cx.pairing != nil && (!ok || first != 5) {
+		t.Errorf("x: first difference %d (%v), want 5", first, ok)
+	}
+	if first, ok := cy.pairingFirstDiff(); cy.pairing != nil && (!ok || first != -1) {
+		t.Errorf("y: first difference %d (%v), want none", first, ok)
 	}
 }

@@ -31,7 +31,12 @@
 //
 // Memory stays bounded whatever the input: files are streamed; formats that
 // need random access (ELF, zip, FAT) are spooled to a private temporary
-// directory, and only when both sides are under Options.MaxSpoolBytes.
+// directory, and only when both sides are under Options.MaxSpoolBytes —
+// unless the caller gives random access itself (Input.At). With Input.At
+// on both sides and Options.Spans (the only ranges where two inputs of one
+// size can differ, e.g. from equal compressed blocks), byte comparisons
+// read only the spans and ELF sections outside them count as equal unread:
+// a 100 MB library inside a squashfs costs a few decoded blocks.
 // Archive members are never extracted by name: spool files get generated
 // names inside the private directory, so a member called ../x or /etc/x
 // cannot write anywhere (SafeJoin confines names for callers that do want

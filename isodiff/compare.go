@@ -5,7 +5,10 @@
 // place (nothing is extracted, no image or tree is held in memory):
 //
 //  1. sizes:    size and SHA-256 of both images, hashed concurrently. Equal
-//     hashes end the analysis: the images are identical.
+//     hashes end the analysis: the images are identical. When a few cheap
+//     reads show the images differ, the same pass (one read per image)
+//     also hashes each squashfs image and compares the two chunk by chunk
+//     (hashpass.go), which later stages use instead of reading again.
 //  2. header:   the volume descriptors field by field, the 32 KiB system
 //     area (its differing byte ranges, its MBR and GPT decoded), and the
 //     El Torito boot catalog with each boot image compared by hash.

@@ -11,9 +11,13 @@
 //   - Content: a second merge-walk over regular files present in both
 //     images. When both images use the same compressor, options and block
 //     size, a file whose stored (compressed) blocks and fragment bytes are
-//     identical is identical without decompressing anything; otherwise both
-//     files are decompressed as streams and compared chunk by chunk to the
-//     first differing byte.
+//     identical is identical without decompressing anything, and only the
+//     blocks whose stored bytes differ are decoded (their spans are kept, so
+//     an explanation can read just those); otherwise both files are
+//     decompressed as streams and compared chunk by chunk to the first
+//     differing byte. A caller that has compared the images already
+//     (Options.SameStored) saves reading blocks at one offset again.
+//     In practice one walk does both (Compare).
 //
 // Files are matched by path, never by inode number: inode numbers and
 // fragment positions differ between two builds of the same tree.

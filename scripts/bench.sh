@@ -99,12 +99,12 @@ variant() { # NAME: make root-NAME from the base
 	typical)
 		# gzip header mtime only (bytes 4-7 of the header)
 		local gz
-		gz=$(cd "$r" && find usr/share/doc -name 'changelog.Debian.gz' -size +2k | sort | head -1)
+		gz=$(cd "$r" && find usr/share/doc -name 'changelog.Debian.gz' -size +2k | sort | sed -n 1p)
 		unlink_copy "$r/$gz"
 		printf '\x00\x00\x00\x60' | keep_mtime "$r/$gz" dd of="$r/$gz" bs=1 seek=4 conv=notrunc status=none
 		# ELF build-id of the largest shared library
 		local so id
-		so=$(cd "$r" && find usr/lib -name 'libLLVM-1*.so.1' -type f | sort | head -1)
+		so=$(cd "$r" && find usr/lib -name 'libLLVM-1*.so.1' -type f | sort | sed -n 1p)
 		unlink_copy "$r/$so"
 		id=$(readelf -n "$r/$so" | awk '/Build ID/ {print $3}')
 		keep_mtime "$r/$so" python3 - "$r/$so" "$id" <<'PY'
@@ -118,7 +118,7 @@ PY
 		# a timestamp in a text file
 		# (the first dated small text file: its first date moves by a day, same length)
 		local txt
-		txt=$(cd "$r" && grep -rlE --include='*.txt' '20[0-9]{2}-[01][0-9]-[0-2][0-9]' usr/share/doc | sort | head -1)
+		txt=$(cd "$r" && grep -rlE --include='*.txt' '20[0-9]{2}-[01][0-9]-[0-2][0-9]' usr/share/doc | sort | sed -n 1p)
 		unlink_copy "$r/$txt"
 		keep_mtime "$r/$txt" python3 -c '
 import re, sys

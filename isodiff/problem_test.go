@@ -64,7 +64,7 @@ func TestTimeLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in[i] = Input{Name: p, R: slowReader{bytes.NewReader(b), &reads, 1 << 62, 20 * time.Millisecond}, Size: int64(len(b))}
+		in[i] = Input{Name: p, R: slowReader{bytes.NewReader(b), &reads, 1 << 62, 40 * time.Millisecond}, Size: int64(len(b))}
 	}
 	// Count the reads of the sizes stage; make every later read slow.
 	var sizesReads int64
@@ -82,7 +82,7 @@ func TestTimeLimit(t *testing.T) {
 		sr.fast = sizesReads
 		in[i].R = sr
 	}
-	rep, err := CompareInputs(context.Background(), in[0], in[1], Options{TimeLimit: 300 * time.Millisecond})
+	rep, err := CompareInputs(context.Background(), in[0], in[1], Options{TimeLimit: time.Second})
 	if err != nil {
 		t.Fatalf("a time limit is not an error: %v", err)
 	}
@@ -96,7 +96,7 @@ func TestTimeLimit(t *testing.T) {
 	for _, st := range rep.Stages {
 		for _, p := range st.Problems {
 			switch {
-			case strings.Contains(p.Message, "time limit (300ms) passed during this stage"):
+			case strings.Contains(p.Message, "time limit (1s) passed during this stage"):
 				stopped++
 			case strings.Contains(p.Message, "not run: the time limit"):
 				notRun++

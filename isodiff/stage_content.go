@@ -49,7 +49,11 @@ func runContent(ctx context.Context, s *session, st *report.Stage) {
 		if err != nil {
 			st.Problems = append(st.Problems, s.pairProblem(st.Name, c, err))
 		}
-		st.Notes = append(st.Notes, fmt.Sprintf("%s: %d file pair(s) compared, %d proven equal from compressed bytes", c.path, res.Compared, res.SameByRaw))
+		note := fmt.Sprintf("%s: %d file pair(s) compared, %d proven equal from compressed bytes", c.path, res.Compared, res.SameByRaw)
+		if res.KnownStored > 0 {
+			note += fmt.Sprintf(" (%d stored bytes not read again: equal in the hashing pass)", res.KnownStored)
+		}
+		st.Notes = append(st.Notes, note)
 	}
 }
 

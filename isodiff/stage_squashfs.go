@@ -92,11 +92,6 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 				todo[i] = &passSection{span: span{off, n}, side: i}
 			}
 		}
-		for i, sc := range todo {
-			if sc != nil {
-				s.logf("squashfs: hashing %s of %s (not done by the sizes stage)", c.path, s.in[i].Name)
-			}
-		}
 		if todo[0] != nil && todo[1] != nil {
 			c.pairing = newChunkPairing(todo[0].n, todo[1].n)
 			todo[0].pair, todo[1].pair = c.pairing, c.pairing
@@ -105,6 +100,7 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 			if sc == nil {
 				continue
 			}
+			s.logf("squashfs: hashing %s of %s (not done by the sizes stage)", c.path, s.in[i].Name)
 			wg.Go(func() {
 				_, sums, err := hashPass(ctx, s.in[i].R, s.in[i].Size, false, []passSection{*sc})
 				if err == nil {

@@ -35,8 +35,10 @@ type comparer struct {
 	// compareBlocks); spansLost is set when there were too many.
 	spans     []report.Range
 	spansLost bool
-	// sameStored is Options.SameStored.
-	sameStored func(off, n int64) bool
+	// sameStored is Options.SameStored; knownStored counts the bytes it
+	// vouched for.
+	sameStored  func(off, n int64) bool
+	knownStored int64
 }
 
 func newComparer(a, b *squashfs.Reader, sameStored func(off, n int64) bool) *comparer {
@@ -211,6 +213,7 @@ func (c *comparer) storedEqual(ba, bb squashfs.Block) (bool, error) {
 		return true, nil // both sparse
 	}
 	if ba.Off == bb.Off && c.sameStored != nil && c.sameStored(ba.Off, int64(ba.Size)) {
+		c.knownStored += int64(ba.Size)
 		return true, nil // known equal without reading
 	}
 	n := int(ba.Size)

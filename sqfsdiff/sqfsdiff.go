@@ -135,6 +135,9 @@ type ContentResult struct {
 	// Compared counts regular-file pairs compared; SameByRaw counts those
 	// proven identical from their compressed bytes alone.
 	Compared, SameByRaw int
+	// KnownStored counts the stored bytes (per image) found equal through
+	// Options.SameStored, without reading them.
+	KnownStored int64
 }
 
 // Content compares the bytes of every regular file present in both images.
@@ -245,6 +248,7 @@ func compare(ctx context.Context, a, b *squashfs.Reader, opts Options, doMeta, d
 			res.Problems = append(res.Problems, r.problems...)
 			res.Compared += r.compared
 			res.SameByRaw += r.byRaw
+			res.KnownStored += r.knownStored
 		}
 	}
 	err := <-walkErr
@@ -267,11 +271,13 @@ type contentResult struct {
 	spans           [][]report.Range
 	problems        []Problem
 	compared, byRaw int
+	knownStored     int64
 }
 
 // run compares a job's file pairs.
 func (c *comparer) run(ctx context.Context, j contentJob, scope string) contentResult {
 	r := contentResult{seq: j.seq}
+	before := c.knownStored
 	for _, p := range j.pairs {
 		if ctx.Err() != nil {
 			break
@@ -299,5 +305,6 @@ func (c *comparer) run(ctx context.Context, j contentJob, scope string) contentR
 			r.spans = append(r.spans, spans)
 		}
 	}
+	r.knownStored = c.knownStored - before
 	return r
 }

@@ -196,5 +196,8 @@ func TestSameStored(t *testing.T) {
 		if len(res.Findings) != tc.diffs {
 			t.Errorf("%s: %d differing files, want %d", tc.name, len(res.Findings), tc.diffs)
 		}
+		if vouched := tc.diffs == 0; (res.KnownStored > 0) != vouched {
+			t.Errorf("%s: %d stored bytes counted as known equal", tc.name, res.KnownStored)
+		}
 	}
 }

@@ -421,6 +421,16 @@ const headSize = 4096
 
 // head reads the first bytes of n.
 func (ex *explainer) head(n *node) ([]byte, error) {
+	if n.random != nil {
+		// Read through the input's random access, so that the blocks read
+		// here are the ones a format reader reads next (and cached there).
+		buf := make([]byte, min(headSize, max(n.random.size, 0)))
+		k, err := n.random.ReadAt(buf, 0)
+		if err == io.EOF {
+			err = nil
+		}
+		return buf[:k], err
+	}
 	rc, err := ex.openNode(n)
 	if err != nil {
 		return nil, err

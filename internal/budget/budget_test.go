@@ -1,0 +1,106 @@
+package budget
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+)
+
+func TestChargeRelease(t *testing.T) {
+	b := New(100)
+	if err := b.Charge(60, "a", 1); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Charge(50, "xattr values", 4096)
+	var ee *ExceededError
+	if !errors.As(err, &ee) || !errors.Is(err, ErrExceeded) {
+		t.Fatalf("charge past the limit: %v", err)
+	}
+	if ee.Off != 4096 || ee.What != "xattr values" || ee.N != 50 || ee.Used != 60 {
+		t.Fatalf("error fields: %+v", ee)
+	}
+	if b.Used() != 60 {
+		t.Fatalf("refused charge was reserved: used %d", b.Used())
+	}
+	if b.Refused() != ee {
+		t.Fatalf("first refusal not kept")
+	}
+	b.Release(60)
+	if err := b.Charge(100, "b", 0); err != nil {
+		t.Fatal(err)
+	}
+	if b.Peak() != 100 {
+		t.Fatalf("peak %d", b.Peak())
+	}
+}
+
+func TestNilUnlimited(t *testing.T) {
+	var b *Budget
+	if err := b.Charge(1<<62, "x", 0); err != nil {
+		t.Fatal(err)
+	}
+	b.Release(5)
+	h, err := b.Hold(10, "x", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Release()
+	if FromContext(context.Background()) != nil {
+		t.Fatal("empty context has a budget")
+	}
+	nb := New(0)
+	if FromContext(NewContext(context.Background(), nb)) != nb || nb.Limit() != DefaultLimit {
+		t.Fatal("context round trip or default limit")
+	}
+}
+
+func TestConcurrentNeverOver(t *testing.T) {
+	b := New(1000)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10000 {
+				if b.Charge(7, "x", 0) == nil {
+					if b.Used() > 1000 {
+						t.Error("over the limit")
+					}
+					b.Release(7)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if b.Used() != 0 || b.Peak() > 1000 {
+		t.Fatalf("used %d peak %d", b.Used(), b.Peak())
+	}
+}
+
+func TestHoldGrow(t *testing.T) {
+	b := New(10)
+	h, _ := b.Hold(4, "x", 0)
+	if err := h.Grow(6, "y", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Grow(1, "z", 2); err == nil {
+		t.Fatal("grow past limit accepted")
+	}
+	if h.Size() != 10 {
+		t.Fatalf("size %d", h.Size())
+	}
+	h.Release()
+	h.Release()
+	if b.Used() != 0 {
+		t.Fatalf("used %d", b.Used())
+	}
+}
+
+func TestSize(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1 KiB", 1536: "1.5 KiB", 256 << 20: "256 MiB", 3 << 30: "3 GiB"} {
+		if got := Size(n); got != want {
+			t.Errorf("Size(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
+	"iter"
 
 	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/internal/field"
@@ -28,7 +28,6 @@ type comparer struct {
 	rawA, rawB       []byte
 	plainA, plainB   []byte
 	rawSections      [2]*io.SectionReader
-	blocksA, blocksB []squashfs.Block
 	tailA, tailB     []byte
 	fragEqual        map[[2]uint32]bool // stored-bytes equality of fragment block pairs
 	// spans are the last compared pair's possibly differing ranges (see
@@ -104,18 +103,20 @@ const maxSpans = 1024
 // is nil when they are not known (different codecs, too many).
 func (c *comparer) compareBlocks(ctx context.Context, ea, eb *squashfs.Entry) (first int64, byRaw bool, err error) {
 	c.spans, c.spansLost = c.spans[:0], false
-	c.blocksA = slices.AppendSeq(c.blocksA[:0], c.a.Blocks(ea))
-	c.blocksB = slices.AppendSeq(c.blocksB[:0], c.b.Blocks(eb))
-	if len(c.blocksA) != len(c.blocksB) {
+	// Walk both block lists in step (a file can list 2^24 blocks: they
+	// are never copied out).
+	if len(ea.BlockSizes) != len(eb.BlockSizes) {
 		return -1, false, errors.New("equal sizes but different block counts")
 	}
+	nextB, stopB := iter.Pull(c.b.Blocks(eb))
+	defer stopB()
 	first, byRaw = -1, true
 	bs := int64(c.a.Super.BlockSize)
-	for i := range c.blocksA {
+	for ba := range c.a.Blocks(ea) {
 		if err := ctx.Err(); err != nil {
 			return -1, false, err
 		}
-		ba, bb := c.blocksA[i], c.blocksB[i]
+		bb, _ := nextB()
 		if c.sameCodec && ba.Size == bb.Size && ba.Compressed == bb.Compressed {
 			equal, err := c.storedEqual(ba, bb)
 			if err != nil {
@@ -153,11 +154,11 @@ func (c *comparer) compareBlocks(ctx context.Context, ea, eb *squashfs.Entry) (f
 		c.spansLost = true
 		return first, false, nil
 	}
-	tail := ea.Size - int64(len(c.blocksA))*bs
+	tail := ea.Size - int64(len(ea.BlockSizes))*bs
 	if tail <= 0 {
 		return first, byRaw && first < 0, nil
 	}
-	tailStart := int64(len(c.blocksA)) * bs
+	tailStart := int64(len(ea.BlockSizes)) * bs
 	if ea.Fragment != squashfs.NoFragment && eb.Fragment != squashfs.NoFragment && ea.FragOffset == eb.FragOffset {
 		same, err := c.fragmentsStoredEqual(ea.Fragment, eb.Fragment)
 		if err != nil {

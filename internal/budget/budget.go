@@ -18,7 +18,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // DefaultLimit is the budget of one comparison when none is set: 256 MiB.
@@ -36,6 +39,11 @@ type Budget struct {
 	// first is the first charge refused, kept so a report can name it even
 	// when the error itself was absorbed by a reader.
 	first atomic.Pointer[ExceededError]
+	// attached is the part of used that Attach charged: it is given back
+	// only after a garbage collection finds its owner unreachable, so a
+	// refused charge first collects once when there is some (collectMu).
+	attached  atomic.Int64
+	collectMu sync.Mutex
 }
 
 // New returns a budget of limit bytes; limit <= 0 means DefaultLimit.
@@ -85,11 +93,51 @@ func (b *Budget) Charge(n int64, what string, off int64) error {
 	if b == nil || n <= 0 {
 		return nil
 	}
+	err := b.charge(n, what, off, false)
+	if err == nil || b.attached.Load() == 0 {
+		return err
+	}
+	if b.collect(n) {
+		return b.charge(n, what, off, true)
+	}
+	b.first.CompareAndSwap(nil, err.(*ExceededError))
+	return err
+}
+
+// collect runs the garbage collector so that the cleanups of unreachable
+// Attach owners give their charges back, and waits briefly for them. It
+// reports whether n bytes may now fit.
+func (b *Budget) collect(n int64) bool {
+	b.collectMu.Lock()
+	defer b.collectMu.Unlock()
+	if n <= b.limit-b.used.Load() {
+		return true // another goroutine collected meanwhile
+	}
+	before := b.attached.Load()
+	runtime.GC()
+	// Cleanups run on their own goroutine after the collection; give them
+	// a moment (they only update two counters).
+	for range 20 {
+		if n <= b.limit-b.used.Load() {
+			return true
+		}
+		if b.attached.Load() < before {
+			before = b.attached.Load()
+			continue
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return n <= b.limit-b.used.Load()
+}
+
+func (b *Budget) charge(n int64, what string, off int64, record bool) error {
 	for {
 		used := b.used.Load()
 		if n > b.limit-used {
 			e := &ExceededError{What: what, Off: off, N: n, Used: used, Limit: b.limit}
-			b.first.CompareAndSwap(nil, e)
+			if record || b.attached.Load() == 0 {
+				b.first.CompareAndSwap(nil, e)
+			}
 			return e
 		}
 		if b.used.CompareAndSwap(used, used+n) {
@@ -112,6 +160,27 @@ func (b *Budget) Release(n int64) {
 	if b.used.Add(-n) < 0 {
 		panic("budget: released more than was charged")
 	}
+}
+
+// Attach charges n bytes held by the object ptr points to and gives them
+// back when the garbage collector finds that object unreachable. It is for
+// memory whose owner travels too far to release by hand (a squashfs entry's
+// block list, passed through read-ahead queues and comparisons): the charge
+// lasts while anything still holds the owner. Owners must keep the charged
+// memory only through ptr (not copy it into longer-lived values).
+func Attach[T any](b *Budget, ptr *T, n int64, what string, off int64) error {
+	if b == nil || n <= 0 {
+		return nil
+	}
+	if err := b.Charge(n, what, off); err != nil {
+		return err
+	}
+	b.attached.Add(n)
+	runtime.AddCleanup(ptr, func(n int64) {
+		b.attached.Add(-n)
+		b.Release(n)
+	}, n)
+	return nil
 }
 
 // Hold is a charge to release later, as a value: the zero Hold holds

@@ -3,6 +3,7 @@ package budget
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -102,5 +103,28 @@ func TestSize(t *testing.T) {
 		if got := Size(n); got != want {
 			t.Errorf("Size(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestAttachReleasedWhenUnreachable(t *testing.T) {
+	b := New(1 << 20)
+	type owner struct{ data []byte }
+	for i := range 64 {
+		o := &owner{data: make([]byte, 64<<10)}
+		// Each charge fits only if earlier owners' charges came back.
+		if err := Attach(b, o, int64(len(o.data)), "owner", int64(i)); err != nil {
+			t.Fatalf("owner %d: %v (used %d)", i, err, b.Used())
+		}
+	}
+	kept := &owner{data: make([]byte, 1<<20)}
+	if err := Attach(b, kept, 1<<20, "kept", 0); err != nil {
+		t.Fatalf("after the others became unreachable: %v", err)
+	}
+	if err := Attach(b, &owner{}, 1, "one more", 7); !errors.Is(err, ErrExceeded) {
+		t.Fatalf("charge past a live owner's: %v", err)
+	}
+	runtime.KeepAlive(kept)
+	if b.Refused() == nil || b.Refused().Off != 7 {
+		t.Fatalf("refusal not recorded: %+v", b.Refused())
 	}
 }

@@ -19,11 +19,27 @@ const (
 	maxDirEntries     = 1 << 20 // entries in one directory
 )
 
-// readDir decodes the listing of directory e, sorted bytewise by name.
+// direntSize is what one held directory entry costs beyond its name.
+const direntSize = 48
+
+// readDir decodes the listing of directory e, sorted bytewise by name, and
+// charges it to the budget: the returned size is what the caller must
+// release when it drops the listing (nothing is held after an error).
 // A listing is a sequence of runs: a 12-byte header (count-1, inode block,
 // base inode number) and count entries (offset in the inode block, inode
 // number delta, type, name size-1, name).
-func (r *Reader) readDir(e *Entry) ([]dirent, error) {
+func (r *Reader) readDir(e *Entry) (ents []dirent, charged int64, err error) {
+	defer func() {
+		if err != nil {
+			r.budget.Release(charged)
+			ents, charged = nil, 0
+		}
+	}()
+	ents, err = r.readDirCharged(e, &charged)
+	return ents, charged, err
+}
+
+func (r *Reader) readDirCharged(e *Entry, charged *int64) ([]dirent, error) {
 	s := &r.Super
 	m, err := r.metaAt(int64(s.DirTableStart)+int64(e.dirBlock), int(e.dirPos), r.end)
 	if err != nil {
@@ -34,6 +50,9 @@ func (r *Reader) readDir(e *Entry) ([]dirent, error) {
 	var ents []dirent
 	for left > 0 {
 		off := m.offset()
+		if err := r.stopped(off, "directory"); err != nil {
+			return nil, err
+		}
 		bad := func(format string, args ...any) error { return corrupt(off, "directory", format, args...) }
 		if left < 12 {
 			return nil, bad("%d bytes left for a header", left)
@@ -73,6 +92,10 @@ func (r *Reader) readDir(e *Entry) ([]dirent, error) {
 			if !validName(name) {
 				return nil, bad("invalid name %q", name)
 			}
+			if err := r.budget.Charge(direntSize+nameLen, "squashfs directory listing", off); err != nil {
+				return nil, err
+			}
+			*charged += direntSize + nameLen
 			ents = append(ents, dirent{name: string(name), ref: uint64(block)<<16 | uint64(pos), typ: typ})
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/isodiff/isodiff/internal/budget"
 )
 
 // File is random access to the contents of one regular file: each ReadAt
@@ -38,7 +40,11 @@ func (r *Reader) OpenFile(e *Entry) (*File, error) {
 	if n, ok := r.blockCount(e); !ok || n != len(e.BlockSizes) {
 		return nil, fmt.Errorf("squashfs: open %s: %d blocks listed for size %d", e.Path, len(e.BlockSizes), e.Size)
 	}
-	f := &File{r: r, e: e, starts: make([]int64, len(e.BlockSizes))}
+	f := &File{r: r, e: e}
+	if err := budget.Attach(r.budget, f, int64(8*len(e.BlockSizes)), "squashfs block offsets of "+e.Path, int64(e.BlocksStart)); err != nil {
+		return nil, err
+	}
+	f.starts = make([]int64, len(e.BlockSizes))
 	off := int64(e.BlocksStart)
 	for i, w := range e.BlockSizes {
 		f.starts[i] = off

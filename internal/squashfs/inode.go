@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/isodiff/isodiff/internal/budget"
 	"github.com/isodiff/isodiff/internal/tree"
 )
 
@@ -222,9 +223,15 @@ func (r *Reader) readBlockList(e *Entry, m *metaReader, off int64) error {
 	if e.Fragment != noFragment && e.FragOffset >= s.BlockSize {
 		return bad("fragment offset %d", e.FragOffset)
 	}
+	if err := budget.Attach(r.budget, e, int64(4*n), "squashfs block list", off); err != nil {
+		return err
+	}
 	e.BlockSizes = make([]uint32, 0, min(n, metaSize/4))
 	stored := uint64(0)
 	for len(e.BlockSizes) < n {
+		if err := r.stopped(off, "file inode"); err != nil {
+			return err
+		}
 		k := min(n-len(e.BlockSizes), metaSize/4)
 		b, err := m.read(4 * k)
 		if err != nil {

@@ -24,6 +24,9 @@ func (r *Reader) metaBlockAt(off, limit int64) (*metaBlock, error) {
 	if off < 0 || off+2 > limit {
 		return nil, newErr(off, "metadata block", ErrBounds)
 	}
+	if err := r.stopped(off, "metadata block"); err != nil {
+		return nil, err
+	}
 	// Read the header and the largest possible block in one go.
 	scratch := r.getBuf()
 	defer r.putBuf(scratch)

@@ -1,10 +1,14 @@
 package squashfs
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
 	"sync"
+
+	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/internal/tree"
 )
 
 // Cache bounds. A metadata block holds at most 8 KiB, a fragment block at
@@ -30,12 +34,40 @@ type Reader struct {
 	frags *lru[uint32, fragBlock]
 	bufs  sync.Pool // *[]byte of bufSize, for stored (compressed) bytes
 	bufSz int
+
+	budget *budget.Budget
+	ctx    context.Context
+	// xattrSets and xattrValues memoise decoded xattr sets (by key/value
+	// reference and count) and out-of-line values (by reference): an image
+	// can make any number of inodes share one set, and any number of keys
+	// share one value, and each is decoded once while it stays cached.
+	xattrSets   *lru[xattrSetKey, []tree.Xattr]
+	xattrValues *lru[uint64, tree.Xattr]
+}
+
+// Options set what a Reader may spend. The zero value means no budget and
+// no cancellation.
+type Options struct {
+	// Budget is charged with everything the Reader holds because the image
+	// said so: its caches, id table, the directory listings a Walker holds,
+	// each entry's block list and xattrs. A refused charge is an error
+	// wrapping *budget.ExceededError. Nil: unlimited.
+	Budget *budget.Budget
+	// Context, when set, is checked before each block is read and decoded
+	// (metadata or data), so that any work an image asks for stops soon
+	// after the context is done; the error then wraps ctx.Err().
+	Context context.Context
 }
 
 // Open reads and checks the superblock, compressor options, id table and
 // xattr table header of the image in r, of the given size. The rest of the
 // image is read on demand.
 func Open(r io.ReaderAt, size int64) (*Reader, error) {
+	return OpenOptions(r, size, Options{})
+}
+
+// OpenOptions is Open with a budget and a context.
+func OpenOptions(r io.ReaderAt, size int64, o Options) (*Reader, error) {
 	var sb [superblockSize]byte
 	if size < superblockSize {
 		return nil, newErr(0, "superblock", ErrTruncated)
@@ -43,15 +75,26 @@ func Open(r io.ReaderAt, size int64) (*Reader, error) {
 	if _, err := r.ReadAt(sb[:], 0); err != nil {
 		return nil, newErr(0, "superblock", err)
 	}
-	rd := &Reader{Super: parseSuperblock(sb[:]), ra: r}
+	rd := &Reader{Super: parseSuperblock(sb[:]), ra: r, budget: o.Budget, ctx: o.Context}
+	if rd.ctx == nil {
+		rd.ctx = context.Background()
+	}
 	s := &rd.Super
 	if err := s.validate(size); err != nil {
 		return nil, err
 	}
 	rd.end = int64(s.BytesUsed)
 	rd.bufSz = max(int(s.BlockSize), 2+metaSize)
+	// The caches' worst case, held for the Reader's life: metadata blocks,
+	// fragment blocks, a few pooled buffers, memoised xattrs.
+	fixed := int64(metaCacheBlocks*metaSize + (fragCacheBlocks+4)*rd.bufSz + xattrMemoBytes)
+	if err := budget.Attach(rd.budget, rd, fixed, "squashfs caches", 0); err != nil {
+		return nil, err
+	}
 	rd.meta = newLRU[int64, *metaBlock](metaCacheBlocks)
 	rd.frags = newLRU[uint32, fragBlock](fragCacheBlocks)
+	rd.xattrSets = newLRU[xattrSetKey, []tree.Xattr](xattrSetCache)
+	rd.xattrValues = newLRU[uint64, tree.Xattr](xattrValueCache)
 	var err error
 	if rd.dec, err = newDecompressor(s.Compression); err != nil {
 		return nil, newErr(20, "superblock", err)
@@ -72,6 +115,14 @@ func Open(r io.ReaderAt, size int64) (*Reader, error) {
 		return nil, err
 	}
 	return rd, nil
+}
+
+// stopped returns the context's error, wrapped with where it stopped.
+func (r *Reader) stopped(off int64, what string) error {
+	if err := r.ctx.Err(); err != nil {
+		return newErr(off, what, err)
+	}
+	return nil
 }
 
 // readAt reads exactly len(p) bytes at off, which must lie inside the image.
@@ -105,6 +156,9 @@ func (r *Reader) putBuf(b *[]byte) { r.bufs.Put(b) }
 func (r *Reader) decodeBlock(dst []byte, off int64, n uint32, compressed bool, what string) ([]byte, error) {
 	if int(n) > r.bufSz || (!compressed && int(n) > len(dst)) {
 		return nil, corrupt(off, what, "stored size %d larger than the block", n)
+	}
+	if err := r.stopped(off, what); err != nil {
+		return nil, err
 	}
 	if !compressed {
 		if err := r.readAt(dst[:n], off, what); err != nil {
@@ -145,6 +199,9 @@ func (r *Reader) lookupTable(indexStart uint64, i uint64, entrySize int, what st
 // readIDs loads the uid/gid table (at most 65535 ids, 256 KiB).
 func (r *Reader) readIDs() error {
 	n := int(r.Super.IDCount)
+	if err := budget.Attach(r.budget, r, int64(4*n), "squashfs id table", int64(r.Super.IDTableStart)); err != nil {
+		return err
+	}
 	r.ids = make([]uint32, n)
 	for i := 0; i < n; i += metaSize / 4 {
 		m, err := r.lookupTable(r.Super.IDTableStart, uint64(i), 4, "id table")

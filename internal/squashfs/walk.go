@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/isodiff/isodiff/internal/budget"
 	"github.com/isodiff/isodiff/internal/tree"
 )
 
@@ -28,14 +29,19 @@ type Walker struct {
 	held    int                 // entries in the stack's listings
 	seen    map[uint64]struct{} // visited directory inode numbers
 	seenDir map[uint64]struct{} // visited listing positions
+	charged int64               // budget held for seen and seenDir
 	err     error
 }
 
 type frame struct {
-	path string
-	ents []dirent
-	next int
+	path    string
+	ents    []dirent
+	next    int
+	charged int64 // budget held for ents
 }
+
+// seenCost is what one visited directory costs in the seen maps.
+const seenCost = 2 * 48
 
 // Walk returns a Walker over the whole image.
 func (r *Reader) Walk() *Walker {
@@ -51,10 +57,21 @@ func (w *Walker) Next() (*Entry, error) {
 	e, err := w.next()
 	if err != nil {
 		w.err = err
-		w.stack = nil
+		w.release()
 		return nil, err
 	}
 	return e, nil
+}
+
+// release gives back what the walk held, at its end or first error.
+func (w *Walker) release() {
+	for _, f := range w.stack {
+		w.r.budget.Release(f.charged)
+	}
+	w.stack = nil
+	w.r.budget.Release(w.charged)
+	w.charged = 0
+	w.seen, w.seenDir = nil, nil
 }
 
 func (w *Walker) next() (*Entry, error) {
@@ -70,6 +87,7 @@ func (w *Walker) next() (*Entry, error) {
 		top := &w.stack[len(w.stack)-1]
 		if top.next == len(top.ents) {
 			w.held -= len(top.ents)
+			w.r.budget.Release(top.charged)
 			w.stack = w.stack[:len(w.stack)-1]
 			continue
 		}
@@ -103,7 +121,11 @@ func (w *Walker) load(path string, ref uint64, typ uint16) (*Entry, error) {
 	if basic := (e.InodeType-1)%7 + 1; basic != int(typ) {
 		return nil, corrupt(int64(r.Super.InodeTableStart+ref>>16), "inode", "type %d but directory entry says %d", e.InodeType, typ)
 	}
-	if e.Xattrs, err = r.xattrs(e.xattrIdx); err != nil {
+	var held int64
+	if e.Xattrs, held, err = r.xattrs(e.xattrIdx); err != nil {
+		return nil, err
+	}
+	if err := budget.Attach(r.budget, e, held, "squashfs xattrs of "+path, int64(r.Super.XattrTableStart)); err != nil {
 		return nil, err
 	}
 	if !e.Mode.IsDir() {
@@ -120,17 +142,22 @@ func (w *Walker) load(path string, ref uint64, typ uint16) (*Entry, error) {
 	if len(w.stack) >= maxDepth {
 		return nil, corrupt(off, "directory", "nesting deeper than %d", maxDepth)
 	}
+	if err := r.budget.Charge(seenCost, "squashfs directories visited", off); err != nil {
+		return nil, err
+	}
+	w.charged += seenCost
 	w.seen[e.Inode] = struct{}{}
 	if e.dirSize > 0 { // an empty listing takes no room: it sits where the next one starts
 		w.seenDir[listing] = struct{}{}
 	}
-	ents, err := r.readDir(e)
+	ents, charged, err := r.readDir(e)
 	if err != nil {
 		return nil, err
 	}
 	if w.held += len(ents); w.held > maxHeld {
+		r.budget.Release(charged)
 		return nil, corrupt(off, "directory", "more than %d entries in the open directories", maxHeld)
 	}
-	w.stack = append(w.stack, frame{path: path, ents: ents})
+	w.stack = append(w.stack, frame{path: path, ents: ents, charged: charged})
 	return e, nil
 }

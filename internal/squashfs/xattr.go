@@ -44,73 +44,127 @@ func (t *xattrTable) init(r *Reader) error {
 	return nil
 }
 
-// xattrs returns the attributes of xattr id idx, sorted by full name.
-func (r *Reader) xattrs(idx uint32) ([]tree.Xattr, error) {
+// xattrSetKey names one decoded xattr set: where its keys start in the
+// key/value table and how many there are.
+type xattrSetKey struct {
+	ref   uint64
+	count uint32
+}
+
+// Memo sizes: decoded sets (each at most maxXattrs excerpted attributes,
+// charged by the entries that hold them) and out-of-line values (each an
+// excerpt, at most a few hundred bytes).
+const (
+	xattrSetCache   = 16
+	xattrValueCache = 1024
+	xattrMemoBytes  = xattrValueCache * (tree.XattrExcerpt + 96)
+)
+
+// xattrs returns the attributes of xattr id idx, sorted by full name, and
+// the bytes they hold (for the caller to charge). Long values are excerpted
+// (tree.NewXattr). A set shared by many inodes, and an out-of-line value
+// shared by many keys, are decoded once while they stay memoised; the
+// slice returned may be shared and must not be modified.
+func (r *Reader) xattrs(idx uint32) ([]tree.Xattr, int64, error) {
 	t := &r.xattr
 	if idx == noXattr {
-		return nil, nil
+		return nil, 0, nil
 	}
 	s := &r.Super
 	if !t.present || idx >= t.ids {
-		return nil, corrupt(int64(s.XattrTableStart), "xattr id", "index %d of %d", idx, t.ids)
+		return nil, 0, corrupt(int64(s.XattrTableStart), "xattr id", "index %d of %d", idx, t.ids)
 	}
 	m, err := r.lookupTable(s.XattrTableStart+16, uint64(idx), 16, "xattr id table")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	le := binary.LittleEndian
 	b, err := m.read(16)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	ref, count := le.Uint64(b), le.Uint32(b[8:])
-	if count > maxXattrs {
-		return nil, corrupt(m.offset(), "xattr id", "%d xattrs", count)
+	key := xattrSetKey{le.Uint64(b), le.Uint32(b[8:])}
+	if key.count > maxXattrs {
+		return nil, 0, corrupt(m.offset(), "xattr id", "%d xattrs", key.count)
 	}
-	kv, err := r.xattrMeta(ref)
+	if set, ok := r.xattrSets.get(key); ok {
+		return set, xattrSetSize(set), nil
+	}
+	kv, err := r.xattrMeta(key.ref)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	out := make([]tree.Xattr, 0, count)
-	for range count {
+	out := make([]tree.Xattr, 0, key.count)
+	for range key.count {
 		off := kv.offset()
+		if err := r.stopped(off, "xattr"); err != nil {
+			return nil, 0, err
+		}
 		bad := func(format string, args ...any) error { return corrupt(off, "xattr", format, args...) }
 		h, err := kv.read(4)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		typ, nameLen := le.Uint16(h), int(le.Uint16(h[2:]))
 		if int(typ&^xattrOutOfLine) >= len(xattrPrefixes) || typ&^(xattrOutOfLine|0xff) != 0 {
-			return nil, bad("type %#x", typ)
+			return nil, 0, bad("type %#x", typ)
 		}
-		name, err := kv.read(nameLen)
+		nameBytes, err := kv.read(nameLen)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		x := tree.Xattr{Name: xattrPrefixes[typ&0xff] + string(name)}
+		name := xattrPrefixes[typ&0xff] + string(nameBytes)
+		var x tree.Xattr
 		if typ&xattrOutOfLine != 0 {
 			v, err := readXattrValue(kv, off)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			if len(v) != 8 {
-				return nil, bad("out-of-line value reference of %d bytes", len(v))
+				return nil, 0, bad("out-of-line value reference of %d bytes", len(v))
 			}
-			vr, err := r.xattrMeta(le.Uint64(v))
+			if x, err = r.outOfLineValue(le.Uint64(v), off); err != nil {
+				return nil, 0, err
+			}
+			x.Name = name
+		} else {
+			v, err := readXattrValue(kv, off)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
-			if x.Value, err = readXattrValue(vr, off); err != nil {
-				return nil, err
-			}
-		} else if x.Value, err = readXattrValue(kv, off); err != nil {
-			return nil, err
+			x = tree.NewXattr(name, v)
 		}
-		x.Value = slices.Clone(x.Value)
 		out = append(out, x)
 	}
 	slices.SortFunc(out, func(a, b tree.Xattr) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	r.xattrSets.put(key, out)
+	return out, xattrSetSize(out), nil
+}
+
+// outOfLineValue returns the (excerpted) value stored at reference ref.
+func (r *Reader) outOfLineValue(ref uint64, off int64) (tree.Xattr, error) {
+	if x, ok := r.xattrValues.get(ref); ok {
+		return x, nil
+	}
+	vr, err := r.xattrMeta(ref)
+	if err != nil {
+		return tree.Xattr{}, err
+	}
+	v, err := readXattrValue(vr, off)
+	if err != nil {
+		return tree.Xattr{}, err
+	}
+	x := tree.NewXattr("", v)
+	r.xattrValues.put(ref, x)
+	return x, nil
+}
+
+func xattrSetSize(set []tree.Xattr) int64 {
+	n := int64(0)
+	for _, x := range set {
+		n += x.MemSize()
+	}
+	return n
 }
 
 // xattrMeta positions a reader at reference ref of the key/value table.

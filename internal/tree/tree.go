@@ -11,6 +11,8 @@
 package tree
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"io/fs"
 	"strings"
 	"time"
@@ -54,11 +56,46 @@ func Join(dir, name string) string {
 }
 
 // Xattr is one extended attribute, with its full name ("user.foo",
-// "security.capability").
+// "security.capability"). Values longer than XattrExcerpt bytes are kept as
+// an excerpt: their first XattrExcerpt bytes, their length and their
+// SHA-256, so that a node never carries copies of large values an image
+// can repeat (one 64 KiB value referenced by thousands of keys).
 type Xattr struct {
 	Name  string
-	Value []byte
+	Value []byte // the whole value, or its first XattrExcerpt bytes
+	Size  int    // the value's length
+	Sum   [sha256.Size]byte
 }
+
+// XattrExcerpt is the longest value an Xattr holds whole.
+const XattrExcerpt = 64
+
+// NewXattr returns the attribute name=value, excerpting a long value.
+// value is copied, so the caller may reuse it.
+func NewXattr(name string, value []byte) Xattr {
+	x := Xattr{Name: name, Size: len(value)}
+	if len(value) > XattrExcerpt {
+		x.Sum = sha256.Sum256(value)
+		value = value[:XattrExcerpt]
+	}
+	x.Value = bytes.Clone(value)
+	if x.Value == nil {
+		x.Value = []byte{}
+	}
+	return x
+}
+
+// Excerpted reports whether Value holds only the start of the value.
+func (x Xattr) Excerpted() bool { return x.Size > len(x.Value) }
+
+// SameValue reports whether x and y have equal values (by SHA-256 for
+// excerpted values).
+func (x Xattr) SameValue(y Xattr) bool {
+	return x.Size == y.Size && bytes.Equal(x.Value, y.Value) && x.Sum == y.Sum
+}
+
+// MemSize is what the attribute holds in memory, for budgets.
+func (x Xattr) MemSize() int64 { return int64(len(x.Name)+len(x.Value)) + 80 }
 
 // Node is the metadata of one filesystem node, as both readers report it.
 // Fields a format does not carry are left zero and named in the Has mask.

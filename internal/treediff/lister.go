@@ -1,7 +1,6 @@
 package treediff
 
 import (
-	"bytes"
 	"github.com/isodiff/isodiff/internal/tree"
 	"github.com/isodiff/isodiff/report"
 )
@@ -74,7 +73,7 @@ func sameListing(a, b *tree.Node, o Options) bool {
 		return false
 	}
 	for i := range a.Xattrs {
-		if a.Xattrs[i].Name != b.Xattrs[i].Name || !bytes.Equal(a.Xattrs[i].Value, b.Xattrs[i].Value) {
+		if a.Xattrs[i].Name != b.Xattrs[i].Name || !a.Xattrs[i].SameValue(b.Xattrs[i]) {
 			return false
 		}
 	}

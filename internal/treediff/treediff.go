@@ -152,14 +152,14 @@ func compareXattrs(a, b []tree.Xattr) []field.Change {
 	for i < len(a) || j < len(b) {
 		switch {
 		case j >= len(b) || (i < len(a) && a[i].Name < b[j].Name):
-			ch = append(ch, field.Change{Name: "xattr " + a[i].Name, A: XattrValue(a[i].Value), OnlyA: true})
+			ch = append(ch, field.Change{Name: "xattr " + a[i].Name, A: XattrValue(a[i]), OnlyA: true})
 			i++
 		case i >= len(a) || b[j].Name < a[i].Name:
-			ch = append(ch, field.Change{Name: "xattr " + b[j].Name, B: XattrValue(b[j].Value), OnlyB: true})
+			ch = append(ch, field.Change{Name: "xattr " + b[j].Name, B: XattrValue(b[j]), OnlyB: true})
 			j++
 		default:
-			if !bytes.Equal(a[i].Value, b[j].Value) {
-				ch = append(ch, field.Change{Name: "xattr " + a[i].Name, A: XattrValue(a[i].Value), B: XattrValue(b[j].Value)})
+			if !a[i].SameValue(b[j]) {
+				ch = append(ch, field.Change{Name: "xattr " + a[i].Name, A: XattrValue(a[i]), B: XattrValue(b[j])})
 			}
 			i++
 			j++
@@ -168,8 +168,17 @@ func compareXattrs(a, b []tree.Xattr) []field.Change {
 	return ch
 }
 
-// XattrValue renders an xattr value as text when it is printable, else as hex.
-func XattrValue(v []byte) string {
+// XattrValue renders an xattr value as text when it is printable, else as
+// hex; an excerpted value is followed by its length and SHA-256 prefix.
+func XattrValue(x tree.Xattr) string {
+	s := xattrBytes(x.Value)
+	if x.Excerpted() {
+		s += fmt.Sprintf("... (%d bytes, sha256 %x)", x.Size, x.Sum[:8])
+	}
+	return s
+}
+
+func xattrBytes(v []byte) string {
 	printable := len(v) > 0
 	for _, c := range bytes.TrimSuffix(v, []byte{0}) {
 		if c < ' ' || c > '~' {
@@ -236,7 +245,7 @@ func ListingLine(n *tree.Node, o Options) string {
 		b.WriteString(" -> " + n.Link)
 	}
 	for _, x := range n.Xattrs {
-		b.WriteString(" [" + x.Name + "=" + XattrValue(x.Value) + "]")
+		b.WriteString(" [" + x.Name + "=" + XattrValue(x) + "]")
 	}
 	return b.String()
 }

@@ -24,12 +24,12 @@ type comparer struct {
 	// bytes mean equal content.
 	sameCodec bool
 	// sameBlocks: same block size, so files can be compared block by block.
-	sameBlocks       bool
-	rawA, rawB       []byte
-	plainA, plainB   []byte
-	rawSections      [2]*io.SectionReader
-	tailA, tailB     []byte
-	fragEqual        map[[2]uint32]bool // stored-bytes equality of fragment block pairs
+	sameBlocks     bool
+	rawA, rawB     []byte
+	plainA, plainB []byte
+	rawSections    [2]*io.SectionReader
+	tailA, tailB   []byte
+	fragEqual      map[[2]uint32]bool // stored-bytes equality of fragment block pairs
 	// spans are the last compared pair's possibly differing ranges (see
 	// compareBlocks); spansLost is set when there were too many.
 	spans     []report.Range

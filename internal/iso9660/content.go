@@ -1,33 +1,61 @@
 package iso9660
 
 import (
+	"context"
+	"errors"
 	"io"
 	"strings"
 )
 
 // Open returns the content of e: its extents read in order straight from the
 // image, nothing buffered. For a directory it is the raw directory records;
-// for other non-regular files it is empty.
+// for other non-regular files it is empty. A read that fails is a
+// *FormatError naming the offset in the image of the first byte that could
+// not be read (the file's data, not its directory record).
 func (im *Image) Open(e *Entry) io.Reader {
 	if !e.Mode.IsRegular() && !e.Mode.IsDir() {
 		return strings.NewReader("")
 	}
 	for _, x := range e.Extents {
 		if x.Offset+x.Size > im.size {
-			return errReader{formatErrf(x.Offset, "data of "+e.Path, "%w: %d bytes, image is %d bytes", ErrTruncated, x.Size, im.size)}
+			return errReader{formatErrf(x.Offset, "file data", "%w: %d bytes, image is %d bytes", ErrTruncated, x.Size, im.size)}
 		}
 	}
 	switch len(e.Extents) {
 	case 0:
 		return strings.NewReader("")
 	case 1:
-		return io.NewSectionReader(im.r, e.Extents[0].Offset, e.Extents[0].Size)
+		return newExtentReader(im.r, e.Extents[0])
 	}
 	rs := make([]io.Reader, len(e.Extents))
 	for i, x := range e.Extents {
-		rs[i] = io.NewSectionReader(im.r, x.Offset, x.Size)
+		rs[i] = newExtentReader(im.r, x)
 	}
 	return io.MultiReader(rs...)
+}
+
+// extentReader reads one extent, turning read errors into FormatErrors at
+// the offset of the byte that failed.
+type extentReader struct {
+	sr  *io.SectionReader
+	off int64 // of the extent in the image
+	pos int64 // bytes read so far
+}
+
+func newExtentReader(r io.ReaderAt, x Extent) *extentReader {
+	return &extentReader{sr: io.NewSectionReader(r, x.Offset, x.Size), off: x.Offset}
+}
+
+func (r *extentReader) Read(p []byte) (int, error) {
+	n, err := r.sr.Read(p)
+	r.pos += int64(n)
+	if err != nil && err != io.EOF {
+		var fe *FormatError
+		if !errors.As(err, &fe) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			err = formatErr(r.off+r.pos, "file data", err)
+		}
+	}
+	return n, err
 }
 
 // errReader fails every read with err.

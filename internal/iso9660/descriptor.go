@@ -103,7 +103,13 @@ func jolietLevel(esc []byte) int {
 	return 0
 }
 
-func parseVolumeDescriptor(b []byte, off int64) (*VolumeDescriptor, error) {
+// parseVolumeDescriptor decodes the descriptor in b, the sector at off. A
+// root directory record whose length byte is not 34 or whose identifier is
+// not the single byte 0 is read as the 34-byte record ECMA-119 places
+// there, and the repair returned: the Linux kernel and libisofs use only
+// its extent (and read the rest from the root's own "." record), libarchive
+// accepts lengths up to 68, written by the CSRG archive discs.
+func parseVolumeDescriptor(b []byte, off int64) (*VolumeDescriptor, []Repair, error) {
 	v := &VolumeDescriptor{Type: b[0], Version: b[6], Offset: off}
 	le16 := func(o int) uint16 { return binary.LittleEndian.Uint16(b[o:]) }
 	le32 := func(o int) uint32 { return binary.LittleEndian.Uint32(b[o:]) }
@@ -124,9 +130,26 @@ func parseVolumeDescriptor(b []byte, off int64) (*VolumeDescriptor, error) {
 	v.OptLPathTable = le32(144)
 	v.MPathTable = binary.BigEndian.Uint32(b[148:])
 	v.OptMPathTable = binary.BigEndian.Uint32(b[152:])
-	root, err := parseDirRecord(b[156:190])
+	var repairs []Repair
+	rootBytes := b[156:190]
+	if rootBytes[0] != 34 || rootBytes[32] != 1 || rootBytes[33] != 0 {
+		fixed := bytes.Clone(rootBytes)
+		var how []string
+		if fixed[0] != 34 {
+			how = append(how, fmt.Sprintf("length byte %d read as 34", fixed[0]))
+			fixed[0] = 34
+		}
+		if fixed[32] != 1 || fixed[33] != 0 {
+			how = append(how, fmt.Sprintf("identifier of length %d starting %#02x read as the root's (one byte 0)", fixed[32], fixed[33]))
+			fixed[32], fixed[33] = 1, 0
+		}
+		repairs = append(repairs, Repair{Off: off + 156, What: "root directory record of the volume descriptor",
+			How: strings.Join(how, "; ") + ", as Linux and xorriso read it (they use only its extent)"})
+		rootBytes = fixed
+	}
+	root, err := parseDirRecord(rootBytes)
 	if err != nil {
-		return nil, formatErr(off+156, "root directory record", err)
+		return nil, nil, formatErr(off+156, "root directory record", err)
 	}
 	root.Identifier = bytes.Clone(root.Identifier)
 	root.SystemUse = nil
@@ -145,9 +168,9 @@ func parseVolumeDescriptor(b []byte, off int64) (*VolumeDescriptor, error) {
 	v.FileStructureVersion = b[881]
 	copy(v.ApplicationUse[:], b[883:1395])
 	if v.LogicalBlockSize != SectorSize {
-		return nil, formatErrf(off+128, "logical block size", "%d, want %d", v.LogicalBlockSize, SectorSize)
+		return nil, nil, formatErrf(off+128, "logical block size", "%d, want %d", v.LogicalBlockSize, SectorSize)
 	}
-	return v, nil
+	return v, repairs, nil
 }
 
 // decodeString turns a padded identifier into text: UCS-2 big-endian for

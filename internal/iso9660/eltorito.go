@@ -87,7 +87,19 @@ func (e BootEntry) MediaType() byte { return e.Media & 0x0F }
 
 // BootCatalog reads the El Torito boot catalog named by the boot record. It
 // returns an error wrapping ErrNoBootCatalog when there is no boot record.
+// The catalog is decoded once per Image and charged to its budget until
+// Close; every call returns the same *BootCatalog, which callers must not
+// modify.
 func (im *Image) BootCatalog() (*BootCatalog, error) {
+	im.catalogOnce.Do(func() { im.catalog, im.catalogErr = im.readBootCatalog() })
+	return im.catalog, im.catalogErr
+}
+
+// readBootCatalog decodes the catalog. Its length is bounded by the bytes
+// that exist: a section header's entry count is checked against the
+// entries left in maxCatalogSectors before any is read, and each entry and
+// header is charged to the budget.
+func (im *Image) readBootCatalog() (*BootCatalog, error) {
 	if im.Boot == nil {
 		return nil, ErrNoBootCatalog
 	}
@@ -119,6 +131,9 @@ func (im *Image) BootCatalog() (*BootCatalog, error) {
 		return nil, err
 	}
 	c := &BootCatalog{LBA: lba}
+	charge := func(n int64, i int) error {
+		return im.held.grow(im.budget, n, "El Torito boot catalog entries", base+int64(i)*catalogEntrySize)
+	}
 	v := &c.Validation
 	v.HeaderID, v.PlatformID = b[0], b[1]
 	v.IDString = strings.TrimRight(string(b[4:28]), "\x00 ")
@@ -135,9 +150,16 @@ func (im *Image) BootCatalog() (*BootCatalog, error) {
 	if b, err = read(1); err != nil {
 		return nil, err
 	}
+	if err := charge(bootEntryCost, 1); err != nil {
+		return nil, err
+	}
 	c.Entries = append(c.Entries, parseBootEntry(b, 0, -1, v.PlatformID))
+	const maxEntries = maxCatalogSectors * (SectorSize / catalogEntrySize)
 	i := 2
 	for final := false; !final; {
+		if err := im.ctx.Err(); err != nil {
+			return nil, err
+		}
 		b, err := read(i)
 		if err != nil {
 			return nil, err
@@ -149,6 +171,12 @@ func (im *Image) BootCatalog() (*BootCatalog, error) {
 		h := SectionHeader{Indicator: b[0], PlatformID: b[1], NumEntries: binary.LittleEndian.Uint16(b[2:]),
 			IDString: strings.TrimRight(string(b[4:32]), "\x00 ")}
 		final = b[0] == 0x91
+		if int(h.NumEntries) > maxEntries-i {
+			return nil, formatErrf(base+int64(i-1)*catalogEntrySize, "El Torito section header", "%d entries, the catalog has room for %d more", h.NumEntries, maxEntries-i)
+		}
+		if err := charge(bootEntryCost*(1+int64(h.NumEntries)), i-1); err != nil {
+			return nil, err
+		}
 		c.Sections = append(c.Sections, h)
 		for n := 0; n < int(h.NumEntries); n++ {
 			b, err := read(i)
@@ -168,6 +196,9 @@ func (im *Image) BootCatalog() (*BootCatalog, error) {
 					return nil, formatErrf(base+int64(i)*catalogEntrySize, "El Torito section entry extension", "indicator %#02x", x[0])
 				}
 				i++
+				if err := charge(30, i-1); err != nil {
+					return nil, err
+				}
 				crit = append(crit, x[2:32]...)
 				more = x[1]&0x20 != 0
 			}
@@ -366,12 +397,19 @@ func (im *Image) fileSizesAt() (map[uint32]int64, error) {
 			im.bootErr = err
 			return
 		}
+		// The maps hold at most one key per catalog entry (charged with
+		// the catalog) and one size per entry.
 		want := map[uint32]bool{}
 		for _, e := range c.Entries {
 			want[e.LoadRBA] = true
 		}
+		if err := im.held.grow(im.budget, bootSizeCost*int64(len(want)), "El Torito boot image sizes", im.Boot.Offset); err != nil {
+			im.bootErr = err
+			return
+		}
 		sizes := map[uint32]int64{}
 		w := im.Walk()
+		defer w.Close()
 		for {
 			e, err := w.Next()
 			if err == io.EOF {

@@ -2,8 +2,11 @@ package iso9660
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"sync"
+
+	"github.com/isodiff/isodiff/internal/budget"
 )
 
 // Namespaces a walk can use.
@@ -34,8 +37,16 @@ type Image struct {
 	// no Rock Ridge) or NamespaceISO9660 (the bare primary tree).
 	Namespace string
 
-	r    io.ReaderAt
-	size int64
+	r       io.ReaderAt
+	size    int64
+	budget  *budget.Budget
+	ctx     context.Context
+	held    imageHold
+	repairs []Repair
+
+	catalogOnce sync.Once
+	catalog     *BootCatalog
+	catalogErr  error
 
 	bootOnce  sync.Once
 	bootSizes map[uint32]int64
@@ -43,28 +54,69 @@ type Image struct {
 }
 
 // Open reads the volume descriptors of the image in r, which is size bytes
-// long, and detects Rock Ridge on the primary root.
+// long, and detects Rock Ridge on the primary root. It is OpenOptions with
+// the zero Options: no budget, no cancellation.
 func Open(r io.ReaderAt, size int64) (*Image, error) {
-	im := &Image{r: r, size: size}
+	return OpenOptions(r, size, Options{})
+}
+
+// OpenOptions is Open charging o.Budget and stopping when o.Context is
+// done. The Image keeps both for the work done later on its behalf. Close
+// gives back what the Image holds charged.
+func OpenOptions(r io.ReaderAt, size int64, o Options) (*Image, error) {
+	ctx := o.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	im := &Image{r: r, size: size, budget: o.Budget, ctx: ctx}
+	if err := im.open(); err != nil {
+		im.Close()
+		return nil, err
+	}
+	return im, nil
+}
+
+// Close gives back the budget the Image holds charged (descriptors, boot
+// catalog, boot image sizes). Walks keep their own charges until they end.
+// The Image must not be used after Close.
+func (im *Image) Close() error {
+	im.held.release()
+	return nil
+}
+
+// Repairs lists the departures from the standard that were read the way
+// the Linux kernel and xorriso read them rather than refused (for now, a
+// volume descriptor's root directory record whose length or identifier
+// byte is wrong). The caller should report them: the image is read, but
+// not as recorded.
+func (im *Image) Repairs() []Repair { return im.repairs }
+
+func (im *Image) open() error {
 	buf := make([]byte, SectorSize)
 	terminated := false
 	for i := 0; i < maxDescriptors; i++ {
+		if err := im.ctx.Err(); err != nil {
+			return err
+		}
 		off := int64(16+i) * SectorSize
-		if off+SectorSize > size {
+		if off+SectorSize > im.size {
 			if im.Primary == nil {
-				return nil, formatErr(off, "volume descriptor", ErrTruncated)
+				return formatErr(off, "volume descriptor", ErrTruncated)
 			}
 			break
 		}
-		if _, err := r.ReadAt(buf, off); err != nil {
-			return nil, formatErr(off, "volume descriptor", err)
+		if _, err := im.r.ReadAt(buf, off); err != nil {
+			return formatErr(off, "volume descriptor", err)
 		}
 		id := string(buf[1:6])
 		if !knownDescriptorID(id) {
 			if i == 0 {
-				return nil, formatErrf(off, "volume descriptor", "%w: identifier %q", ErrNotISO, buf[1:6])
+				return formatErrf(off, "volume descriptor", "%w: identifier %q", ErrNotISO, buf[1:6])
 			}
 			break
+		}
+		if err := im.held.grow(im.budget, descriptorCost, "volume descriptor", off); err != nil {
+			return err
 		}
 		im.Descriptors = append(im.Descriptors, DescriptorInfo{Type: buf[0], Identifier: id, Version: buf[6], Offset: off})
 		if id != "CD001" || terminated {
@@ -79,16 +131,18 @@ func Open(r io.ReaderAt, size int64) (*Image, error) {
 			if im.Primary != nil {
 				break // only the first counts
 			}
-			v, err := parseVolumeDescriptor(buf, off)
+			v, repairs, err := parseVolumeDescriptor(buf, off)
 			if err != nil {
-				return nil, err
+				return err
 			}
+			im.repairs = append(im.repairs, repairs...)
 			im.Primary = v
 		case TypeSupplementary:
-			v, err := parseVolumeDescriptor(buf, off)
+			v, repairs, err := parseVolumeDescriptor(buf, off)
 			if err != nil {
-				return nil, err
+				return err
 			}
+			im.repairs = append(im.repairs, repairs...)
 			im.Supplementary = append(im.Supplementary, v)
 			if v.Joliet && im.Joliet == nil {
 				im.Joliet = v
@@ -98,26 +152,26 @@ func Open(r io.ReaderAt, size int64) (*Image, error) {
 		}
 	}
 	if im.Primary == nil {
-		return nil, formatErrf(16*SectorSize, "volume descriptor set", "%w: no primary volume descriptor", ErrNotISO)
+		return formatErrf(16*SectorSize, "volume descriptor set", "%w: no primary volume descriptor", ErrNotISO)
 	}
 	if err := im.checkExtent(im.Primary.Root.Extent, int64(im.Primary.Root.DataLength), im.Primary.Offset+156, "root directory"); err != nil {
-		return nil, err
+		return err
 	}
 	if err := im.detectRockRidge(); err != nil {
-		return nil, err
+		return err
 	}
 	switch {
 	case im.RockRidge:
 		im.Namespace = NamespaceRockRidge
 	case im.Joliet != nil:
 		if err := im.checkExtent(im.Joliet.Root.Extent, int64(im.Joliet.Root.DataLength), im.Joliet.Offset+156, "Joliet root directory"); err != nil {
-			return nil, err
+			return err
 		}
 		im.Namespace = NamespaceJoliet
 	default:
 		im.Namespace = NamespaceISO9660
 	}
-	return im, nil
+	return nil
 }
 
 func knownDescriptorID(id string) bool {
@@ -132,10 +186,12 @@ func knownDescriptorID(id string) bool {
 func (im *Image) Size() int64 { return im.size }
 
 // checkExtent verifies that n bytes from block lba lie inside the image.
+// The error names the missing bytes' offset (the extent's), and the
+// record that points there (at) in its text.
 func (im *Image) checkExtent(lba uint32, n int64, at int64, what string) error {
 	off := int64(lba) * SectorSize
 	if n < 0 || off > im.size || n > im.size-off {
-		return formatErrf(at, what, "%w: %d bytes at block %d, image is %d bytes", ErrTruncated, n, lba, im.size)
+		return formatErrf(off, what, "%w: %d bytes at block %d (recorded at offset %d), image is %d bytes", ErrTruncated, n, lba, at, im.size)
 	}
 	return nil
 }
@@ -172,8 +228,11 @@ func (im *Image) detectRockRidge() error {
 	if len(su) < 7 || !bytes.Equal(su[:2], []byte("SP")) {
 		return nil
 	}
-	var info rrInfo
-	_, err = im.systemUse(su, off+int64(dot.Len)-int64(len(su)), 0, info.add)
+	info := rrInfo{b: im.budget, entryOff: off}
+	defer info.release()
+	sr := newSUSPReader(im, im.ctx)
+	defer sr.release()
+	_, err = sr.systemUse(su, off+int64(dot.Len)-int64(len(su)), 0, info.add)
 	if err != nil {
 		return err
 	}

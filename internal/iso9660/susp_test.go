@@ -2,6 +2,7 @@ package iso9660
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"testing"
 	"time"
@@ -16,9 +17,15 @@ func entry(sig string, data ...byte) []byte {
 func decode(t *testing.T, im *Image, su []byte) *rrInfo {
 	t.Helper()
 	var info rrInfo
-	damage, err := im.systemUse(su, 0, 0, info.add)
+	if im.ctx == nil {
+		im.ctx = context.Background()
+	}
+	damage, err := newSUSPReader(im, im.ctx).systemUse(su, 0, 0, info.add)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if damage == nil {
+		damage = info.finish()
 	}
 	info.damage = damage
 	return &info

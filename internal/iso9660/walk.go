@@ -2,6 +2,8 @@ package iso9660
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/isodiff/isodiff/internal/budget"
 	"github.com/isodiff/isodiff/internal/tree"
 )
 
@@ -60,35 +63,58 @@ type Entry struct {
 	// compressed; Size and Open are then the compressed form.
 	Zisofs bool
 
-	name string // final path element, the sort key
-	lba  uint32 // first logical block of the data (directories: of the records)
+	name   string // final path element, the sort key
+	lba    uint32 // first logical block of the data (directories: of the records)
+	charge int64  // bytes charged to the budget while a walk holds it
 }
 
 // Walker yields an image's nodes in tree.Compare order: depth first, pre
 // order, each directory's children sorted bytewise by name. It holds only the
 // open directories' child lists (and the set of directory blocks seen, to
-// refuse loops).
+// refuse loops, and of continuation areas decoded, to decode none twice),
+// charged to the image's budget: a child's charge is given back when Next
+// yields it (the caller holds it from then on), the rest when the walk ends
+// (io.EOF or an error) or Close is called.
 type Walker struct {
 	im      *Image
+	ctx     context.Context
+	b       *budget.Budget
 	stack   []*frame
 	started bool
 	err     error
 	visited map[uint32]struct{}
 	buf     []byte
+	susp    *suspReader
+	held    int64 // visited set and buffer
+	records int   // records decoded, for the context checks
 }
 
 type frame struct {
+	path     string // of the directory
 	children []*Entry
 	i        int
+	held     int64 // charges of the children not yet yielded
 }
 
-// Walk returns a Walker over the image's tree in the namespace im.Namespace.
+// Walk returns a Walker over the image's tree in the namespace
+// im.Namespace, stopping when the image's Options.Context is done.
 func (im *Image) Walk() *Walker {
-	return &Walker{im: im, visited: make(map[uint32]struct{})}
+	return im.WalkContext(im.ctx)
+}
+
+// WalkContext is Walk stopping when ctx is done: Next then returns ctx's
+// error within a few milliseconds of work.
+func (im *Image) WalkContext(ctx context.Context) *Walker {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return &Walker{im: im, ctx: ctx, b: im.budget, visited: make(map[uint32]struct{}), susp: newSUSPReader(im, ctx)}
 }
 
 // Next returns the next node, or io.EOF after the last. After any other
-// error the walk stops and Next keeps returning that error.
+// error the walk stops and Next keeps returning that error. A cancelled
+// context is returned as its error (context.Canceled or
+// context.DeadlineExceeded), not as a FormatError.
 func (w *Walker) Next() (*Entry, error) {
 	if w.err != nil {
 		return nil, w.err
@@ -96,12 +122,49 @@ func (w *Walker) Next() (*Entry, error) {
 	e, err := w.next()
 	if err != nil {
 		w.err = err
-		w.stack = nil
+		w.release()
 	}
 	return e, err
 }
 
+// Close ends the walk and gives back what it holds charged. Next then
+// returns an error. Close may be called more than once, and after io.EOF.
+func (w *Walker) Close() error {
+	if w.err == nil {
+		w.err = errWalkClosed
+	}
+	w.release()
+	return nil
+}
+
+var errWalkClosed = errors.New("iso9660: walk closed")
+
+// release gives back every charge of the walk.
+func (w *Walker) release() {
+	for _, f := range w.stack {
+		w.b.Release(f.held)
+	}
+	w.stack = nil
+	w.b.Release(w.held)
+	w.held = 0
+	w.visited = nil
+	w.buf = nil
+	w.susp.release()
+}
+
+// tick counts one decoded record and checks the context every 64.
+func (w *Walker) tick() error {
+	w.records++
+	if w.records%64 == 0 {
+		return w.ctx.Err()
+	}
+	return nil
+}
+
 func (w *Walker) next() (*Entry, error) {
+	if err := w.ctx.Err(); err != nil {
+		return nil, err
+	}
 	if !w.started {
 		w.started = true
 		root, err := w.root()
@@ -116,6 +179,7 @@ func (w *Walker) next() (*Entry, error) {
 	for len(w.stack) > 0 {
 		top := w.stack[len(w.stack)-1]
 		if top.i >= len(top.children) {
+			w.b.Release(top.held)
 			w.stack[len(w.stack)-1] = nil
 			w.stack = w.stack[:len(w.stack)-1]
 			continue
@@ -123,6 +187,10 @@ func (w *Walker) next() (*Entry, error) {
 		e := top.children[top.i]
 		top.children[top.i] = nil
 		top.i++
+		w.b.Release(e.charge)
+		top.held -= e.charge
+		e.charge = 0
+		e.Path = tree.Join(top.path, e.name)
 		if e.Mode.IsDir() {
 			if err := w.push(e); err != nil {
 				return nil, err
@@ -141,13 +209,16 @@ func (w *Walker) push(d *Entry) error {
 	if _, seen := w.visited[d.lba]; seen {
 		return formatErrf(d.Extents[0].Offset, "directory "+d.Path, "%w: its records at block %d were already read", ErrLoop, d.lba)
 	}
-	w.visited[d.lba] = struct{}{}
-	children, err := w.readDir(d)
-	if err != nil {
-		return err
+	if err := w.b.Charge(visitedCost, "set of directories read", d.Extents[0].Offset); err != nil {
+		return budgetErr(d.Extents[0].Offset, "directory "+d.Path, err)
 	}
-	w.stack = append(w.stack, &frame{children: children})
-	return nil
+	w.held += visitedCost
+	w.visited[d.lba] = struct{}{}
+	f := &frame{path: d.Path}
+	// The frame is on the stack while it fills, so that its charges are
+	// given back whatever happens.
+	w.stack = append(w.stack, f)
+	return w.readDir(d, f)
 }
 
 // rootRecord returns the root directory record of the walked tree.
@@ -167,38 +238,63 @@ func (w *Walker) root() (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	var info rrInfo
+	info := rrInfo{b: w.b, entryOff: off}
+	defer info.release()
 	if w.im.Namespace == NamespaceRockRidge {
 		suOff := off + int64(dot.Len) - int64(len(dot.SystemUse))
 		var err error
-		if info.damage, err = w.im.systemUse(dot.SystemUse, suOff, 0, info.add); err != nil {
+		if info.damage, err = w.susp.systemUse(dot.SystemUse, suOff, 0, info.add); err != nil {
 			return nil, err
+		}
+		if err := info.finish(); err != nil && info.damage == nil {
+			info.damage = err
 		}
 	}
 	// The descriptor's copy gives the extent and size; "." the rest.
 	dot.Extent, dot.DataLength, dot.ExtAttrLen = rr.Extent, rr.DataLength, rr.ExtAttrLen
 	dot.Flags |= FlagDir
-	e, err := w.im.makeEntry("/", "", dot, &info, off)
+	e, err := w.im.makeEntry("", "", dot, &info, off)
 	if err != nil {
 		return nil, err
 	}
+	e.Path = "/"
 	return e, nil
 }
 
-// readDir reads the records of directory d and returns its children sorted
-// by name, multi-extent files merged, "." and "..", associated files and
-// Rock Ridge relocated (RE) directories left out.
-func (w *Walker) readDir(d *Entry) ([]*Entry, error) {
+// readDir reads the records of directory d into frame f: its children
+// sorted by name, multi-extent files merged, "." and "..", associated
+// files and Rock Ridge relocated (RE) directories left out. Each child is
+// charged to the budget (f.held) until it is yielded.
+func (w *Walker) readDir(d *Entry, f *frame) error {
 	ext := d.Extents[0]
 	var (
-		children []*Entry
-		multi    *Entry // a multi-extent file awaiting its further records
-		multiID  []byte
+		multi   *Entry // a multi-extent file awaiting its further records
+		multiID []byte
 	)
 	if w.buf == nil {
+		if err := w.b.Charge(dirChunk, "directory read buffer", ext.Offset); err != nil {
+			return budgetErr(ext.Offset, "directory "+d.Path, err)
+		}
+		w.held += dirChunk
 		w.buf = make([]byte, dirChunk)
 	}
+	// addCharge charges the growth of e (or a new e) to the frame.
+	addCharge := func(e *Entry, off int64) error {
+		c := e.cost()
+		if c <= e.charge {
+			return nil
+		}
+		if err := w.b.Charge(c-e.charge, "directory entries held by the walk", off); err != nil {
+			return budgetErr(off, "directory record in "+d.Path, err)
+		}
+		f.held += c - e.charge
+		e.charge = c
+		return nil
+	}
 	for done := int64(0); done < ext.Size; {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
 		n := min(int64(len(w.buf)), ext.Size-done)
 		n = (n + SectorSize - 1) / SectorSize * SectorSize
 		base := ext.Offset + done
@@ -207,7 +303,7 @@ func (w *Walker) readDir(d *Entry) ([]*Entry, error) {
 		}
 		buf := w.buf[:n]
 		if _, err := w.im.r.ReadAt(buf, base); err != nil {
-			return nil, formatErr(base, "directory "+d.Path, err)
+			return formatErr(base, "directory "+d.Path, err)
 		}
 		limit := min(n, ext.Size-done) // records beyond the directory size are not read
 		for sec := int64(0); sec < limit; sec += SectorSize {
@@ -216,21 +312,27 @@ func (w *Walker) readDir(d *Entry) ([]*Entry, error) {
 				if buf[p] == 0 { // rest of the sector is padding
 					break
 				}
+				if err := w.tick(); err != nil {
+					return err
+				}
 				off := base + p
 				if int64(buf[p]) > end-p {
-					return nil, formatErrf(off, "directory record in "+d.Path, "length %d crosses the sector end", buf[p])
+					return formatErrf(off, "directory record in "+d.Path, "length %d crosses the sector end", buf[p])
 				}
 				rec, err := parseDirRecord(buf[p:end])
 				if err != nil {
-					return nil, formatErr(off, "directory record in "+d.Path, err)
+					return formatErr(off, "directory record in "+d.Path, err)
 				}
 				p += int64(rec.Len)
 				if multi != nil {
 					if !bytes.Equal(rec.Identifier, multiID) {
-						return nil, formatErrf(off, "directory record in "+d.Path, "multi-extent file %q has no final record", multi.Identifier)
+						return formatErrf(off, "directory record in "+d.Path, "multi-extent file %q has no final record", multi.Identifier)
 					}
-					if err := w.im.addExtent(multi, rec, off); err != nil {
-						return nil, err
+					if err := w.im.addExtent(multi, d.Path, rec, off); err != nil {
+						return err
+					}
+					if err := addCharge(multi, off); err != nil {
+						return err
 					}
 					if rec.Flags&FlagMultiExtent == 0 {
 						multi = nil
@@ -242,15 +344,18 @@ func (w *Walker) readDir(d *Entry) ([]*Entry, error) {
 				}
 				e, err := w.child(d, rec, off)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				if e == nil {
 					continue
 				}
-				children = append(children, e)
+				if err := addCharge(e, off); err != nil {
+					return err
+				}
+				f.children = append(f.children, e)
 				if rec.Flags&FlagMultiExtent != 0 {
 					if rec.IsDir() {
-						return nil, formatErrf(off, "directory record in "+d.Path, "multi-extent directory")
+						return formatErrf(off, "directory record in "+d.Path, "multi-extent directory")
 					}
 					multi, multiID = e, bytes.Clone(rec.Identifier)
 				}
@@ -259,27 +364,43 @@ func (w *Walker) readDir(d *Entry) ([]*Entry, error) {
 		done += n
 	}
 	if multi != nil {
-		return nil, formatErrf(ext.Offset, "directory "+d.Path, "multi-extent file %q has no final record", multi.Identifier)
+		return formatErrf(ext.Offset, "directory "+d.Path, "multi-extent file %q has no final record", multi.Identifier)
 	}
+	children := f.children
 	slices.SortStableFunc(children, func(a, b *Entry) int { return strings.Compare(a.name, b.name) })
 	for i := 1; i < len(children); i++ {
 		if children[i].name == children[i-1].name {
-			return nil, formatErrf(ext.Offset, "directory "+d.Path, "duplicate name %q", children[i].name)
+			return formatErrf(ext.Offset, "directory "+d.Path, "duplicate name %q", children[i].name)
 		}
 	}
-	return children, nil
+	return nil
+}
+
+// cost is what an entry held in a child list is charged: the struct, its
+// slot, and the strings and extents it holds.
+func (e *Entry) cost() int64 {
+	c := int64(entryCost + len(e.name) + len(e.Identifier) + len(e.Link) + cap(e.Extents)*extentCost)
+	if e.Damage != nil {
+		c += damageCost
+	}
+	return c
 }
 
 // child builds the entry of one record of directory d; nil means the record
 // is not part of the tree (a Rock Ridge relocated directory's true place).
+// Its Path is set when it is yielded.
 func (w *Walker) child(d *Entry, rec DirRecord, off int64) (*Entry, error) {
 	im := w.im
-	var info rrInfo
+	info := rrInfo{b: w.b, entryOff: off}
+	defer info.release()
 	if im.Namespace == NamespaceRockRidge {
 		suOff := off + int64(rec.Len) - int64(len(rec.SystemUse))
 		var err error
-		if info.damage, err = im.systemUse(rec.SystemUse, suOff, im.SUSPSkip, info.add); err != nil {
+		if info.damage, err = w.susp.systemUse(rec.SystemUse, suOff, im.SUSPSkip, info.add); err != nil {
 			return nil, err
+		}
+		if err := info.finish(); err != nil && info.damage == nil {
+			info.damage = err
 		}
 		if info.relocated {
 			return nil, nil
@@ -289,17 +410,18 @@ func (w *Walker) child(d *Entry, rec DirRecord, off int64) (*Entry, error) {
 	if err != nil {
 		return nil, formatErr(off, "file name in "+d.Path, err)
 	}
-	path := tree.Join(d.Path, name)
 	if info.hasCL {
-		return im.relocatedDir(path, name, rec, info.childLBA, off)
+		return w.relocatedDir(d.Path, name, rec, info.childLBA, off)
 	}
-	return im.makeEntry(path, name, rec, &info, off)
+	return im.makeEntry(d.Path, name, rec, &info, off)
 }
 
 // relocatedDir follows a Rock Ridge CL child link: the directory's metadata
 // are those of the "." record at the link's target; its name is the
 // placeholder's.
-func (im *Image) relocatedDir(path, name string, placeholder DirRecord, lba uint32, at int64) (*Entry, error) {
+func (w *Walker) relocatedDir(parent, name string, placeholder DirRecord, lba uint32, at int64) (*Entry, error) {
+	im := w.im
+	path := tree.Join(parent, name)
 	if err := im.checkExtent(lba, SectorSize, at, "Rock Ridge CL target of "+path); err != nil {
 		return nil, err
 	}
@@ -311,14 +433,18 @@ func (im *Image) relocatedDir(path, name string, placeholder DirRecord, lba uint
 	if !dot.IsDot() || !dot.IsDir() {
 		return nil, formatErrf(off, "Rock Ridge CL target of "+path, "not a directory's \".\" record")
 	}
-	var info rrInfo
+	info := rrInfo{b: w.b, entryOff: off}
+	defer info.release()
 	suOff := off + int64(dot.Len) - int64(len(dot.SystemUse))
-	if info.damage, err = im.systemUse(dot.SystemUse, suOff, im.SUSPSkip, info.add); err != nil {
+	if info.damage, err = w.susp.systemUse(dot.SystemUse, suOff, im.SUSPSkip, info.add); err != nil {
 		return nil, err
+	}
+	if err := info.finish(); err != nil && info.damage == nil {
+		info.damage = err
 	}
 	info.hasCL, info.relocated = false, false
 	dot.Extent = lba
-	e, err := im.makeEntry(path, name, dot, &info, off)
+	e, err := im.makeEntry(parent, name, dot, &info, off)
 	if err != nil {
 		return nil, err
 	}
@@ -423,10 +549,15 @@ func posixMode(m uint32) (fs.FileMode, bool) {
 	return mode, true
 }
 
-// makeEntry turns a record and its Rock Ridge information into an Entry.
-func (im *Image) makeEntry(path, name string, rec DirRecord, info *rrInfo, off int64) (*Entry, error) {
+// makeEntry turns a record and its Rock Ridge information into an Entry
+// named name in directory parent ("" and "" for the root). The Entry's
+// Path is left for the caller to set: a walk sets it when it yields the
+// entry, so that the child lists it holds do not hold every child's full
+// path. Damage noted on the entry names the bytes at fault, not the path
+// (the caller knows it).
+func (im *Image) makeEntry(parent, name string, rec DirRecord, info *rrInfo, off int64) (*Entry, error) {
 	if rec.FileUnitSize != 0 || rec.InterleaveGap != 0 {
-		return nil, formatErrf(off, "directory record of "+path, "interleaved file (unit %d, gap %d) not supported", rec.FileUnitSize, rec.InterleaveGap)
+		return nil, formatErrf(off, "directory record of "+tree.Join(parent, name), "interleaved file (unit %d, gap %d) not supported", rec.FileUnitSize, rec.InterleaveGap)
 	}
 	e := &Entry{
 		RecordTime: rec.Time,
@@ -440,7 +571,6 @@ func (im *Image) makeEntry(path, name string, rec DirRecord, info *rrInfo, off i
 	if im.Namespace == NamespaceJoliet && !rec.IsDot() {
 		e.Identifier = decodeUCS2(rec.Identifier)
 	}
-	e.Path = path
 	e.ModTime = rec.Time
 	if info.hasTF && !info.modify.IsZero() {
 		e.ModTime = info.modify
@@ -450,10 +580,10 @@ func (im *Image) makeEntry(path, name string, rec DirRecord, info *rrInfo, off i
 	case info.hasPX:
 		mode, ok := posixMode(info.mode)
 		if !ok {
-			return nil, formatErrf(off, "Rock Ridge PX entry of "+path, "unknown file type in mode %#o", info.mode)
+			return nil, formatErrf(off, "Rock Ridge PX entry of "+tree.Join(parent, name), "unknown file type in mode %#o", info.mode)
 		}
 		if mode.IsDir() != rec.IsDir() {
-			return nil, formatErrf(off, "Rock Ridge PX entry of "+path, "mode %#o disagrees with the directory flag", info.mode)
+			return nil, formatErrf(off, "Rock Ridge PX entry of "+tree.Join(parent, name), "mode %#o disagrees with the directory flag", info.mode)
 		}
 		e.Mode = mode
 		e.Nlink, e.UID, e.GID = info.nlink, info.uid, info.gid
@@ -470,7 +600,7 @@ func (im *Image) makeEntry(path, name string, rec DirRecord, info *rrInfo, off i
 	if info.hasPN && e.Mode&fs.ModeDevice != 0 {
 		e.DevMajor, e.DevMinor = decodeDevice(info.devHigh, info.devLow)
 	}
-	if err := im.addExtent(e, rec, off); err != nil {
+	if err := im.addExtent(e, parent, rec, off); err != nil {
 		return nil, err
 	}
 	switch {
@@ -488,15 +618,30 @@ func (im *Image) makeEntry(path, name string, rec DirRecord, info *rrInfo, off i
 
 // addExtent appends the data extent of rec to e (another record of a
 // multi-extent file, or the first) after checking it lies in the image.
-func (im *Image) addExtent(e *Entry, rec DirRecord, off int64) error {
-	lba := rec.Extent + uint32(rec.ExtAttrLen)
+// Only directories and regular files have data: the block number of an
+// empty file, a symlink or a device is not checked (writers record
+// arbitrary ones there), and no extent is kept for it.
+func (im *Image) addExtent(e *Entry, parent string, rec DirRecord, off int64) error {
 	if rec.Extent > ^uint32(0)-uint32(rec.ExtAttrLen) {
-		return formatErrf(off, "directory record of "+e.Path, "extent %d overflows", rec.Extent)
+		return formatErrf(off, "directory record of "+tree.Join(parent, e.name), "extent %d overflows", rec.Extent)
 	}
+	lba := rec.Extent + uint32(rec.ExtAttrLen)
 	n := int64(rec.DataLength)
-	if err := im.checkExtent(lba, n, off, "data of "+e.Path); err != nil {
+	if rec.IsDir() && n == 0 {
+		return formatErrf(off, "directory record of "+tree.Join(parent, e.name), "directory of size 0")
+	}
+	if !rec.IsDir() && !e.Mode.IsRegular() {
+		return nil
+	}
+	if e.Mode.IsRegular() {
+		e.Size += n
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := im.checkExtent(lba, n, off, "file data"); err != nil {
 		if rec.IsDir() {
-			return err
+			return formatErrf(int64(lba)*SectorSize, "records of directory "+tree.Join(parent, e.name), "%w", err.(*FormatError).Err)
 		}
 		// The node itself is intact: yield it, with the damage noted and
 		// its content unreadable (Open fails), so a truncated image can
@@ -505,15 +650,7 @@ func (im *Image) addExtent(e *Entry, rec DirRecord, off int64) error {
 			e.Damage = err
 		}
 	}
-	if rec.IsDir() && n == 0 {
-		return formatErrf(off, "directory record of "+e.Path, "directory of size 0")
-	}
-	if n > 0 || rec.IsDir() {
-		e.Extents = append(e.Extents, Extent{Offset: int64(lba) * SectorSize, Size: n})
-	}
-	if e.Mode.IsRegular() {
-		e.Size += n
-	}
+	e.Extents = append(e.Extents, Extent{Offset: int64(lba) * SectorSize, Size: n})
 	return nil
 }
 

@@ -85,11 +85,15 @@ func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	return os.Rename(tmp.Name(), path)
 }
 
-// WriteJSON writes the report as indented JSON (schema in schema.md).
+// WriteJSON writes the report as indented JSON (schema in schema.md), with
+// the characters and CI runner prefixes the text renderings escape written
+// as JSON escapes (jsonSafe, safe.go): it decodes to the same Report.
 func WriteJSON(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return jsonSafe(w, append(js, '\n'))
 }
 
 // stageProblems renders a stage's problems as comment lines, so that every
@@ -110,22 +114,22 @@ func stageProblems(w io.Writer, r *Report, names ...string) {
 // String renders a problem as "file: stage: offset N: message".
 func (p Problem) String() string {
 	var b strings.Builder
-	b.WriteString(oneLine(p.File))
+	b.WriteString(inline(p.File))
 	if p.Scope != "" {
-		b.WriteString(" (" + oneLine(p.Scope) + ")")
+		b.WriteString(" (" + inline(p.Scope) + ")")
 	}
 	b.WriteString(": " + p.Stage)
 	if p.Offset >= 0 {
 		fmt.Fprintf(&b, ": offset %d", p.Offset)
 	}
-	b.WriteString(": " + p.Message)
+	b.WriteString(": " + inline(p.Message))
 	return b.String()
 }
 
 // writeSizes is WriteSizes before escaping (safe.go).
 func writeSizes(w io.Writer, r *Report) error {
 	stageProblems(w, r, StageSizes)
-	fmt.Fprintf(w, "%d %s\n%d %s\n", r.A.Size, r.A.Path, r.B.Size, r.B.Path)
+	fmt.Fprintf(w, "%d %s\n%d %s\n", r.A.Size, inline(r.A.Path), r.B.Size, inline(r.B.Path))
 	if r.A.Size == r.B.Size {
 		fmt.Fprintln(w, "sizes: equal")
 	} else {
@@ -139,7 +143,7 @@ func writeSHA256(w io.Writer, r *Report) error {
 	stageProblems(w, r, StageSizes)
 	for _, im := range []Image{r.A, r.B} {
 		if im.SHA256 != "" {
-			fmt.Fprintf(w, "%s  %s\n", im.SHA256, im.Path)
+			fmt.Fprintf(w, "%s  %s\n", im.SHA256, inline(im.Path))
 		}
 	}
 	if r.Identical {
@@ -166,15 +170,24 @@ func writeHeaderCmp(w io.Writer, r *Report) error {
 }
 
 func writeFieldFinding(w io.Writer, f Finding) {
-	fmt.Fprintf(w, "%s: %s\n", oneLine(f.Path), f.Kind)
+	fmt.Fprintf(w, "%s: %s\n", inline(f.Path), f.Kind)
 	for _, c := range f.Fields {
-		fmt.Fprintf(w, "  %s\n", c)
+		fmt.Fprintf(w, "  %s\n", changeString(c))
 	}
 	if f.Content != nil {
 		fmt.Fprintf(w, "  %s\n", f.Content)
 	}
-	if f.Explanation != "" {
-		fmt.Fprintf(w, "  %s\n", f.Explanation)
+	writeExplanation(w, f.Explanation)
+}
+
+// writeExplanation writes an explanation's lines indented, each excerpted
+// when long.
+func writeExplanation(w io.Writer, explanation string) {
+	if explanation == "" {
+		return
+	}
+	for _, line := range strings.Split(strings.TrimRight(explanation, "\n"), "\n") {
+		fmt.Fprintf(w, "  %s\n", excerpt(line, maxInlineBytes))
 	}
 }
 
@@ -184,7 +197,7 @@ func writeTexts(w io.Writer, texts []Text, name string) {
 			continue
 		}
 		if t.Scope != "" {
-			fmt.Fprintf(w, "### %s %s\n", t.Name, t.Scope)
+			fmt.Fprintf(w, "### %s %s\n", t.Name, inline(t.Scope))
 		} else if name == "" {
 			fmt.Fprintf(w, "### %s\n", t.Name)
 		}
@@ -217,14 +230,14 @@ func writeSquashfsSHA256(w io.Writer, r *Report) error {
 			iso   string
 		}{{"a", c.A, r.A.Path}, {"b", c.B, r.B.Path}} {
 			if side.at == nil {
-				fmt.Fprintf(w, "# %s: %s not present\n", side.iso, c.Path)
+				fmt.Fprintf(w, "# %s: %s not present\n", inline(side.iso), inline(c.Path))
 				continue
 			}
 			sum := side.at.SHA256
 			if sum == "" {
 				sum = strings.Repeat("?", 64)
 			}
-			fmt.Fprintf(w, "%s  %s:%s\n", sum, side.iso, c.Path)
+			fmt.Fprintf(w, "%s  %s:%s\n", sum, inline(side.iso), inline(c.Path))
 		}
 	}
 	return nil
@@ -247,7 +260,7 @@ func writeSqfsDiff(w io.Writer, r *Report) error {
 		stageProblems(w, r, StageExplain)
 		defer func() {
 			for _, n := range ex.Notes {
-				fmt.Fprintf(w, "# explain: %s\n", n)
+				fmt.Fprintf(w, "# explain: %s\n", inline(n))
 			}
 			writeTexts(w, ex.Texts, "")
 		}()
@@ -260,17 +273,13 @@ func writeSqfsDiff(w io.Writer, r *Report) error {
 		fmt.Fprintln(w, "no file present in both images differs in content")
 	}
 	for _, f := range s.Findings {
-		fmt.Fprintf(w, "%s %s: %s\n", oneLine(f.Scope), oneLine(f.Path), f.Content)
+		fmt.Fprintf(w, "%s %s: %s\n", inline(f.Scope), inline(f.Path), f.Content)
 		if f.Container {
 			fmt.Fprintln(w, "  (a compared container: its inner differences are listed under its own scope)")
 		}
-		if f.Explanation != "" {
-			for _, line := range strings.Split(strings.TrimRight(f.Explanation, "\n"), "\n") {
-				fmt.Fprintf(w, "  %s\n", line)
-			}
-		}
+		writeExplanation(w, f.Explanation)
 		if f.Hint != "" {
-			fmt.Fprintf(w, "  hint: %s\n", f.Hint)
+			fmt.Fprintf(w, "  hint: %s\n", inline(f.Hint))
 		}
 	}
 	writeTexts(w, s.Texts, "")
@@ -288,9 +297,12 @@ func (c *ContentDiff) String() string {
 	return fmt.Sprintf("content differs (size %d -> %d), first difference at byte %d", c.SizeA, c.SizeB, c.FirstDiff)
 }
 
-// writeChecklist is WriteChecklist before escaping (safe.go).
+// writeChecklist is WriteChecklist before escaping (safe.go). Every
+// image-derived value is Markdown-escaped: names, paths and hints in code
+// spans (codeSpan), the rest as escaped text (mdText), and no line is long
+// enough for safeWriter to cut it inside a code span (mdLineBudget).
 func writeChecklist(w io.Writer, r *Report) error {
-	fmt.Fprintf(w, "# isodiff checklist\n\n- A: `%s` (%d bytes)\n- B: `%s` (%d bytes)\n\n", r.A.Path, r.A.Size, r.B.Path, r.B.Size)
+	fmt.Fprintf(w, "# isodiff checklist\n\n- A: %s (%d bytes)\n- B: %s (%d bytes)\n\n", codeSpan(r.A.Path), r.A.Size, codeSpan(r.B.Path), r.B.Size)
 	if r.Identical {
 		fmt.Fprintln(w, "**Identical**: same size and SHA-256. Nothing else to check.")
 		return nil
@@ -301,34 +313,85 @@ func writeChecklist(w io.Writer, r *Report) error {
 		if s.Status == StatusFailed {
 			box = "[ ] **failed**"
 		}
-		notes := strings.Join(s.Notes, "; ")
-		for _, p := range s.Problems {
-			if notes != "" {
-				notes += "; "
-			}
-			notes += p.String()
+		var notes []string
+		for _, n := range s.Notes {
+			notes = append(notes, inline(n))
 		}
-		fmt.Fprintf(w, "| %s %s | %s | %d | %s |\n", box, s.Name, s.Status, len(s.Findings), mdEscape(notes))
+		for _, p := range s.Problems {
+			notes = append(notes, p.String())
+		}
+		fmt.Fprintf(w, "| %s %s | %s | %d | %s |\n", box, mdText(s.Name), mdText(string(s.Status)), len(s.Findings), mdText(joinCapped(notes, "; ", mdLineBudget)))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "## Short answer")
 	fmt.Fprintln(w)
-	writeShortAnswer(w, r, "- ")
+	writeShortAnswerMarkdown(w, r)
 	groups := groupByScope(r.Findings())
 	for _, g := range groups {
-		fmt.Fprintf(w, "\n## %s\n\n", oneLine(g.scope))
+		fmt.Fprintf(w, "\n## %s\n\n", mdText(inline(g.scope)))
 		for _, f := range g.findings {
-			fmt.Fprintf(w, "- `%s` %s\n", oneLine(f.Path), mdEscape(Describe(f)))
+			fmt.Fprintf(w, "- %s %s\n", codeSpan(f.Path), mdDescribe(f))
 			if f.Hint != "" {
-				fmt.Fprintf(w, "  - hint: `%s`\n", f.Hint)
+				fmt.Fprintf(w, "  - hint: %s\n", codeSpan(f.Hint))
 			}
 		}
 	}
 	return nil
 }
 
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
+// mdDescribe is Describe for checklist.md: field changes in code spans, the
+// rest escaped, at most about mdLineBudget bytes.
+func mdDescribe(f Finding) string {
+	var parts []string
+	switch f.Kind {
+	case KindAdded:
+		parts = append(parts, "only in B")
+	case KindRemoved:
+		parts = append(parts, "only in A")
+	}
+	for _, c := range f.Fields {
+		parts = append(parts, codeSpan(changeString(c)))
+	}
+	if f.Content != nil {
+		parts = append(parts, mdText(f.Content.String()))
+	}
+	if f.Container {
+		parts = append(parts, "(container, see its inner differences)")
+	}
+	if f.Derived {
+		parts = append(parts, "(follows from the other differences)")
+	}
+	if f.Explanation != "" {
+		first, _, _ := strings.Cut(f.Explanation, "\n")
+		parts = append(parts, "— "+mdText(inline(first)))
+	}
+	return joinCapped(parts, "; ", mdLineBudget)
+}
+
+// writeShortAnswerMarkdown is writeShortAnswer for checklist.md: each
+// location in a code span, what differs there escaped, the hints in code
+// spans.
+func writeShortAnswerMarkdown(w io.Writer, r *Report) {
+	ans := answer(r)
+	if len(ans) == 0 {
+		writeShortAnswer(w, r, "- ")
+		return
+	}
+	for _, a := range ans {
+		what := dedupe(a.what)
+		for i := range what {
+			what[i] = mdText(inline(what[i]))
+		}
+		line := "- " + codeSpan(a.where) + ": " + joinCapped(what, ", ", mdLineBudget/2)
+		if len(a.hints) > 0 {
+			hints := dedupe(a.hints)
+			for i := range hints {
+				hints[i] = codeSpan(hints[i])
+			}
+			line += " \\[" + joinCapped(hints, ", ", mdLineBudget/4) + "\\]"
+		}
+		fmt.Fprintln(w, line)
+	}
 }
 
 type scopeGroup struct {
@@ -363,7 +426,7 @@ func Describe(f Finding) string {
 	if len(f.Fields) > 0 {
 		var fs []string
 		for _, c := range f.Fields {
-			fs = append(fs, c.String())
+			fs = append(fs, changeString(c))
 		}
 		parts = append(parts, strings.Join(fs, ", "))
 	}
@@ -378,7 +441,7 @@ func Describe(f Finding) string {
 	}
 	if f.Explanation != "" {
 		first, _, _ := strings.Cut(f.Explanation, "\n")
-		parts = append(parts, "— "+first)
+		parts = append(parts, "— "+inline(first))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -507,9 +570,9 @@ func writeShortAnswer(w io.Writer, r *Report, bullet string) {
 		return
 	}
 	for _, a := range ans {
-		line := bullet + oneLine(a.where) + ": " + strings.Join(dedupe(a.what), ", ")
+		line := bullet + inline(a.where) + ": " + strings.Join(inlineAll(dedupe(a.what)), ", ")
 		if len(a.hints) > 0 {
-			line += " [" + strings.Join(dedupe(a.hints), ", ") + "]"
+			line += " [" + strings.Join(inlineAll(dedupe(a.hints)), ", ") + "]"
 		}
 		fmt.Fprintln(w, line)
 	}
@@ -530,11 +593,11 @@ func dedupe(ss []string) []string {
 // writeSummary is WriteSummary before escaping (safe.go).
 func writeSummary(w io.Writer, r *Report) error {
 	if r.Identical {
-		_, err := fmt.Fprintf(w, "identical: %s and %s (%d bytes, sha256 %s)\n", r.A.Path, r.B.Path, r.A.Size, r.A.SHA256)
+		_, err := fmt.Fprintf(w, "identical: %s and %s (%d bytes, sha256 %s)\n", inline(r.A.Path), inline(r.B.Path), r.A.Size, r.A.SHA256)
 		return err
 	}
-	fmt.Fprintf(w, "A: %s  %d bytes  sha256 %s\n", r.A.Path, r.A.Size, orUnknown(r.A.SHA256))
-	fmt.Fprintf(w, "B: %s  %d bytes  sha256 %s\n\n", r.B.Path, r.B.Size, orUnknown(r.B.SHA256))
+	fmt.Fprintf(w, "A: %s  %d bytes  sha256 %s\n", inline(r.A.Path), r.A.Size, orUnknown(r.A.SHA256))
+	fmt.Fprintf(w, "B: %s  %d bytes  sha256 %s\n\n", inline(r.B.Path), r.B.Size, orUnknown(r.B.SHA256))
 	fmt.Fprintln(w, "stages:")
 	for _, s := range r.Stages {
 		fmt.Fprintf(w, "  %-9s %-8s %3d finding(s)  %s\n", s.Name, s.Status, len(s.Findings), formatSeconds(time.Duration(s.Elapsed))+"s")
@@ -542,7 +605,7 @@ func writeSummary(w io.Writer, r *Report) error {
 			fmt.Fprintf(w, "            problem: %s\n", p)
 		}
 		for _, n := range s.Notes {
-			fmt.Fprintf(w, "            note: %s\n", n)
+			fmt.Fprintf(w, "            note: %s\n", inline(n))
 		}
 	}
 	ans := answer(r)

@@ -2,7 +2,9 @@ package explain
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"github.com/isodiff/isodiff/internal/budget"
 	"io"
 	"strconv"
 	"strings"
@@ -24,7 +26,7 @@ var arKind = &archiveKind{
 			rc.Close()
 			return nil, fmt.Errorf("not an ar archive")
 		}
-		return &arIter{rc: rc, br: br, off: 8, max: ex.o.MaxStreamBytes}, nil
+		return &arIter{ex: ex, rc: rc, br: br, off: 8, max: ex.o.MaxStreamBytes, hold: ex.newHold()}, nil
 	},
 	variant: func(ms []*member) string {
 		if len(ms) > 0 && ms[0].name == "debian-binary" {
@@ -56,6 +58,8 @@ var arKind = &archiveKind{
 }
 
 type arIter struct {
+	ex    *explainer
+	hold  budget.Hold // the long-name table
 	rc    io.ReadCloser
 	br    *bufio.Reader
 	off   int64
@@ -64,7 +68,13 @@ type arIter struct {
 	names []byte // the GNU long-name table
 }
 
-func (a *arIter) Close() error { return a.rc.Close() }
+func (a *arIter) Close() error {
+	a.hold.Release()
+	return a.rc.Close()
+}
+
+// arMaxName is the longest name read from the GNU long-name table.
+const arMaxName = 4096
 
 func (a *arIter) discard(n int64) error {
 	k, err := io.CopyN(io.Discard, a.br, n)
@@ -92,6 +102,10 @@ func (a *arIter) Next() (*member, io.Reader, error) {
 				return nil, nil, err
 			}
 		}
+		if err := a.ex.stop(); err != nil {
+			return nil, nil, err
+		}
+		hdrOff := a.off
 		var h [60]byte
 		k, err := io.ReadFull(a.br, h[:])
 		a.off += int64(k)
@@ -116,6 +130,11 @@ func (a *arIter) Next() (*member, io.Reader, error) {
 			if size > 1<<24 {
 				return nil, nil, fmt.Errorf("offset %d: long-name table of %d bytes", a.off-60, size)
 			}
+			a.hold.Release()
+			a.names = nil
+			if err := a.ex.grow(&a.hold, size, "ar long-name table", hdrOff); err != nil {
+				return nil, nil, err
+			}
 			a.names = make([]byte, size)
 			if _, err := io.ReadFull(a.br, a.names); err != nil {
 				return nil, nil, err
@@ -135,7 +154,7 @@ func (a *arIter) Next() (*member, io.Reader, error) {
 			a.off += int64(n)
 			size -= int64(n)
 			a.skip = size
-			name = strings.TrimRight(string(b), "\x00")
+			name = bounded(strings.TrimRight(string(b), "\x00"))
 		case name == "/" || name == "/SYM64/":
 			name = "(symbol table)"
 		case len(name) > 1 && name[0] == '/' && name[1] >= '0' && name[1] <= '9':
@@ -143,15 +162,15 @@ func (a *arIter) Next() (*member, io.Reader, error) {
 			if err != nil || i < 0 || i >= len(a.names) {
 				return nil, nil, fmt.Errorf("offset %d: bad long-name reference %q", a.off-60, name)
 			}
-			end := strings.Index(string(a.names[i:]), "/\n")
-			if end < 0 {
-				end = len(a.names) - i
+			rest := a.names[i:min(i+arMaxName, len(a.names))]
+			if end := bytes.Index(rest, []byte("/\n")); end >= 0 {
+				rest = rest[:end]
 			}
-			name = string(a.names[i : i+end])
+			name = bounded(string(rest))
 		default:
 			name = strings.TrimSuffix(name, "/")
 		}
-		m := &member{name: name, size: size}
+		m := &member{name: name, size: size, off: hdrOff}
 		m.add("mtime", arTime(field(16, 28)))
 		m.add("uid", field(28, 34))
 		m.add("gid", field(34, 40))

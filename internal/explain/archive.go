@@ -3,6 +3,7 @@ package explain
 import (
 	"crypto/sha256"
 	"fmt"
+	"github.com/isodiff/isodiff/internal/budget"
 	"io"
 	"os"
 	"sort"
@@ -20,7 +21,55 @@ type member struct {
 	sum    [32]byte
 	hashed bool
 	key    string // name, with "#k" for its k-th repetition
+	off    int64  // where its header is in the archive (or its stream), -1 if not known
+	// dataKey, when set, says where the content lies: members of one
+	// listing with the same dataKey are hashed once (a crafted zip can
+	// point every entry at one member).
+	dataKey string
 }
+
+// cost is about what a listed member holds: its texts (each bounded, see
+// bounded) and the overhead of the member, its fields and map entries.
+func (m *member) cost() int64 {
+	n := int64(memberOverhead + 2*len(m.name))
+	for _, f := range m.fields {
+		n += int64(fieldOverhead + len(f.name) + len(f.value))
+	}
+	return n
+}
+
+const (
+	memberOverhead = 256
+	fieldOverhead  = 48
+)
+
+// keyer names the members of one walk as listings do: the name, with "#k"
+// for its k-th repetition. Its map is charged to the budget.
+type keyer struct {
+	ex   *explainer
+	seen map[string]int
+	hold budget.Hold
+}
+
+func (ex *explainer) newKeyer() *keyer {
+	return &keyer{ex: ex, seen: map[string]int{}, hold: ex.newHold()}
+}
+
+func (k *keyer) key(m *member, format string) (string, error) {
+	n := k.seen[m.name] + 1
+	if n == 1 {
+		if err := k.ex.grow(&k.hold, int64(64+len(m.name)), format+" member names", m.off); err != nil {
+			return "", err
+		}
+	}
+	k.seen[m.name] = n
+	if n > 1 {
+		return fmt.Sprintf("%s#%d", m.name, n), nil
+	}
+	return m.name, nil
+}
+
+func (k *keyer) release() { k.hold.Release() }
 
 type mfield struct{ name, value string }
 
@@ -60,20 +109,36 @@ type listing struct {
 	byKey     map[string]*member
 	truncated bool  // stopped at MaxMembers
 	err       error // the walk stopped early
+	hold      budget.Hold
 }
 
-// list walks an archive and hashes each member's content.
+// release gives back what the listing was charged; it is dropped.
+func (l *listing) release() {
+	if l != nil {
+		l.hold.Release()
+	}
+}
+
+// list walks an archive and hashes each member's content. Each member is
+// charged to the budget (released with the listing); a refused charge
+// ends the listing there, with the refusal as its error.
 func (ex *explainer) list(kind *archiveKind, n *node) (*listing, error) {
 	it, err := kind.open(ex, n)
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
-	l := &listing{byKey: map[string]*member{}}
-	seen := map[string]int{}
+	l := &listing{byKey: map[string]*member{}, hold: ex.newHold()}
+	keys := ex.newKeyer()
+	defer keys.release()
+	hashed := map[string][32]byte{}
 	for {
 		if len(l.members) >= ex.o.MaxMembers {
 			l.truncated = true
+			break
+		}
+		if err := ex.stop(); err != nil {
+			l.err = err
 			break
 		}
 		m, body, err := it.Next()
@@ -81,16 +146,25 @@ func (ex *explainer) list(kind *archiveKind, n *node) (*listing, error) {
 			break
 		}
 		if err != nil {
-			if len(l.members) == 0 {
+			if len(l.members) == 0 && ex.stop() == nil {
+				l.release()
 				return nil, err
 			}
 			l.err = err
 			break
 		}
-		seen[m.name]++
-		m.key = m.name
-		if k := seen[m.name]; k > 1 {
-			m.key = fmt.Sprintf("%s#%d", m.name, k)
+		if m.key, err = keys.key(m, kind.format); err != nil {
+			l.err = err
+			break
+		}
+		if err := ex.grow(&l.hold, m.cost(), kind.format+" member listing", m.off); err != nil {
+			l.err = err
+			break
+		}
+		if body != nil && m.dataKey != "" {
+			if sum, ok := hashed[m.dataKey]; ok {
+				m.sum, m.hashed, body = sum, true, nil
+			}
 		}
 		if body != nil {
 			h := sha256.New()
@@ -102,6 +176,13 @@ func (ex *explainer) list(kind *archiveKind, n *node) (*listing, error) {
 			}
 			copy(m.sum[:], h.Sum(nil))
 			m.hashed = true
+			if m.dataKey != "" {
+				if err := ex.grow(&l.hold, int64(64+len(m.dataKey)), kind.format+" member data index", m.off); err != nil {
+					l.err = err
+					break
+				}
+				hashed[m.dataKey] = m.sum
+			}
 		}
 		l.members = append(l.members, m)
 		l.byKey[m.key] = m
@@ -117,7 +198,8 @@ func (ex *explainer) memberNode(kind *archiveKind, parent *node, m *member) *nod
 		if err != nil {
 			return nil, err
 		}
-		seen := map[string]int{}
+		keys := ex.newKeyer()
+		defer keys.release()
 		for {
 			x, body, err := it.Next()
 			if err != nil {
@@ -127,10 +209,10 @@ func (ex *explainer) memberNode(kind *archiveKind, parent *node, m *member) *nod
 				}
 				return nil, err
 			}
-			seen[x.name]++
-			key := x.name
-			if k := seen[x.name]; k > 1 {
-				key = fmt.Sprintf("%s#%d", x.name, k)
+			key, err := keys.key(x, kind.format)
+			if err != nil {
+				it.Close()
+				return nil, err
 			}
 			if key == m.key {
 				if body == nil {
@@ -152,17 +234,17 @@ func (ex *explainer) extractMembers(kind *archiveKind, n *node, want map[string]
 		return out
 	}
 	defer it.Close()
-	seen := map[string]int{}
+	keys := ex.newKeyer()
+	defer keys.release()
 	var total int64
 	for len(out) < len(want) {
 		m, body, err := it.Next()
 		if err != nil {
 			break
 		}
-		seen[m.name]++
-		key := m.name
-		if k := seen[m.name]; k > 1 {
-			key = fmt.Sprintf("%s#%d", m.name, k)
+		key, err := keys.key(m, kind.format)
+		if err != nil {
+			break
 		}
 		if !want[key] || body == nil || total+m.size > ex.o.MaxSpoolBytes {
 			continue
@@ -177,7 +259,7 @@ func (ex *explainer) extractMembers(kind *archiveKind, n *node, want map[string]
 		if err != nil {
 			break
 		}
-		out[key] = &spoolFile{r: f, size: k}
+		out[key] = &spoolFile{r: f, size: k, ex: ex}
 	}
 	return out
 }
@@ -192,10 +274,12 @@ func (ex *explainer) archive(kind *archiveKind, a, b *node, depth int) Result {
 	if err != nil {
 		return ex.fallback(kind.format, a, b, err)
 	}
+	defer la.release()
 	lb, err := ex.list(kind, b)
 	if err != nil {
 		return ex.fallback(kind.format, a, b, err)
 	}
+	defer lb.release()
 	r, differs := ex.compareListings(kind, a, b, la, lb, depth)
 	if differs {
 		return r
@@ -285,13 +369,21 @@ func (ex *explainer) compareListings(kind *archiveKind, a, b *node, la, lb *list
 		}
 	}
 
-	// Metadata and content of the common members.
+	// Metadata and content of the common members. Only the lines shown
+	// are kept (the rest counted), and each hint once.
+	const shownLines = 40
 	fieldCount := map[string]int{}
 	var fieldOrder []string
 	var changedLines []string
+	changed := 0
 	var contentDiff []*member
 	var hints []string
-	for _, ka := range orderA {
+	hinted := map[string]bool{}
+	for i, ka := range orderA {
+		if i%1024 == 1023 && ex.stop() != nil {
+			complete = false
+			break
+		}
 		ma, mb := la.byKey[ka], lb.byKey[ka]
 		changes := compareFields(ma, mb)
 		var parts []string
@@ -300,24 +392,33 @@ func (ex *explainer) compareListings(kind *archiveKind, a, b *node, la, lb *list
 				fieldOrder = append(fieldOrder, c.name)
 			}
 			fieldCount[c.name]++
-			parts = append(parts, fmt.Sprintf("%s %s -> %s", c.name, c.a, c.b))
-			hints = append(hints, fieldHint(kind, variant, c)...)
+			if len(changedLines) < shownLines {
+				parts = append(parts, fmt.Sprintf("%s %s -> %s", c.name, c.a, c.b))
+			}
+			for _, h := range fieldHint(kind, variant, c) {
+				if !hinted[h] {
+					hinted[h] = true
+					hints = append(hints, h)
+				}
+			}
 		}
-		if len(parts) > 0 {
-			changedLines = append(changedLines, ka+": "+strings.Join(parts, ", "))
+		if len(changes) > 0 {
+			changed++
+			if len(changedLines) < shownLines {
+				changedLines = append(changedLines, ka+": "+strings.Join(parts, ", "))
+			}
 		}
 		if ma.hashed && mb.hashed && ma.sum != mb.sum {
 			contentDiff = append(contentDiff, ma)
 		}
 	}
-	if len(changedLines) > 0 {
-		fmt.Fprintf(&d, "metadata differs in %s:\n", plural(len(changedLines), "member"))
-		for i, l := range changedLines {
-			if i == 40 {
-				fmt.Fprintf(&d, "  ... and %d more\n", len(changedLines)-i)
-				break
-			}
+	if changed > 0 {
+		fmt.Fprintf(&d, "metadata differs in %s:\n", plural(changed, "member"))
+		for _, l := range changedLines {
 			fmt.Fprintf(&d, "  %s\n", l)
+		}
+		if changed > len(changedLines) {
+			fmt.Fprintf(&d, "  ... and %d more\n", changed-len(changedLines))
 		}
 	}
 	if orderDiffers {
@@ -341,14 +442,14 @@ func (ex *explainer) compareListings(kind *archiveKind, a, b *node, la, lb *list
 	for i, m := range contentDiff {
 		if i >= ex.o.MaxChildren {
 			var rest []string
-			for _, x := range contentDiff[i:] {
+			for _, x := range contentDiff[i:min(i+20, len(contentDiff))] {
 				rest = append(rest, x.key)
 			}
-			fmt.Fprintf(&d, "content also differs in %d member(s) not explained (limit): %s\n", len(rest), strings.Join(rest[:min(len(rest), 20)], ", "))
+			fmt.Fprintf(&d, "content also differs in %d member(s) not explained (limit): %s\n", len(contentDiff)-i, strings.Join(rest, ", "))
 			complete = false
 			break
 		}
-		if ex.ctx.Err() != nil {
+		if ex.stop() != nil {
 			complete = false
 			break
 		}
@@ -374,10 +475,13 @@ func (ex *explainer) compareListings(kind *archiveKind, a, b *node, la, lb *list
 		parts = append(parts, "content of "+contentDiff[0].key+" differs: "+r.Children[0].Summary)
 	} else if len(contentDiff) > 1 {
 		var names []string
-		for _, m := range contentDiff {
+		for _, m := range contentDiff[:min(len(contentDiff), 3)] {
 			names = append(names, m.key)
 		}
-		parts = append(parts, fmt.Sprintf("content differs in %s (%s)", plural(len(contentDiff), "member"), strings.Join(capList(names, 3), ", ")))
+		if len(contentDiff) > 3 {
+			names = append(names, fmt.Sprintf("(+%d)", len(contentDiff)-3))
+		}
+		parts = append(parts, fmt.Sprintf("content differs in %s (%s)", plural(len(contentDiff), "member"), strings.Join(names, ", ")))
 	}
 	if len(fieldOrder) > 0 {
 		var fs []string

@@ -109,13 +109,13 @@ func (c *cpioIter) nextSegment() error {
 		c.off = 0
 	case compression(h) != "":
 		format := compression(h)
-		z, err := newSegmentDecompressor(format, c.br)
+		z, err := c.ex.newDecoder(format, c.br, true, fmt.Sprintf("%s segment %d", format, c.seg+1), c.off)
 		if err != nil {
 			return fmt.Errorf("segment %d (%s): %w", c.seg+1, format, err)
 		}
 		c.closers = append(c.closers, z)
 		c.outer = append(c.outer, c.br)
-		c.br = bufio.NewReader(&capReader{r: z, max: c.ex.o.MaxStreamBytes, what: "decompressed " + format + " segment"})
+		c.br = bufio.NewReader(c.ex.counted(&capReader{r: z, max: c.ex.o.MaxStreamBytes, what: "decompressed " + format + " segment"}))
 		c.seg++
 		c.segName = fmt.Sprintf("%d (%s)", c.seg, format)
 		c.off = 0
@@ -158,6 +158,7 @@ func octField(b []byte) (uint64, error) { return strconv.ParseUint(string(b), 8,
 
 // header reads one member header and name; nil member for the trailer.
 func (c *cpioIter) header() (*member, io.Reader, error) {
+	hdrOff := c.off
 	var magic [6]byte
 	if err := c.readFull(magic[:]); err != nil {
 		if err == io.EOF && c.seg > 0 {
@@ -237,7 +238,7 @@ func (c *cpioIter) header() (*member, io.Reader, error) {
 		}
 		return nil, nil, nil
 	}
-	m := &member{name: string(name), size: int64(size)}
+	m := &member{name: bounded(string(name)), size: int64(size), off: hdrOff}
 	typ := mode & 0o170000
 	m.add("type", cpioType(typ))
 	m.add("mode", fmt.Sprintf("%04o", mode&0o7777))
@@ -259,7 +260,7 @@ func (c *cpioIter) header() (*member, io.Reader, error) {
 		if err := c.readFull(target); err != nil {
 			return nil, nil, err
 		}
-		m.add("linkname", string(target))
+		m.add("linkname", bounded(string(target)))
 		c.skip = dataPad
 		return m, nil, nil
 	}

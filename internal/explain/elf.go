@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"github.com/isodiff/isodiff/internal/budget"
 	"io"
 	"sort"
 	"strings"
@@ -21,6 +22,10 @@ const (
 	elfMaxStringLen   = 512      // longer runs are cut
 	elfMaxRanges      = 1 << 16  // differing ranges classified by region
 	elfMaxHexSections = 4        // differing data sections shown in hex
+	elfMaxLines       = 64       // per-section detail lines
+	elfMaxListed      = 64       // sections named per list
+	elfMaxStrScan     = 64 << 20 // bytes scanned for strings per side, all sections together
+	elfMaxOnlyStrings = 4096     // strings only on one side kept, all sections together
 )
 
 // elfSection is a section as compared: by name, with its header fields.
@@ -38,7 +43,7 @@ func elfSections(f *elf.File) ([]elfSection, map[string]*elfSection) {
 			continue
 		}
 		seen[s.Name]++
-		key := s.Name
+		key := bounded(s.Name)
 		if key == "" {
 			key = fmt.Sprintf("[%d]", i)
 		}
@@ -140,6 +145,18 @@ func debuglink(f *elf.File) (string, uint32, bool) {
 func (ex *explainer) elf(a, b *node, depth int) Result {
 	sa, sb, err := ex.spoolPair(a, b)
 	if err == nil {
+		// Charge what debug/elf will hold before it reads anything.
+		hold := ex.newHold()
+		defer hold.Release()
+		for i, s := range []*spoolFile{sa, sb} {
+			n, err := ex.elfMemory(s)
+			if err == nil {
+				err = ex.grow(&hold, n, "ELF headers of "+"ab"[i:i+1], 0)
+			}
+			if err != nil {
+				return ex.fallback(fmtELF, a, b, err)
+			}
+		}
 		return ex.elfFiles(a, b, sa, sb)
 	}
 	if isLimit(err) {
@@ -184,7 +201,21 @@ func (ex *explainer) elfFiles(a, b *node, sa, sb *spoolFile) Result {
 	var only, resized, moved, differing []string
 	type pair struct{ a, b *elfSection }
 	var contentPairs []pair
+	// Sections are compared once per pair of file ranges: a crafted file
+	// can point any number of headers at one range.
+	type ranges struct{ offA, sizeA, offB, sizeB uint64 }
+	compared := map[ranges]bool{}
+	lines := 0
+	line := func(format string, args ...any) {
+		if lines++; lines <= elfMaxLines {
+			fmt.Fprintf(&d, format, args...)
+		}
+	}
 	for i := range secA {
+		if err := ex.stop(); err != nil {
+			line("sections not compared: %v\n", err)
+			break
+		}
 		s := &secA[i]
 		t := byB[s.key]
 		if t == nil {
@@ -192,7 +223,7 @@ func (ex *explainer) elfFiles(a, b *node, sa, sb *spoolFile) Result {
 			continue
 		}
 		if s.s.Type != t.s.Type || s.s.Flags != t.s.Flags {
-			fmt.Fprintf(&d, "section %s: type/flags %s %s -> %s %s\n", s.key, s.s.Type, s.s.Flags, t.s.Type, t.s.Flags)
+			line("section %s: type/flags %s %s -> %s %s\n", s.key, s.s.Type, s.s.Flags, t.s.Type, t.s.Flags)
 		}
 		if s.s.Size != t.s.Size {
 			resized = append(resized, fmt.Sprintf("%s %d -> %d", s.key, s.s.Size, t.s.Size))
@@ -202,15 +233,20 @@ func (ex *explainer) elfFiles(a, b *node, sa, sb *spoolFile) Result {
 		_, _, okA := fileRange(s.s)
 		_, _, okB := fileRange(t.s)
 		if okA && okB {
-			// Sections at one offset outside every span are equal unread.
-			same := s.s.FileSize == t.s.FileSize && ex.provenEqual(a, b, int64(s.s.Offset), int64(t.s.Offset), int64(s.s.FileSize))
-			if !same {
-				var err error
-				same, _, err = sameReaders(io.NewSectionReader(sa, int64(s.s.Offset), int64(s.s.FileSize)),
-					io.NewSectionReader(sb, int64(t.s.Offset), int64(t.s.FileSize)))
-				if err != nil {
-					fmt.Fprintf(&d, "section %s: %v\n", s.key, err)
+			rg := ranges{s.s.Offset, s.s.FileSize, t.s.Offset, t.s.FileSize}
+			same, done := compared[rg]
+			if !done {
+				// Sections at one offset outside every span are equal unread.
+				same = s.s.FileSize == t.s.FileSize && ex.provenEqual(a, b, int64(s.s.Offset), int64(t.s.Offset), int64(s.s.FileSize))
+				if !same {
+					var err error
+					same, _, err = sameReaders(io.NewSectionReader(sa, int64(s.s.Offset), int64(s.s.FileSize)),
+						io.NewSectionReader(sb, int64(t.s.Offset), int64(t.s.FileSize)))
+					if err != nil {
+						line("section %s: %v\n", s.key, err)
+					}
 				}
+				compared[rg] = same
 			}
 			if !same {
 				differing = append(differing, s.key)
@@ -223,17 +259,20 @@ func (ex *explainer) elfFiles(a, b *node, sa, sb *spoolFile) Result {
 			only = append(only, "+"+secB[i].key)
 		}
 	}
+	if lines > elfMaxLines {
+		fmt.Fprintf(&d, "... and %d more section line(s)\n", lines-elfMaxLines)
+	}
 	if len(only) > 0 {
-		fmt.Fprintf(&d, "sections only in a (-) or b (+): %s\n", strings.Join(only, " "))
+		fmt.Fprintf(&d, "sections only in a (-) or b (+): %s\n", strings.Join(capList(only, elfMaxListed), " "))
 	}
 	if len(resized) > 0 {
-		fmt.Fprintf(&d, "sections resized: %s\n", strings.Join(resized, ", "))
+		fmt.Fprintf(&d, "sections resized: %s\n", strings.Join(capList(resized, elfMaxListed), ", "))
 	}
 	if len(moved) > 0 {
-		fmt.Fprintf(&d, "sections moved (follows from the resizing): %s\n", strings.Join(moved, " "))
+		fmt.Fprintf(&d, "sections moved (follows from the resizing): %s\n", strings.Join(capList(moved, elfMaxListed), " "))
 	}
 	if len(differing) > 0 {
-		fmt.Fprintf(&d, "sections whose bytes differ: %s\n", strings.Join(differing, " "))
+		fmt.Fprintf(&d, "sections whose bytes differ: %s\n", strings.Join(capList(differing, elfMaxListed), " "))
 	}
 
 	// Build ids and debug links.
@@ -265,7 +304,7 @@ func (ex *explainer) elfFiles(a, b *node, sa, sb *spoolFile) Result {
 					}
 				}
 			}
-			sort.Slice(idSpans, func(i, j int) bool { return idSpans[i][0] < idSpans[j][0] })
+			idSpans = idSpans.merged()
 			inIDOnly = count > 0
 			for _, rg := range ranges {
 				if !layout.covers(rg) {
@@ -281,20 +320,48 @@ func (ex *explainer) elfFiles(a, b *node, sa, sb *spoolFile) Result {
 		}
 	}
 
-	// Strings that differ in differing data sections.
+	// Strings that differ in differing data sections: each pair of ranges
+	// scanned once, within elfMaxStrScan bytes per side in all, the
+	// strings charged while held.
 	var strA, strB []string
 	var hexChildren []Result
+	scanned := map[ranges]bool{}
+	scanLeft := int64(elfMaxStrScan)
+	strHold := ex.newHold()
+	defer strHold.Release()
+	strLines := 0
 	for _, p := range contentPairs {
 		if p.a.key == idKeyA || p.a.key == ".gnu_debuglink" {
 			continue
 		}
+		if ex.stop() != nil {
+			break
+		}
 		isCode := p.a.s.Flags&elf.SHF_EXECINSTR != 0
-		if !isCode && p.a.s.FileSize <= elfMaxStrSection && p.b.s.FileSize <= elfMaxStrSection {
-			oa, ob := stringsDiff(io.NewSectionReader(sa, int64(p.a.s.Offset), int64(p.a.s.FileSize)),
-				io.NewSectionReader(sb, int64(p.b.s.Offset), int64(p.b.s.FileSize)))
+		rg := ranges{p.a.s.Offset, p.a.s.FileSize, p.b.s.Offset, p.b.s.FileSize}
+		size := int64(max(p.a.s.FileSize, p.b.s.FileSize))
+		if !isCode && !scanned[rg] && size <= scanLeft && len(strA)+len(strB) < elfMaxOnlyStrings {
+			scanned[rg] = true
+			scanLeft -= size
+			oa, ob, err := ex.stringsDiff(io.NewSectionReader(sa, int64(p.a.s.Offset), int64(p.a.s.FileSize)),
+				io.NewSectionReader(sb, int64(p.b.s.Offset), int64(p.b.s.FileSize)), int64(p.a.s.Offset))
+			if err != nil {
+				break
+			}
+			oa = oa[:min(len(oa), elfMaxOnlyStrings-len(strA))]
+			ob = ob[:min(len(ob), elfMaxOnlyStrings-len(strB))]
+			var n int64
+			for _, x := range append(oa[:len(oa):len(oa)], ob...) {
+				n += int64(len(x)) + 16
+			}
+			if ex.grow(&strHold, n, "ELF strings that differ", int64(p.a.s.Offset)) != nil {
+				break
+			}
 			if len(oa)+len(ob) > 0 {
-				fmt.Fprintf(&d, "strings in %s only in a: %s\n", p.a.key, quoteList(oa, 8))
-				fmt.Fprintf(&d, "strings in %s only in b: %s\n", p.a.key, quoteList(ob, 8))
+				if strLines++; strLines <= elfMaxListed {
+					fmt.Fprintf(&d, "strings in %s only in a: %s\n", p.a.key, quoteList(oa, 8))
+					fmt.Fprintf(&d, "strings in %s only in b: %s\n", p.a.key, quoteList(ob, 8))
+				}
 			}
 			strA = append(strA, oa...)
 			strB = append(strB, ob...)
@@ -369,6 +436,11 @@ func (ex *explainer) elfFiles(a, b *node, sa, sb *spoolFile) Result {
 // elfRanges finds the differing byte ranges of two spooled files of one
 // size, up to elfMaxRanges, and how many there are in all.
 func (ex *explainer) elfRanges(a, b *node, sa, sb *spoolFile) ([]byteRange, int, error) {
+	hold := ex.newHold()
+	defer hold.Release()
+	if err := ex.grow(&hold, 2*64<<10+elfMaxRanges*16, "differing ranges of an ELF file", -1); err != nil {
+		return nil, 0, err
+	}
 	if ex.spanned(a, b) {
 		s, err := ex.scanSpans(sa, sb, sa.size, elfMaxRanges)
 		return s.ranges, s.count, err
@@ -405,31 +477,49 @@ func layoutOf(f *elf.File, s *spoolFile) elfLayout {
 			out = append(out, [2]int64{lo, hi})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out.merged()
+}
+
+// merged returns the layout's ranges sorted and merged into disjoint
+// ones, so that covers is a binary search.
+func (l elfLayout) merged() elfLayout {
+	sorted := append(elfLayout(nil), l...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i][0] < sorted[j][0] })
+	var out elfLayout
+	for _, s := range sorted {
+		if s[1] <= s[0] {
+			continue
+		}
+		if n := len(out); n > 0 && s[0] <= out[n-1][1] {
+			out[n-1][1] = max(out[n-1][1], s[1])
+			continue
+		}
+		out = append(out, s)
+	}
 	return out
 }
 
-// covers reports whether a range lies within the layout's ranges.
+// covers reports whether a range lies within the ranges of a merged
+// layout.
 func (l elfLayout) covers(rg byteRange) bool {
-	pos := rg.start
-	for _, s := range l {
-		if s[0] > pos {
-			break
-		}
-		if s[1] > pos {
-			pos = s[1]
-		}
-		if pos >= rg.end {
-			return true
-		}
-	}
-	return pos >= rg.end
+	i := sort.Search(len(l), func(i int) bool { return l[i][1] > rg.start })
+	return i < len(l) && l[i][0] <= rg.start && l[i][1] >= rg.end
 }
 
 // stringsDiff returns the printable strings found in only one of two
-// byte streams, each side's list sorted and bounded.
-func stringsDiff(ra, rb io.Reader) ([]string, []string) {
-	sa, sb := stringSet(ra), stringSet(rb)
+// byte streams, each side's list sorted and bounded. The sets are charged
+// to the budget while they are held (for the structure at offset off).
+func (ex *explainer) stringsDiff(ra, rb io.Reader, off int64) ([]string, []string, error) {
+	hold := ex.newHold()
+	defer hold.Release()
+	sa, err := ex.stringSet(ra, &hold, off)
+	if err != nil {
+		return nil, nil, err
+	}
+	sb, err := ex.stringSet(rb, &hold, off)
+	if err != nil {
+		return nil, nil, err
+	}
 	var oa, ob []string
 	for s := range sa {
 		if !sb[s] {
@@ -443,26 +533,35 @@ func stringsDiff(ra, rb io.Reader) ([]string, []string) {
 	}
 	sort.Strings(oa)
 	sort.Strings(ob)
-	return oa, ob
+	return oa, ob, nil
 }
 
-func stringSet(r io.Reader) map[string]bool {
+// stringSetOverhead is what a string costs in a set besides its bytes.
+const stringSetOverhead = 64
+
+// stringSet collects the printable runs of r, each charged to hold. It
+// ends early (with the set so far) when reading fails or a charge is
+// refused; the refusal is returned.
+func (ex *explainer) stringSet(r io.Reader, hold *budget.Hold, off int64) (map[string]bool, error) {
 	set := map[string]bool{}
 	br := bufio.NewReaderSize(r, 1<<16)
 	var cur []byte
 	kept := 0
+	var refused error
 	flush := func() {
-		if len(cur) >= elfMinString && len(set) < elfMaxStrings && kept < elfMaxStringBytes && !set[string(cur)] {
-			set[string(cur)] = true
-			kept += len(cur)
+		if refused == nil && len(cur) >= elfMinString && len(set) < elfMaxStrings && kept < elfMaxStringBytes && !set[string(cur)] {
+			if refused = ex.grow(hold, int64(len(cur)+stringSetOverhead), "strings of a differing section", off); refused == nil {
+				set[string(cur)] = true
+				kept += len(cur)
+			}
 		}
 		cur = cur[:0]
 	}
 	for {
 		c, err := br.ReadByte()
-		if err != nil {
+		if err != nil || refused != nil {
 			flush()
-			return set
+			return set, refused
 		}
 		if c >= 0x20 && c < 0x7f || c == '\t' {
 			if len(cur) < elfMaxStringLen {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/isodiff/isodiff/internal/budget"
 )
 
 // Input is one side of a comparison: a name for messages, its size (-1
@@ -55,6 +57,10 @@ type Options struct {
 	// MaxChildren caps the differing members explained per archive.
 	// Default 64.
 	MaxChildren int
+	// MaxResults caps the comparisons (results) of one call, at every
+	// depth together, so that nested archives do not multiply the work.
+	// Default 256.
+	MaxResults int
 	// Spans, when not nil, are the only byte ranges in which the two inputs
 	// (of one size) can differ: they are proven equal elsewhere, e.g. from
 	// equal compressed blocks. With Input.At on both sides, comparisons
@@ -91,6 +97,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxChildren <= 0 {
 		o.MaxChildren = 64
 	}
+	if o.MaxResults <= 0 {
+		o.MaxResults = 256
+	}
 	return o
 }
 
@@ -116,7 +125,29 @@ type Result struct {
 	Complete bool `json:"complete"`
 	// Children explain differing payloads and members.
 	Children []Result `json:"children,omitempty"`
+	// Err is set, on the top result only, when the comparison was ended
+	// early by the memory budget (budget.FromContext): it is the
+	// *budget.ExceededError of the first charge refused, naming the
+	// structure and its offset in the file that held it. Explain returns
+	// the same error; the Summary then says the result is incomplete.
+	Err error `json:"-"`
 }
+
+// Size is about how many bytes r holds (texts and per-result overhead),
+// for a caller that keeps results to charge them to its budget.
+func (r *Result) Size() int64 {
+	n := int64(resultOverhead + len(r.Name) + len(r.Format) + len(r.Summary) + len(r.Details) + len(r.Hint))
+	for _, h := range r.Hints {
+		n += int64(len(h)) + 16
+	}
+	for i := range r.Children {
+		n += r.Children[i].Size()
+	}
+	return n
+}
+
+// resultOverhead is what one Result costs besides its texts.
+const resultOverhead = 256
 
 // Text renders the details and the children's results as indented lines
 // (without the summary), at most max bytes.
@@ -210,8 +241,13 @@ func isLimit(err error) bool {
 }
 
 // Explain compares a and b and says how they differ. It returns an error
-// (with the partial result) only when an input could not be read or ctx
-// ended; malformed or unknown content is explained, not an error.
+// (with the partial result) only when an input could not be read, ctx
+// ended, or the memory budget ctx carries (budget.FromContext; none means
+// unlimited) refused a charge: then the error is that refusal, an
+// *budget.ExceededError, also set as the result's Err, and the result is
+// marked incomplete. Malformed or unknown content is explained, not an
+// error. Explain removes its temporary directory before it returns, and
+// returns promptly (well within a second) once ctx is cancelled.
 func Explain(ctx context.Context, a, b Input, opts Options) (*Result, error) {
 	o := opts.withDefaults()
 	dir, err := os.MkdirTemp(o.TempDir, "isodiff-explain-")
@@ -222,7 +258,10 @@ func Explain(ctx context.Context, a, b Input, opts Options) (*Result, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, err
 	}
-	ex := &explainer{ctx: ctx, o: o, dir: dir}
+	ex := &explainer{ctx: ctx, o: o, dir: dir, bud: budget.FromContext(ctx)}
+	ex.kept = ex.newHold()
+	defer ex.kept.Release()
+	ex.detailsLeft = o.MaxDetailBytes * detailsPerCall
 	ex.spansKnown = validSpans(o.Spans, a.Size, b.Size)
 	defer func() {
 		for _, f := range ex.spooled {
@@ -235,14 +274,31 @@ func Explain(ctx context.Context, a, b Input, opts Options) (*Result, error) {
 		return &r, perr
 	}
 	r.finish()
+	if e := ex.refused.Load(); e != nil {
+		r.Err = e
+		r.Complete = false
+		r.Summary += " (incomplete: " + e.Error() + ")"
+	}
 	if err := ctx.Err(); err != nil {
 		return &r, err
+	}
+	if r.Err != nil {
+		return &r, r.Err
 	}
 	if ex.srcErr != nil {
 		return &r, ex.srcErr
 	}
 	return &r, nil
 }
+
+// detailsPerCall bounds the details of all results of one call together,
+// in units of Options.MaxDetailBytes: what a caller renders (Result.Text)
+// is cut at MaxDetailBytes anyway.
+const detailsPerCall = 8
+
+// readChunk is the most read from an input in one step, so that a large
+// read still checks for cancellation every few milliseconds.
+const readChunk = 1 << 20
 
 // guarded runs the comparison so that a bug met on odd input (a panic)
 // becomes an error with a result saying so, not the end of the caller.
@@ -268,6 +324,66 @@ type explainer struct {
 	// spansKnown is set when Options.Spans can be trusted: inputs of one
 	// size, spans sorted, disjoint and inside them.
 	spansKnown bool
+	// bud is the comparison's memory budget (nil: unlimited); refused is
+	// the first charge it refused, which ends the comparison.
+	bud     *budget.Budget
+	refused atomic.Pointer[budget.ExceededError]
+	// kept holds the results made so far (released when Explain returns:
+	// a caller keeping them charges Result.Size itself); results counts
+	// them against MaxResults, detailsLeft is what their details may
+	// still take.
+	kept        budget.Hold
+	results     int
+	detailsLeft int
+}
+
+// newHold returns an empty charge to the comparison's budget, to grow.
+func (ex *explainer) newHold() budget.Hold {
+	h, _ := ex.bud.Hold(0, "", -1)
+	return h
+}
+
+// grow charges n more bytes to h for the structure what at offset off (in
+// the file being read, -1 when not known). A refusal is recorded: it ends
+// the comparison (stop reports it from then on).
+func (ex *explainer) grow(h *budget.Hold, n int64, what string, off int64) error {
+	err := h.Grow(n, what, off)
+	if err != nil {
+		ex.refuse(err)
+	}
+	return err
+}
+
+// refuse records err if it is the budget's refusal.
+func (ex *explainer) refuse(err error) {
+	var e *budget.ExceededError
+	if errors.As(err, &e) {
+		ex.refused.CompareAndSwap(nil, e)
+	}
+}
+
+// stop returns why the comparison must end now: ctx's error or the budget's
+// refusal; nil to go on.
+func (ex *explainer) stop() error {
+	if err := ex.ctx.Err(); err != nil {
+		return err
+	}
+	if e := ex.refused.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// readAllowed returns the error that forbids reading more: stop's, or the
+// read budget (MaxTotalBytes) spent.
+func (ex *explainer) readAllowed() error {
+	if err := ex.stop(); err != nil {
+		return err
+	}
+	if ex.total.Load() >= ex.o.MaxTotalBytes {
+		return &errLimit{fmt.Sprintf("read budget of %d bytes exhausted", ex.o.MaxTotalBytes)}
+	}
+	return nil
 }
 
 // node is a stream to compare: an input, a decompressed payload, an
@@ -282,6 +398,8 @@ type node struct {
 	random *spoolFile
 	// top marks the two inputs themselves, to which Options.Spans apply.
 	top bool
+	// fat is the FAT image read from the node, kept while it is compared.
+	fat *fatFS
 }
 
 // source wraps an Input so that its read errors are recorded as the
@@ -289,7 +407,7 @@ type node struct {
 func (ex *explainer) source(side int, in Input) *node {
 	var random *spoolFile
 	if in.At != nil && in.Size >= 0 {
-		random = &spoolFile{r: srcReaderAt{in.At, func(err error) error { ex.sourceFailed(side, err); return &SourceError{side, err} }}, size: in.Size}
+		random = &spoolFile{r: srcReaderAt{in.At, func(err error) error { ex.sourceFailed(side, err); return &SourceError{side, err} }}, size: in.Size, ex: ex}
 	}
 	return &node{name: in.Name, size: in.Size, random: random, top: true, open: func() (io.ReadCloser, error) {
 		r, err := in.Open()
@@ -346,7 +464,7 @@ func (s *srcReader) Close() error {
 // openNode opens n for reading, counting its bytes against the budget and
 // stopping on cancellation.
 func (ex *explainer) openNode(n *node) (io.ReadCloser, error) {
-	if err := ex.ctx.Err(); err != nil {
+	if err := ex.stop(); err != nil {
 		return nil, err
 	}
 	rc, err := n.open()
@@ -362,11 +480,11 @@ type countReader struct {
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
-	if err := c.ex.ctx.Err(); err != nil {
+	if err := c.ex.readAllowed(); err != nil {
 		return 0, err
 	}
-	if c.ex.total.Load() >= c.ex.o.MaxTotalBytes {
-		return 0, &errLimit{fmt.Sprintf("read budget of %d bytes exhausted", c.ex.o.MaxTotalBytes)}
+	if len(p) > readChunk {
+		p = p[:readChunk]
 	}
 	n, err := c.rc.Read(p)
 	c.ex.total.Add(int64(n))
@@ -374,6 +492,12 @@ func (c *countReader) Read(p []byte) (int, error) {
 }
 
 func (c *countReader) Close() error { return c.rc.Close() }
+
+// counted counts the bytes read from r (a decompressed stream inside a
+// node's, say) against MaxTotalBytes, as openNode's readers do.
+func (ex *explainer) counted(r io.Reader) io.Reader {
+	return &countReader{ex: ex, rc: io.NopCloser(r)}
+}
 
 // capReader cuts a decompressed stream off at max bytes.
 type capReader struct {
@@ -444,8 +568,44 @@ func (ex *explainer) head(n *node) ([]byte, error) {
 	return buf[:k], err
 }
 
-// explain compares two nodes, choosing the comparison by their first bytes.
+// explain compares two nodes, choosing the comparison by their first
+// bytes, within the call's bounds on results and their details.
 func (ex *explainer) explain(a, b *node, depth int) Result {
+	if err := ex.stop(); err != nil {
+		return Result{Format: fmtData, Summary: "not compared: " + shortErr(err)}
+	}
+	if ex.results >= ex.o.MaxResults {
+		return Result{Format: fmtData, Summary: fmt.Sprintf("not compared: %d comparisons made in this file already (limit)", ex.results)}
+	}
+	ex.results++
+	r := ex.explainFormat(a, b, depth)
+	ex.keep(&r)
+	return r
+}
+
+// keep bounds and charges a result made by explain (its children were
+// charged when they were made).
+func (ex *explainer) keep(r *Result) {
+	if len(r.Details) > ex.detailsLeft {
+		cut := strings.LastIndexByte(r.Details[:ex.detailsLeft], '\n') + 1
+		r.Details = r.Details[:cut] + truncMark
+	}
+	ex.detailsLeft = max(ex.detailsLeft-len(r.Details), 0)
+	n := int64(resultOverhead + len(r.Name) + len(r.Summary) + len(r.Details))
+	if ex.grow(&ex.kept, n, "explanation of "+resultLabel(r.Name), -1) != nil {
+		r.Details = ""
+	}
+}
+
+// resultLabel names a result in a budget refusal.
+func resultLabel(name string) string {
+	if name == "" {
+		return "the file"
+	}
+	return excerpt(name, 64)
+}
+
+func (ex *explainer) explainFormat(a, b *node, depth int) Result {
 	ha, erra := ex.head(a)
 	hb, errb := ex.head(b)
 	if erra != nil || errb != nil {

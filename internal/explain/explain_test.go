@@ -453,7 +453,7 @@ func TestMyers(t *testing.T) {
 		for i := range b {
 			b[i] = rng.Intn(5)
 		}
-		edits, costly := myers(a, b, 0)
+		edits, costly := myers(a, b, 0, nil)
 		if costly {
 			t.Fatal("budget hit on a tiny input")
 		}
@@ -487,7 +487,7 @@ func TestMyers(t *testing.T) {
 		}
 	}
 	// A budget too small still gives a correct (wholesale) script.
-	edits, costly := myers([]int{1, 2, 3, 4}, []int{5, 2, 6, 4}, 1)
+	edits, costly := myers([]int{1, 2, 3, 4}, []int{5, 2, 6, 4}, 1, nil)
 	if !costly || len(edits) == 0 {
 		t.Errorf("budget not applied: %v", edits)
 	}

@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/isodiff/isodiff/internal/budget"
 	"io"
-	"sort"
 	"strings"
 	"unicode/utf16"
 )
@@ -34,6 +34,46 @@ type fatFS struct {
 	rootStart   int64
 	fields      []mfield // boot sector fields
 	dirSpans    [][2]int64
+	// entries is the directory tree as walk found it (walked once per
+	// image and kept with the node); walkErr is why the walk stopped.
+	entries []fatEntry
+	walked  bool
+	walkErr error
+	// dirUsed marks the clusters read as directories, so that a directory
+	// linked twice, a loop or two chains sharing clusters are read once.
+	dirUsed bitset
+	ex      *explainer
+	hold    budget.Hold // the FAT, the entries and the bitsets
+}
+
+// bitset is one bit per cluster.
+type bitset []uint64
+
+func (b bitset) set(i uint32) bool {
+	w, m := i/64, uint64(1)<<(i%64)
+	if int(w) >= len(b) {
+		return false
+	}
+	was := b[w]&m != 0
+	b[w] |= m
+	return was
+}
+
+// newBitset charges and makes a bitset over the clusters.
+func (f *fatFS) newBitset(h *budget.Hold, what string) (bitset, error) {
+	words := (int64(f.clusters) + 2 + 63) / 64
+	if err := f.ex.grow(h, words*8, what, -1); err != nil {
+		return nil, err
+	}
+	return make(bitset, words), nil
+}
+
+// release gives back what the image's structures were charged.
+func (f *fatFS) release() {
+	if f != nil {
+		f.hold.Release()
+		f.fat, f.entries, f.dirUsed = nil, nil, nil
+	}
 }
 
 func u16(b []byte, off int) int64 { return int64(binary.LittleEndian.Uint16(b[off:])) }
@@ -41,12 +81,12 @@ func u32(b []byte, off int) int64 { return int64(binary.LittleEndian.Uint32(b[of
 
 var errFAT = errors.New("bad FAT image")
 
-func openFAT(s *spoolFile) (*fatFS, error) {
+func openFAT(ex *explainer, s *spoolFile) (*fatFS, error) {
 	var bs [512]byte
 	if _, err := s.ReadAt(bs[:], 0); err != nil {
 		return nil, err
 	}
-	f := &fatFS{s: s, bps: u16(bs[:], 11), spc: int64(bs[13]), reserved: u16(bs[:], 14), nfats: int64(bs[16]),
+	f := &fatFS{ex: ex, hold: ex.newHold(), s: s, bps: u16(bs[:], 11), spc: int64(bs[13]), reserved: u16(bs[:], 14), nfats: int64(bs[16]),
 		rootEntries: u16(bs[:], 17), total: u16(bs[:], 19), fatSize: u16(bs[:], 22)}
 	if f.total == 0 {
 		f.total = u32(bs[:], 32)
@@ -81,8 +121,12 @@ func openFAT(s *spoolFile) (*fatFS, error) {
 	if fatBytes > fatMaxTable {
 		return nil, fmt.Errorf("%w: FAT of %d bytes", errFAT, fatBytes)
 	}
+	if err := ex.grow(&f.hold, fatBytes, "FAT", f.reserved*f.bps); err != nil {
+		return nil, err
+	}
 	f.fat = make([]byte, fatBytes)
 	if _, err := s.ReadAt(f.fat, f.reserved*f.bps); err != nil {
+		f.release()
 		return nil, err
 	}
 	add := func(name, v string) { f.fields = append(f.fields, mfield{name, v}) }
@@ -136,52 +180,58 @@ func (f *fatFS) next(c uint32) (uint32, bool) {
 	return v, v >= 0x0ffffff8
 }
 
-// chain returns the clusters of a chain, bounded by the cluster count.
-func (f *fatFS) chain(start uint32) ([]uint32, error) {
-	var out []uint32
-	c := start
-	for {
-		if c < 2 || c >= f.clusters+2 {
-			return out, fmt.Errorf("%w: cluster %d out of range", errFAT, c)
-		}
-		out = append(out, c)
-		if len(out) > int(f.clusters) {
-			return out, fmt.Errorf("%w: cluster chain from %d loops", errFAT, start)
-		}
-		n, end := f.next(c)
-		if end {
-			return out, nil
-		}
-		c = n
-	}
-}
+// validCluster reports whether c can hold data.
+func (f *fatFS) validCluster(c uint32) bool { return c >= 2 && c < f.clusters+2 }
 
 func (f *fatFS) clusterOff(c uint32) int64 { return f.dataStart + int64(c-2)*f.spc*f.bps }
 
-// chainReader reads size bytes along a cluster chain.
+// chainReader reads size bytes along a cluster chain, following the FAT
+// as it goes (nothing held per cluster). used, when set, is shared by the
+// files of one walk: a cluster read before (a loop, or a chain crossing
+// another file's) ends the file with an error, so that one walk reads each
+// cluster once at most.
 type chainReader struct {
-	f      *fatFS
-	chain  []uint32
-	off    int64 // position in the file
-	size   int64
-	csize  int64
-	broken error
+	f     *fatFS
+	start uint32
+	cur   uint32 // the cluster holding off
+	off   int64  // position in the file
+	size  int64
+	csize int64
+	used  bitset
+	err   error
 }
 
 func (r *chainReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
 	if r.off >= r.size {
 		return 0, io.EOF
 	}
-	ci := r.off / r.csize
-	if ci >= int64(len(r.chain)) {
-		if r.broken != nil {
-			return 0, r.broken
-		}
-		return 0, io.ErrUnexpectedEOF
-	}
 	within := r.off % r.csize
+	if within == 0 {
+		// Entering a new cluster: the first, or the next in the chain.
+		c := r.start
+		if r.off > 0 {
+			n, end := r.f.next(r.cur)
+			if end {
+				r.err = fmt.Errorf("%w: cluster chain from %d ends after %d of %d bytes", errFAT, r.start, r.off, r.size)
+				return 0, r.err
+			}
+			c = n
+		}
+		if !r.f.validCluster(c) {
+			r.err = fmt.Errorf("%w: cluster %d out of range in the chain from %d", errFAT, c, r.start)
+			return 0, r.err
+		}
+		if r.used != nil && r.used.set(c) {
+			r.err = fmt.Errorf("%w: cluster chain from %d reaches cluster %d a second time (a loop, or crossing another file)", errFAT, r.start, c)
+			return 0, r.err
+		}
+		r.cur = c
+	}
 	n := min(int64(len(p)), r.csize-within, r.size-r.off)
-	k, err := r.f.s.ReadAt(p[:n], r.f.clusterOff(r.chain[ci])+within)
+	k, err := r.f.s.ReadAt(p[:n], r.f.clusterOff(r.cur)+within)
 	r.off += int64(k)
 	if err == io.EOF && r.off < r.size {
 		err = io.ErrUnexpectedEOF
@@ -230,25 +280,52 @@ func fatAttr(a byte) string {
 	return b.String()
 }
 
-// walk lists the directory tree in directory order, depth first.
+// fatMaxLFN is the most long-name parts of one name (255 characters).
+const fatMaxLFN = 20
+
+// walk lists the directory tree in directory order, depth first, once:
+// each directory cluster is read at most once (a directory linked twice,
+// or chains that loop or share clusters, are noted and not followed), and
+// each entry is charged to the budget.
 func (f *fatFS) walk(max int) ([]fatEntry, error) {
+	if f.walked {
+		return f.entries, f.walkErr
+	}
+	f.walked = true
+	f.entries, f.walkErr = f.walkOnce(max)
+	return f.entries, f.walkErr
+}
+
+func (f *fatFS) walkOnce(max int) ([]fatEntry, error) {
+	var err error
+	if f.dirUsed, err = f.newBitset(&f.hold, "FAT directory cluster map"); err != nil {
+		return nil, err
+	}
 	var out []fatEntry
-	var visit func(data []byte, prefix string, depth int) error
-	visit = func(data []byte, prefix string, depth int) error {
-		var lfn []string
+	var visit func(data []byte, dataOff int64, prefix string, depth int) error
+	visit = func(data []byte, dataOff int64, prefix string, depth int) error {
+		var lfn [][]uint16 // the parts of a long name, in the order met (last part first)
 		for i := 0; i+32 <= len(data); i += 32 {
+			if i%(32<<10) == 0 {
+				if err := f.ex.stop(); err != nil {
+					return err
+				}
+			}
 			e := data[i : i+32]
 			if e[0] == 0 {
 				break
 			}
 			if e[0] == 0xe5 {
-				lfn = nil
+				lfn = lfn[:0]
 				continue
 			}
 			attr := e[11]
 			if attr == 0x0f { // a long-name part, in reverse order
 				if e[0]&0x40 != 0 {
-					lfn = nil
+					lfn = lfn[:0]
+				}
+				if len(lfn) >= fatMaxLFN {
+					continue // a run longer than any name: the rest is ignored
 				}
 				var u []uint16
 				for _, r := range [][2]int{{1, 11}, {14, 26}, {28, 32}} {
@@ -262,7 +339,7 @@ func (f *fatFS) walk(max int) ([]fatEntry, error) {
 						break
 					}
 				}
-				lfn = append([]string{string(utf16.Decode(u))}, lfn...)
+				lfn = append(lfn, u)
 				continue
 			}
 			short := strings.TrimRight(string(e[0:8]), " ")
@@ -274,25 +351,32 @@ func (f *fatFS) walk(max int) ([]fatEntry, error) {
 			}
 			name := short
 			if len(lfn) > 0 {
-				name = strings.Join(lfn, "")
+				var u []uint16
+				for k := len(lfn) - 1; k >= 0; k-- {
+					u = append(u, lfn[k]...)
+				}
+				name = string(utf16.Decode(u))
 			}
-			lfn = nil
+			lfn = lfn[:0]
 			if short == "." || short == ".." {
 				continue
 			}
 			if len(out) >= max {
 				return nil
 			}
-			m := &member{}
+			m := &member{off: dataOff + int64(i)}
 			cluster := uint32(u16(e, 26)) | uint32(u16(e, 20))<<16
 			if attr&0x08 != 0 && attr&0x10 == 0 {
 				m.name = "(volume label)"
 				m.add("label", strings.TrimRight(string(e[0:11]), " "))
 				m.add("mtime", fatDate(u16(e, 24), u16(e, 22), 0))
+				if err := f.ex.grow(&f.hold, m.cost()+32, "FAT directory entries", m.off); err != nil {
+					return err
+				}
 				out = append(out, fatEntry{m: m})
 				continue
 			}
-			m.name = prefix + "/" + name
+			m.name = bounded(prefix + "/" + name)
 			m.size = u32(e, 28)
 			m.add("short name", short)
 			m.add("attr", fatAttr(attr))
@@ -301,13 +385,22 @@ func (f *fatFS) walk(max int) ([]fatEntry, error) {
 			m.add("adate", fatDate(u16(e, 18), -1, 0))
 			m.add("first cluster", fmt.Sprint(cluster))
 			dir := attr&0x10 != 0
+			if err := f.ex.grow(&f.hold, m.cost()+32, "FAT directory entries", m.off); err != nil {
+				return err
+			}
 			out = append(out, fatEntry{m: m, cluster: cluster, dir: dir})
 			if dir && depth < fatMaxDepth && cluster >= 2 {
-				sub, err := f.dirData(cluster)
+				sub, subOff, hold, err := f.dirData(cluster)
+				if errors.Is(err, errDirSeen) {
+					m.add("directory", "not listed: "+err.Error())
+					continue
+				}
 				if err != nil {
 					return fmt.Errorf("%s: %w", m.name, err)
 				}
-				if err := visit(sub, m.name, depth+1); err != nil {
+				err = visit(sub, subOff, m.name, depth+1)
+				hold.Release()
+				if err != nil {
 					return err
 				}
 			}
@@ -315,48 +408,84 @@ func (f *fatFS) walk(max int) ([]fatEntry, error) {
 		return nil
 	}
 	var root []byte
-	var err error
+	var rootOff int64
+	rootHold := f.ex.newHold()
+	defer rootHold.Release()
 	if f.typ == 32 {
-		root, err = f.dirData(f.rootCluster)
+		root, rootOff, rootHold, err = f.dirData(f.rootCluster)
 	} else {
-		root = make([]byte, f.rootEntries*32)
-		_, err = f.s.ReadAt(root, f.rootStart)
-		f.dirSpans = append(f.dirSpans, [2]int64{f.rootStart, f.rootStart + int64(len(root))})
+		rootOff = f.rootStart
+		if err = f.ex.grow(&rootHold, f.rootEntries*32, "FAT root directory", f.rootStart); err == nil {
+			root = make([]byte, f.rootEntries*32)
+			_, err = f.s.ReadAt(root, f.rootStart)
+			f.dirSpans = append(f.dirSpans, [2]int64{f.rootStart, f.rootStart + int64(len(root))})
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	return out, visit(root, "", 0)
+	err = visit(root, rootOff, "", 0)
+	return out, err
 }
 
-// dirData reads a directory's clusters, noting where they lie.
-func (f *fatFS) dirData(start uint32) ([]byte, error) {
-	ch, err := f.chain(start)
-	if err != nil {
-		return nil, err
-	}
+var errDirSeen = errors.New("its clusters were read already (a directory linked twice, or chains that loop or share clusters)")
+
+// dirData reads a directory's clusters, noting where they lie, charged to
+// the hold it returns (to release when the directory is listed).
+func (f *fatFS) dirData(start uint32) ([]byte, int64, budget.Hold, error) {
+	hold := f.ex.newHold()
 	csize := f.spc * f.bps
-	if int64(len(ch))*csize > 16<<20 {
-		return nil, fmt.Errorf("%w: directory of %d clusters", errFAT, len(ch))
-	}
-	buf := make([]byte, int64(len(ch))*csize)
-	for i, c := range ch {
+	var buf []byte
+	c := start
+	for {
+		if !f.validCluster(c) {
+			hold.Release()
+			return nil, 0, budget.Hold{}, fmt.Errorf("%w: cluster %d out of range", errFAT, c)
+		}
+		if f.dirUsed.set(c) {
+			hold.Release()
+			if c == start {
+				return nil, 0, budget.Hold{}, errDirSeen
+			}
+			return nil, 0, budget.Hold{}, fmt.Errorf("%w: directory at cluster %d reaches cluster %d a second time", errFAT, start, c)
+		}
+		if int64(len(buf))+csize > 16<<20 {
+			hold.Release()
+			return nil, 0, budget.Hold{}, fmt.Errorf("%w: directory at cluster %d larger than 16 MiB", errFAT, start)
+		}
 		off := f.clusterOff(c)
-		if _, err := f.s.ReadAt(buf[int64(i)*csize:int64(i+1)*csize], off); err != nil {
-			return nil, err
+		if err := f.ex.grow(&hold, csize, "FAT directory", off); err != nil {
+			hold.Release()
+			return nil, 0, budget.Hold{}, err
+		}
+		n := len(buf)
+		buf = append(buf, make([]byte, csize)...)
+		if _, err := f.s.ReadAt(buf[n:], off); err != nil {
+			hold.Release()
+			return nil, 0, budget.Hold{}, err
 		}
 		f.dirSpans = append(f.dirSpans, [2]int64{off, off + csize})
+		next, end := f.next(c)
+		if end {
+			return buf, f.clusterOff(start), hold, nil
+		}
+		c = next
 	}
-	return buf, nil
 }
 
 type fatIter struct {
 	f       *fatFS
 	entries []fatEntry
 	i       int
+	used    bitset // data clusters read by this walk's files
+	hold    budget.Hold
 }
 
-func (it *fatIter) Close() error { return nil }
+func (it *fatIter) Close() error {
+	it.hold.Release()
+	it.used = nil
+	return nil
+}
 
 func (it *fatIter) Next() (*member, io.Reader, error) {
 	if it.i >= len(it.entries) {
@@ -370,18 +499,19 @@ func (it *fatIter) Next() (*member, io.Reader, error) {
 	if e.m.size == 0 {
 		return e.m, strings.NewReader(""), nil
 	}
-	ch, err := it.f.chain(e.cluster)
-	return e.m, &chainReader{f: it.f, chain: ch, size: e.m.size, csize: it.f.spc * it.f.bps, broken: err}, nil
+	if it.used == nil {
+		var err error
+		if it.used, err = it.f.newBitset(&it.hold, "FAT data cluster map"); err != nil {
+			return nil, nil, err
+		}
+	}
+	return e.m, &chainReader{f: it.f, start: e.cluster, size: e.m.size, csize: it.f.spc * it.f.bps, used: it.used}, nil
 }
 
 var fatKind = &archiveKind{
 	format: fmtFAT,
 	open: func(ex *explainer, n *node) (memberIter, error) {
-		s, err := ex.spool(n)
-		if err != nil {
-			return nil, err
-		}
-		f, err := openFAT(s)
+		f, err := ex.fatOf(n)
 		if err != nil {
 			return nil, err
 		}
@@ -389,7 +519,7 @@ var fatKind = &archiveKind{
 		if err != nil {
 			return nil, err
 		}
-		return &fatIter{f: f, entries: entries}, nil
+		return &fatIter{f: f, entries: entries, hold: ex.newHold()}, nil
 	},
 	hint: func(_, what string) string {
 		if what == "order" {
@@ -402,21 +532,41 @@ var fatKind = &archiveKind{
 	},
 }
 
+// fatOf opens the FAT image of n once: the node keeps it (and its walked
+// tree) until fat drops it.
+func (ex *explainer) fatOf(n *node) (*fatFS, error) {
+	if n.fat != nil {
+		return n.fat, nil
+	}
+	s, err := ex.spool(n)
+	if err != nil {
+		return nil, err
+	}
+	f, err := openFAT(ex, s)
+	if err != nil {
+		return nil, err
+	}
+	n.fat = f
+	return f, nil
+}
+
 // fat explains two FAT images: boot sector fields, then the listing and
 // each differing file, recursively.
 func (ex *explainer) fat(a, b *node, depth int) Result {
 	var fs [2]*fatFS
-	for i, n := range []*node{a, b} {
-		s, err := ex.spool(n)
-		if err != nil {
-			if isLimit(err) {
-				r := ex.hexdiff(a, b)
-				r.Summary = "FAT image (too large to read: " + err.Error() + "); " + r.Summary
-				return r
-			}
-			return ex.fallback(fmtFAT, a, b, err)
+	defer func() {
+		for _, n := range []*node{a, b} {
+			n.fat.release()
+			n.fat = nil
 		}
-		f, err := openFAT(s)
+	}()
+	for i, n := range []*node{a, b} {
+		f, err := ex.fatOf(n)
+		if isLimit(err) {
+			r := ex.hexdiff(a, b)
+			r.Summary = "FAT image (too large to read: " + err.Error() + "); " + r.Summary
+			return r
+		}
 		if err != nil {
 			return ex.fallback(fmtFAT, a, b, err)
 		}
@@ -429,10 +579,12 @@ func (ex *explainer) fat(a, b *node, depth int) Result {
 	if err != nil {
 		return ex.fallback(fmtFAT, a, b, err)
 	}
+	defer la.release()
 	lb, err := ex.list(fatKind, b)
 	if err != nil {
 		return ex.fallback(fmtFAT, a, b, err)
 	}
+	defer lb.release()
 	r, differs := ex.compareListings(fatKind, a, b, la, lb, depth)
 	r.Format = fmtFAT
 
@@ -457,11 +609,12 @@ func (ex *explainer) fat(a, b *node, depth int) Result {
 
 	// Are all differing bytes in the boot area or in directory entries?
 	accounted := false
-	if fs[0].s.size == fs[1].s.size {
+	scanHold := ex.newHold()
+	defer scanHold.Release()
+	if fs[0].s.size == fs[1].s.size && ex.grow(&scanHold, hexScanCost(1<<12), "differing ranges of a FAT image", -1) == nil {
 		sc, err := scanRanges(io.NewSectionReader(fs[0].s, 0, fs[0].s.size), io.NewSectionReader(fs[1].s, 0, fs[1].s.size), 1<<12)
 		if err == nil && sc.count <= len(sc.ranges) {
-			spans := elfLayout(append([][2]int64{{0, fs[0].reserved * fs[0].bps}}, fs[0].dirSpans...))
-			sort.Slice(spans, func(i, j int) bool { return spans[i][0] < spans[j][0] })
+			spans := elfLayout(append([][2]int64{{0, fs[0].reserved * fs[0].bps}}, fs[0].dirSpans...)).merged()
 			accounted = true
 			for _, rg := range sc.ranges {
 				if !spans.covers(rg) {

@@ -3,6 +3,7 @@ package explain
 import (
 	"bufio"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -129,7 +130,7 @@ func (ex *explainer) gzip(a, b *node, ha, hb []byte, depth int) Result {
 		r.hint(hintGzipTimestamp)
 	}
 	if ga.name != gb.name {
-		change("name", fmt.Sprintf("%q", ga.name), fmt.Sprintf("%q", gb.name))
+		change("name", fmt.Sprintf("%q", bounded(ga.name)), fmt.Sprintf("%q", bounded(gb.name)))
 		if isBuildPath(ga.name) || isBuildPath(gb.name) {
 			r.hint(hintBuildPath)
 		} else if ga.mtime == gb.mtime {
@@ -137,11 +138,11 @@ func (ex *explainer) gzip(a, b *node, ha, hb []byte, depth int) Result {
 		}
 	}
 	if ga.comment != gb.comment {
-		change("comment", fmt.Sprintf("%q", ga.comment), fmt.Sprintf("%q", gb.comment))
+		change("comment", fmt.Sprintf("%q", bounded(ga.comment)), fmt.Sprintf("%q", bounded(gb.comment)))
 		r.hint(classify(ga.comment, gb.comment, hintTextTimestamp)...)
 	}
 	if string(ga.extra) != string(gb.extra) {
-		change("extra", fmt.Sprintf("%x", ga.extra), fmt.Sprintf("%x", gb.extra))
+		change("extra", boundedBytes(ga.extra, hex.EncodeToString), boundedBytes(gb.extra, hex.EncodeToString))
 	}
 	if ga.os != gb.os {
 		change("os", gzipOSName(ga.os), gzipOSName(gb.os))

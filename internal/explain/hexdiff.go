@@ -25,6 +25,12 @@ type rangeScan struct {
 	diffBytes    int64       // differing bytes at equal offsets
 }
 
+// hexScanCost is what a range scan keeping max ranges holds: its two
+// buffers, the ranges, and a window of each side around each range.
+func hexScanCost(max int) int64 {
+	return 2*64<<10 + int64(max)*(16+2*(2*strContext+hexMaxWindow))
+}
+
 // scanRanges streams both readers and finds the differing byte ranges,
 // keeping the first max of them.
 func scanRanges(ra, rb io.Reader, max int) (rangeScan, error) {
@@ -156,6 +162,12 @@ func windows(r io.Reader, ranges []byteRange) ([][]byte, []int64, error) {
 // hex window, and hints from the printable strings around them.
 func (ex *explainer) hexdiff(a, b *node) Result {
 	r := Result{Format: fmtData}
+	hold := ex.newHold()
+	defer hold.Release()
+	if err := ex.grow(&hold, hexScanCost(hexShown), "byte comparison of "+excerpt(a.name, 64), -1); err != nil {
+		r.Summary = "could not be compared: " + shortErr(err)
+		return r
+	}
 	if ex.spanned(a, b) {
 		s, err := ex.scanSpans(a.random, b.random, a.size, hexShown)
 		if err != nil {

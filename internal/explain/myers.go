@@ -27,6 +27,32 @@ type differ struct {
 	edits   []edit
 	v1, v2  []int
 	maxUsed int
+	// stop, when set, is asked every stopEvery steps whether to give up
+	// (cancellation): then the rest is replaced wholesale, as when the
+	// budget runs out.
+	stop      func() bool
+	nextCheck int
+	stopped   bool
+}
+
+// stopEvery is how many steps of the search pass between two calls of
+// differ.stop: well under a millisecond of work.
+const stopEvery = 1 << 16
+
+// spent reports whether the search must end: its budget ran out or stop
+// said so (asked every stopEvery steps).
+func (d *differ) spent() bool {
+	if d.budget <= 0 || d.stopped {
+		return true
+	}
+	if d.stop != nil && d.budget <= d.nextCheck {
+		d.nextCheck = d.budget - stopEvery
+		if d.stop() {
+			d.stopped = true
+			return true
+		}
+	}
+	return false
 }
 
 func (d *differ) emit(k editKind, n int) {
@@ -42,11 +68,14 @@ func (d *differ) emit(k editKind, n int) {
 
 // myers returns the edit script turning a into b. budget bounds the work
 // (number of diagonal steps); 0 means 50 million.
-func myers(a, b []int, budget int) ([]edit, bool) {
+//
+// stop, when not nil, is asked every few thousand steps whether to give up
+// (the result is then still a correct script, not minimal).
+func myers(a, b []int, budget int, stop func() bool) ([]edit, bool) {
 	if budget <= 0 {
 		budget = 50_000_000
 	}
-	d := &differ{a: a, b: b, budget: budget}
+	d := &differ{a: a, b: b, budget: budget, stop: stop, nextCheck: budget - stopEvery}
 	n := len(a) + len(b) + 4 // 2*maxD+2 <= n+m+3
 	d.v1, d.v2 = make([]int, n), make([]int, n)
 	d.compare(0, len(a), 0, len(b))
@@ -106,7 +135,7 @@ func (d *differ) bisect(aLo, aHi, bLo, bHi int) (int, int, bool) {
 	front := delta%2 != 0
 	k1start, k1end, k2start, k2end := 0, 0, 0, 0
 	for D := 0; D < maxD; D++ {
-		if d.budget <= 0 {
+		if d.spent() {
 			d.costly = true
 			return 0, 0, false
 		}
@@ -124,6 +153,10 @@ func (d *differ) bisect(aLo, aHi, bLo, bHi int) (int, int, bool) {
 				x1++
 				y1++
 				d.budget--
+			}
+			if d.budget <= d.nextCheck && d.spent() {
+				d.costly = true
+				return 0, 0, false
 			}
 			v1[k1o] = x1
 			switch {
@@ -154,6 +187,10 @@ func (d *differ) bisect(aLo, aHi, bLo, bHi int) (int, int, bool) {
 				x2++
 				y2++
 				d.budget--
+			}
+			if d.budget <= d.nextCheck && d.spent() {
+				d.costly = true
+				return 0, 0, false
 			}
 			v2[k2o] = x2
 			switch {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"github.com/isodiff/isodiff/internal/budget"
 	"io"
 	"strings"
 )
@@ -124,7 +125,9 @@ func (ex *explainer) pyc(a, b *node, ha, hb []byte, depth int) Result {
 		return r
 	}
 	r.Summary = "pyc: code object differs; " + header
-	oa, ob := ex.nodeStrings(ca), ex.nodeStrings(cb)
+	hold := ex.newHold()
+	defer hold.Release()
+	oa, ob := ex.nodeStrings(ca, &hold), ex.nodeStrings(cb, &hold)
 	only := func(x, y map[string]bool) []string {
 		var out []string
 		for s := range x {
@@ -152,11 +155,13 @@ func (ex *explainer) pyc(a, b *node, ha, hb []byte, depth int) Result {
 }
 
 // nodeStrings returns the set of printable strings in a node, bounded.
-func (ex *explainer) nodeStrings(n *node) map[string]bool {
+// Its strings are charged to hold.
+func (ex *explainer) nodeStrings(n *node, hold *budget.Hold) map[string]bool {
 	rc, err := ex.openNode(n)
 	if err != nil {
 		return nil
 	}
 	defer rc.Close()
-	return stringSet(io.LimitReader(rc, elfMaxStrSection))
+	set, _ := ex.stringSet(io.LimitReader(rc, elfMaxStrSection), hold, 0)
+	return set
 }

@@ -14,9 +14,36 @@ import (
 type spoolFile struct {
 	r    io.ReaderAt
 	size int64
+	// ex counts every byte read against MaxTotalBytes, each time it is
+	// read (a crafted file can point many structures at one range), and
+	// stops reads on cancellation or a refused charge.
+	ex *explainer
 }
 
-func (s *spoolFile) ReadAt(p []byte, off int64) (int, error) { return s.r.ReadAt(p, off) }
+// ReadAt reads in steps of at most readChunk bytes, each counted and
+// allowed by ex first.
+func (s *spoolFile) ReadAt(p []byte, off int64) (int, error) {
+	if s.ex == nil {
+		return s.r.ReadAt(p, off)
+	}
+	done := 0
+	for done < len(p) {
+		if err := s.ex.readAllowed(); err != nil {
+			return done, err
+		}
+		k := min(len(p)-done, readChunk)
+		n, err := s.r.ReadAt(p[done:done+k], off+int64(done))
+		s.ex.total.Add(int64(n))
+		done += n
+		if err != nil {
+			return done, err
+		}
+		if n < k {
+			return done, io.ErrUnexpectedEOF
+		}
+	}
+	return done, nil
+}
 
 // spool copies n into a new file (a generated name inside the private
 // directory), refusing inputs larger than MaxSpoolBytes.
@@ -44,7 +71,7 @@ func (ex *explainer) spool(n *node) (*spoolFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &spoolFile{r: f, size: w}
+	s := &spoolFile{r: f, size: w, ex: ex}
 	n.at = s
 	return s, nil
 }

@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -24,6 +25,13 @@ func (ex *explainer) readCapped(n *node, max int) ([]byte, bool, error) {
 	}
 	return buf, false, nil
 }
+
+// textLineCost is what a line of a text diff costs besides its bytes: its
+// string, its id, its share of the intern map and of the search vectors.
+const textLineCost = 16 + 8 + 64 + 16
+
+// textMaxClassified bounds the changed line pairs looked at for hints.
+const textMaxClassified = 4096
 
 // splitLines splits text into lines without their newlines; a last line
 // without a newline is kept.
@@ -60,6 +68,14 @@ func (ex *explainer) text(a, b *node) Result {
 			tb = tb[:i+1]
 		}
 	}
+	// Charge the buffers, the lines (a string each, an id, an entry in the
+	// intern map) and the search's two vectors before making them.
+	hold := ex.newHold()
+	defer hold.Release()
+	lines := int64(bytes.Count(ta, []byte{'\n'}) + bytes.Count(tb, []byte{'\n'}) + 2)
+	if err := ex.grow(&hold, 2*int64(len(ta)+len(tb))+lines*textLineCost, "text diff of "+excerpt(a.name, 64), 0); err != nil {
+		return failed(fmtText, err)
+	}
 	la, lb := splitLines(ta), splitLines(tb)
 	ids := map[string]int{}
 	intern := func(lines []string) []int {
@@ -74,12 +90,13 @@ func (ex *explainer) text(a, b *node) Result {
 		}
 		return out
 	}
-	edits, costly := myers(intern(la), intern(lb), 0)
+	edits, costly := myers(intern(la), intern(lb), 0, func() bool { return ex.stop() != nil })
 	u := &treediff.Unified{NameA: sideName("a", a.name), NameB: sideName("b", b.name), MaxBytes: ex.o.MaxDetailBytes}
 	var hints []string
 	var firstLine int
 	var firstHints []string
 	added, removed := 0, 0
+	classified := 0
 	ia, ib := 0, 0
 	for k := 0; k < len(edits); k++ {
 		e := edits[k]
@@ -114,7 +131,8 @@ func (ex *explainer) text(a, b *node) Result {
 			}
 			removed += len(dels)
 			added += len(ins)
-			for j := 0; j < len(dels) && j < len(ins); j++ {
+			for j := 0; j < len(dels) && j < len(ins) && classified < textMaxClassified; j++ {
+				classified++
 				h := classify(dels[j], ins[j], hintTextTimestamp)
 				if len(hints) == 0 && firstHints == nil {
 					firstHints = h

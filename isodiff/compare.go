@@ -39,11 +39,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/isodiff/isodiff/internal/budget"
 	"github.com/isodiff/isodiff/report"
 )
 
 // Version is reported in the report's tool field.
 const Version = "0.1.0"
+
+// DefaultMemoryBudget is Options.MemoryBudget's default: 192 MiB, so that
+// with the fixed working memory a comparison stays within 256 MiB.
+const DefaultMemoryBudget = 192 << 20
 
 // DefaultSquashfs is the squashfs image a Debian live ISO carries.
 const DefaultSquashfs = "/live/filesystem.squashfs"
@@ -78,10 +83,18 @@ type Options struct {
 	// TimeLimit, when positive, bounds the whole analysis: when it passes,
 	// the running stage stops and records a problem saying so, the later
 	// stages are skipped, and the report so far is returned (ExitCode 2).
-	// A cancelled ctx instead returns an error and no report. A CI step
+	// A cancelled ctx does the same and also returns ctx's error. A CI step
 	// thus gets its artefacts in bounded time, however large or hostile
 	// the images (a file can claim terabytes of sparse data).
 	TimeLimit time.Duration
+	// MemoryBudget bounds what one comparison holds because the images say
+	// so: every structure the readers, walks, findings and explanations
+	// keep is charged to one budget of this many bytes (DefaultMemoryBudget
+	// if zero; negative: unlimited). Reaching it is a problem naming the
+	// structure and its offset (ExitCode 2); the other stages still run.
+	// Fixed working memory (read buffers, fixed-size caches, the runtime)
+	// comes on top: about 40 MiB.
+	MemoryBudget int64
 	// Logf, when set, receives one line per stage as it starts and ends.
 	Logf func(format string, args ...any)
 }
@@ -94,8 +107,9 @@ type Input struct {
 }
 
 // Compare compares two image files. It returns an error only when a file
-// cannot be opened or ctx is cancelled; every other problem is recorded in
-// the report, whose ExitCode says 0 identical, 1 different, 2 trouble.
+// cannot be opened or ctx is cancelled (then with the report so far); every
+// other problem is recorded in the report, whose ExitCode says 0 identical,
+// 1 different, 2 trouble.
 func Compare(ctx context.Context, pathA, pathB string, opts Options) (*report.Report, error) {
 	fa, err := os.Open(pathA)
 	if err != nil {
@@ -115,8 +129,13 @@ func Compare(ctx context.Context, pathA, pathB string, opts Options) (*report.Re
 	if err != nil {
 		return nil, err
 	}
-	if !sa.Mode().IsRegular() || !sb.Mode().IsRegular() {
-		return nil, fmt.Errorf("isodiff: %s and %s must both be regular files", pathA, pathB)
+	for _, in := range []struct {
+		path string
+		fi   os.FileInfo
+	}{{pathA, sa}, {pathB, sb}} {
+		if !in.fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s: not a regular file (%s)", in.path, describeMode(in.fi.Mode()))
+		}
 	}
 	return CompareInputs(ctx, Input{pathA, fa, sa.Size()}, Input{pathB, fb, sb.Size()}, opts)
 }
@@ -138,10 +157,32 @@ var pipeline = []stage{
 	{report.StageExplain, runExplain},
 }
 
-// CompareInputs compares two images given as io.ReaderAt.
+func describeMode(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return m.String()
+}
+
+// CompareInputs compares two images given as io.ReaderAt. When ctx is
+// cancelled, the running stage stops, the later ones are not run, and the
+// report so far is returned together with ctx's error.
 func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Report, error) {
 	if len(opts.Squashfs) == 0 {
 		opts.Squashfs = []string{DefaultSquashfs}
+	}
+	switch {
+	case opts.MemoryBudget == 0:
+		opts.MemoryBudget = DefaultMemoryBudget
+	case opts.MemoryBudget < 0:
+		opts.MemoryBudget = 0
 	}
 	s := newSession(a, b, opts)
 	r := &report.Report{
@@ -152,16 +193,15 @@ func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Repor
 		B:       report.Image{Path: b.Name, Size: b.Size},
 	}
 	s.report = r
-	stageCtx := ctx
+	stageCtx := budget.NewContext(ctx, s.budget)
 	if opts.TimeLimit > 0 {
 		var cancel context.CancelFunc
-		stageCtx, cancel = context.WithTimeout(ctx, opts.TimeLimit)
+		stageCtx, cancel = context.WithTimeout(stageCtx, opts.TimeLimit)
 		defer cancel()
 	}
+	s.ctx = stageCtx
+	both := s.in[0].Name + ", " + s.in[1].Name
 	for _, stg := range pipeline {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		st := &report.Stage{Name: stg.name}
 		r.Stages = append(r.Stages, st)
 		if r.Identical && stg.name != report.StageSizes {
@@ -170,35 +210,53 @@ func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Repor
 			continue
 		}
 		if stageCtx.Err() != nil {
-			st.Problems = append(st.Problems, report.Problem{
-				File: s.in[0].Name + ", " + s.in[1].Name, Stage: stg.name, Offset: -1,
-				Message: fmt.Sprintf("not run: the time limit (%v) had passed", opts.TimeLimit),
-			})
+			st.Problems = append(st.Problems, report.Problem{File: both, Stage: stg.name, Offset: -1,
+				Message: "not run: " + stopReason(ctx, opts.TimeLimit)})
 			st.Finish()
 			continue
 		}
 		s.logf("stage %s: start", stg.name)
 		start := time.Now()
+		refusedBefore, _ := s.budget.Refusals()
 		runGuarded(stageCtx, s, stg, st)
-		if stageCtx.Err() != nil && ctx.Err() == nil {
-			// Reads cut off by the limit are not problems of the images.
+		if stageCtx.Err() != nil {
+			// Reads cut off by the stop are not problems of the images.
 			st.Problems = slices.DeleteFunc(st.Problems, func(p report.Problem) bool {
-				return strings.HasSuffix(p.Message, context.DeadlineExceeded.Error())
+				return strings.HasSuffix(p.Message, context.DeadlineExceeded.Error()) ||
+					strings.HasSuffix(p.Message, context.Canceled.Error())
 			})
-			st.Problems = append(st.Problems, report.Problem{
-				File: s.in[0].Name + ", " + s.in[1].Name, Stage: stg.name, Offset: -1,
-				Message: fmt.Sprintf("stopped: the time limit (%v) passed during this stage; what it found until then is kept", opts.TimeLimit),
-			})
+			st.Problems = append(st.Problems, report.Problem{File: both, Stage: stg.name, Offset: -1,
+				Message: "stopped: " + stopReason(ctx, opts.TimeLimit) + " during this stage; what it found until then is kept"})
+		}
+		if n, last := s.budget.Refusals(); n > refusedBefore && !slices.ContainsFunc(st.Problems, func(p report.Problem) bool {
+			return strings.Contains(p.Message, "memory budget")
+		}) {
+			// A reader met the budget and the error was absorbed on the way
+			// (a walk that ends early looks like a shorter tree): say so.
+			st.Problems = append(st.Problems, report.Problem{File: both, Stage: stg.name, Offset: last.Off, Message: last.Error()})
 		}
 		st.Elapsed = report.Duration(time.Since(start))
 		st.Finish()
 		s.logf("stage %s: %s, %d finding(s), %d problem(s), %.2fs", stg.name, st.Status, len(st.Findings), len(st.Problems), time.Since(start).Seconds())
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	r.Elapsed = report.Duration(time.Since(r.Started))
+	if err := ctx.Err(); err != nil {
+		return r, err
+	}
 	return r, nil
+}
+
+// stopReason says why the stages stopped: the caller's cancellation (a
+// signal, with its cause when the caller gave one) or the time limit.
+func stopReason(ctx context.Context, limit time.Duration) string {
+	if ctx.Err() != nil {
+		cause := context.Cause(ctx)
+		if cause == nil || cause == context.Canceled {
+			return "interrupted"
+		}
+		return "interrupted (" + cause.Error() + ")"
+	}
+	return fmt.Sprintf("the time limit (%v) passed", limit)
 }
 
 // runGuarded runs a stage so that a bug in it (a panic) is recorded as the

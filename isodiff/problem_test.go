@@ -1,6 +1,7 @@
 package isodiff
 
 import (
+	"errors"
 	"bytes"
 	"context"
 	"fmt"
@@ -108,10 +109,20 @@ func TestTimeLimit(t *testing.T) {
 	if stopped != 1 || notRun == 0 || rep.Stage(report.StageExplain).Status != report.StatusFailed {
 		t.Errorf("%d stage(s) stopped, %d not run; stages %+v", stopped, notRun, rep.Stages)
 	}
-	// A cancelled context is an error, not a report.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if rep, err := CompareInputs(ctx, in[0], in[1], Options{TimeLimit: time.Hour}); err == nil || rep != nil {
-		t.Errorf("cancelled: report %v, error %v", rep, err)
+	// A cancelled context (SIGINT, SIGTERM) returns its error and the
+	// report so far, every stage saying it did not run, with the cause.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("terminated"))
+	rep, err = CompareInputs(ctx, in[0], in[1], Options{TimeLimit: time.Hour})
+	if !errors.Is(err, context.Canceled) || rep == nil {
+		t.Fatalf("cancelled: report %v, error %v", rep, err)
+	}
+	for _, st := range rep.Stages {
+		if len(st.Problems) != 1 || !strings.Contains(st.Problems[0].Message, "not run: interrupted (terminated)") {
+			t.Errorf("stage %s after cancel: %+v", st.Name, st.Problems)
+		}
+	}
+	if rep.ExitCode() != 2 {
+		t.Errorf("exit code %d after cancel", rep.ExitCode())
 	}
 }

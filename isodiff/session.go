@@ -1,10 +1,12 @@
 package isodiff
 
 import (
+	"context"
 	"errors"
 	"io"
 	"sync"
 
+	"github.com/isodiff/isodiff/internal/budget"
 	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/internal/iso9660"
 	"github.com/isodiff/isodiff/internal/parttable"
@@ -20,6 +22,11 @@ type session struct {
 	opts   Options
 	in     [2]Input
 	report *report.Report
+	// budget is charged with everything image-derived the comparison
+	// holds; ctx is the comparison's context (cancellation, time limit,
+	// the budget), which readers opened once for all stages keep.
+	budget *budget.Budget
+	ctx    context.Context
 
 	isoOnce [2]sync.Once
 	iso     [2]*iso9660.Image
@@ -69,7 +76,11 @@ type container struct {
 func (c *container) scope() string { return "squashfs:" + c.path }
 
 func newSession(a, b Input, opts Options) *session {
-	return &session{opts: opts, in: [2]Input{a, b}}
+	s := &session{opts: opts, in: [2]Input{a, b}, ctx: context.Background()}
+	if opts.MemoryBudget > 0 {
+		s.budget = budget.New(opts.MemoryBudget)
+	}
+	return s
 }
 
 func (s *session) logf(format string, args ...any) {
@@ -81,7 +92,7 @@ func (s *session) logf(format string, args ...any) {
 // image returns side i's parsed ISO, opening it on first use.
 func (s *session) image(i int) (*iso9660.Image, error) {
 	s.isoOnce[i].Do(func() {
-		s.iso[i], s.isoErr[i] = iso9660.Open(s.in[i].R, s.in[i].Size)
+		s.iso[i], s.isoErr[i] = iso9660.OpenOptions(s.in[i].R, s.in[i].Size, iso9660.Options{Budget: s.budget, Context: s.ctx})
 	})
 	return s.iso[i], s.isoErr[i]
 }
@@ -137,6 +148,10 @@ func errOffset(err error, base int64) int64 {
 	var pe *parttable.FormatError
 	if errors.As(err, &pe) {
 		return pe.Off
+	}
+	var be *budget.ExceededError
+	if errors.As(err, &be) && be.Off >= 0 {
+		return base + be.Off
 	}
 	return -1
 }

@@ -125,7 +125,7 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 				st.Problems = append(st.Problems, s.problem(i, st.Name, off, c.scope(), hashErr[i]))
 				continue
 			}
-			r, err := squashfs.Open(sec, sec.Size())
+			r, err := squashfs.OpenOptions(sec, sec.Size(), squashfs.Options{Budget: s.budget, Context: s.ctx})
 			if err != nil {
 				st.Problems = append(st.Problems, s.problem(i, st.Name, off, c.scope(), err))
 				continue
@@ -168,5 +168,6 @@ func (s *session) sqfsOptions(c *container) sqfsdiff.Options {
 		NameB:               s.in[1].Name + ":" + c.path,
 		IgnoreMtime:         s.opts.IgnoreMtime,
 		MaxListingDiffBytes: s.opts.MaxDiffBytes,
+		Budget:              s.budget,
 	}
 }

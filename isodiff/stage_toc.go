@@ -34,11 +34,11 @@ func runTOC(ctx context.Context, s *session, st *report.Stage) {
 	s.discover(0)
 	s.discover(1)
 	to := s.isoTreeOptions(ims[0], ims[1])
-	lister := treediff.Lister{Scope: "iso", Opts: to,
+	lister := treediff.Lister{Scope: "iso", Opts: to, Budget: s.budget,
 		Diff: treediff.Unified{NameA: s.in[0].Name, NameB: s.in[1].Name, MaxBytes: s.opts.MaxDiffBytes}}
 	err := treediff.Merge(ctx, ims[0].Walk().Next, ims[1].Walk().Next, isoNode, func(a, b *iso9660.Entry, inA, inB bool) error {
 		treediff.VisitPair(&lister, a, b, inA, inB, isoNode)
-		return nil
+		return lister.Err
 	})
 	for i := range lister.Findings {
 		f := &lister.Findings[i]

@@ -30,6 +30,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/isodiff/isodiff/internal/budget"
 	"github.com/isodiff/isodiff/internal/field"
 	"github.com/isodiff/isodiff/internal/squashfs"
 	"github.com/isodiff/isodiff/internal/tree"
@@ -56,6 +57,9 @@ type Options struct {
 	// chunk by chunk already (isodiff's hashing pass) saves reading again
 	// the blocks that sit at one offset in both. It must be exact.
 	SameStored func(off, n int64) bool
+	// Budget is charged for the findings kept (the readers charge their
+	// own). When it refuses one, the walk ends with the refusal.
+	Budget *budget.Budget
 }
 
 // Problem is an error met on one path while the comparison went on.
@@ -180,7 +184,7 @@ func compare(ctx context.Context, a, b *squashfs.Reader, opts Options, doMeta, d
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	lister := treediff.Lister{Scope: opts.Scope, Opts: opts.treeOptions(),
+	lister := treediff.Lister{Scope: opts.Scope, Opts: opts.treeOptions(), Budget: opts.Budget,
 		Diff: treediff.Unified{NameA: opts.NameA, NameB: opts.NameB, MaxBytes: opts.MaxListingDiffBytes}}
 	walkErr := make(chan error, 1)
 	go func() {
@@ -206,6 +210,9 @@ func compare(ctx context.Context, a, b *squashfs.Reader, opts Options, doMeta, d
 		err := treediff.Merge(ctx, nextA, nextB, node, func(ea, eb *squashfs.Entry, inA, inB bool) error {
 			if doMeta {
 				treediff.VisitPair(&lister, ea, eb, inA, inB, node)
+				if lister.Err != nil {
+					return lister.Err
+				}
 			}
 			if !doContent || !inA || !inB || !ea.Mode.IsRegular() || !eb.Mode.IsRegular() {
 				return nil
@@ -233,7 +240,23 @@ func compare(ctx context.Context, a, b *squashfs.Reader, opts Options, doMeta, d
 	res := &ContentResult{}
 	pending := map[int]contentResult{}
 	next := 0
+	var budgetErr error
 	for r := range results {
+		if budgetErr != nil {
+			continue // drain: the walk is being cancelled
+		}
+		held := int64(0)
+		for i := range r.findings {
+			held += treediff.FindingSize(&r.findings[i]) + 16*int64(len(r.spans[i])) + 64
+		}
+		for _, p := range r.problems {
+			held += int64(len(p.Path)+len(p.Err.Error())) + 64
+		}
+		if err := opts.Budget.Charge(held, "content findings of "+opts.Scope, -1); err != nil {
+			budgetErr = err
+			cancel()
+			continue
+		}
 		pending[r.seq] = r
 		for {
 			r, ok := pending[next]
@@ -252,6 +275,9 @@ func compare(ctx context.Context, a, b *squashfs.Reader, opts Options, doMeta, d
 		}
 	}
 	err := <-walkErr
+	if budgetErr != nil {
+		err = budgetErr
+	}
 	meta := &MetadataResult{Findings: lister.Findings, ListingDiff: lister.Diff.String()}
 	return meta, res, err
 }

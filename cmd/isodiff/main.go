@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -68,10 +69,21 @@ func (f *sizeFlag) Set(v string) error {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first signal stops the comparison and writes the report so
+		// far; a second one ends the process at once, as by default.
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+// fixedMemory is the working memory a comparison needs whatever the images
+// say (read buffers, fixed-size caches, the Go runtime): --memory-budget
+// gives the rest to the budget charged by image-derived data.
+const fixedMemory = 64 << 20
 
 // run is the whole command, separated from main for tests.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -91,8 +103,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		diffoTime   = fs.Duration("diffoscope-timeout", isodiff.DefaultDiffoscopeTimeout, "stop each diffoscope run after `DURATION`")
 		diffoMem    = sizeFlag(isodiff.DefaultDiffoscopeMemory)
 		diffoSize   = sizeFlag(isodiff.DefaultDiffoscopeMaxSize)
+		memBudget   = sizeFlag(isodiff.DefaultMemoryBudget + fixedMemory)
 		squashfs    listFlag
 	)
+	fs.Var(&memBudget, "memory-budget", "keep the process within about `SIZE` of memory (e.g. 512MiB; 0: no budget): 64 MiB of working memory, the rest for what the images make it hold; reaching it is a problem (exit 2)")
 	fs.Var(&diffoMem, "diffoscope-memory", "cap the address space of diffoscope and each tool it runs at `SIZE` (e.g. 2GiB)")
 	fs.Var(&diffoSize, "diffoscope-max-size", "hand no file larger than `SIZE` to diffoscope")
 	fs.Var(&squashfs, "squashfs", "`PATH` inside the ISO to compare as squashfs (repeatable; default "+isodiff.DefaultSquashfs+")")
@@ -130,6 +144,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *explainMax <= 0 {
 		opts.ExplainMax = -1
 	}
+	switch {
+	case memBudget == 0:
+		opts.MemoryBudget = -1
+	case int64(memBudget) < fixedMemory+16<<20:
+		fmt.Fprintf(stderr, "isodiff: --memory-budget %s is too small: at least %d MiB (64 MiB of working memory and 16 MiB for image data)\n", memBudget.String(), (fixedMemory+16<<20)>>20)
+		return 2
+	default:
+		opts.MemoryBudget = int64(memBudget) - fixedMemory
+		if os.Getenv("GOMEMLIMIT") == "" {
+			// Let the collector work harder near the budget rather than
+			// let garbage double the heap past it.
+			debug.SetMemoryLimit(int64(memBudget))
+		}
+	}
 	if *verbose {
 		opts.Logf = func(format string, a ...any) { fmt.Fprintf(stderr, "isodiff: "+format+"\n", a...) }
 	}
@@ -147,11 +175,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer pprof.StopCPUProfile()
 	}
 	rep, err := isodiff.Compare(ctx, files[0], files[1], opts)
-	if err != nil {
+	if rep == nil {
 		fmt.Fprintln(stderr, "isodiff:", err)
 		return 2
 	}
 	code := rep.ExitCode()
+	if err != nil {
+		// Interrupted: the report so far is written, as with --timeout.
+		fmt.Fprintf(stderr, "isodiff: %v: writing the report so far\n", context.Cause(ctx))
+		code = 2
+	}
 	if *outDir != "" {
 		if err := report.WriteDir(*outDir, rep); err != nil {
 			fmt.Fprintln(stderr, "isodiff:", err)

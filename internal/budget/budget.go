@@ -39,6 +39,9 @@ type Budget struct {
 	// first is the first charge refused, kept so a report can name it even
 	// when the error itself was absorbed by a reader.
 	first atomic.Pointer[ExceededError]
+	last  atomic.Pointer[ExceededError]
+	// refusals counts refused charges.
+	refusals atomic.Int64
 	// attached is the part of used that Attach charged: it is given back
 	// only after a garbage collection finds its owner unreachable, so a
 	// refused charge first collects once when there is some (collectMu).
@@ -86,6 +89,14 @@ func (b *Budget) Refused() *ExceededError {
 	return b.first.Load()
 }
 
+// Refusals returns how many charges were refused so far, and the last.
+func (b *Budget) Refusals() (int64, *ExceededError) {
+	if b == nil {
+		return 0, nil
+	}
+	return b.refusals.Load(), b.last.Load()
+}
+
 // Charge reserves n bytes for the structure what found at image offset off
 // (-1 when not known). When the reservation would pass the limit nothing is
 // reserved and an *ExceededError is returned. n <= 0 is a no-op.
@@ -100,7 +111,7 @@ func (b *Budget) Charge(n int64, what string, off int64) error {
 	if b.collect(n) {
 		return b.charge(n, what, off, true)
 	}
-	b.first.CompareAndSwap(nil, err.(*ExceededError))
+	b.refused(err.(*ExceededError))
 	return err
 }
 
@@ -136,7 +147,7 @@ func (b *Budget) charge(n int64, what string, off int64, record bool) error {
 		if n > b.limit-used {
 			e := &ExceededError{What: what, Off: off, N: n, Used: used, Limit: b.limit}
 			if record || b.attached.Load() == 0 {
-				b.first.CompareAndSwap(nil, e)
+				b.refused(e)
 			}
 			return e
 		}
@@ -150,6 +161,12 @@ func (b *Budget) charge(n int64, what string, off int64, record bool) error {
 			return nil
 		}
 	}
+}
+
+func (b *Budget) refused(e *ExceededError) {
+	b.first.CompareAndSwap(nil, e)
+	b.last.Store(e)
+	b.refusals.Add(1)
 }
 
 // Release gives back n bytes charged before.

@@ -1,6 +1,7 @@
 package treediff
 
 import (
+	"github.com/isodiff/isodiff/internal/budget"
 	"github.com/isodiff/isodiff/internal/tree"
 	"github.com/isodiff/isodiff/report"
 )
@@ -13,6 +14,32 @@ type Lister struct {
 	Opts     Options // which fields count
 	Diff     Unified // the listing diff, built as the walk goes
 	Findings []report.Finding
+	// Budget is charged for each finding kept. Once it refuses one, Err
+	// holds the refusal and no more findings are kept: the caller should
+	// end its walk with Err.
+	Budget *budget.Budget
+	Err    error
+}
+
+// FindingSize estimates what a finding holds in memory, for budgets.
+func FindingSize(f *report.Finding) int64 {
+	n := int64(160 + len(f.Scope) + len(f.Path) + len(f.Type))
+	for _, c := range f.Fields {
+		n += int64(64 + len(c.Name) + len(c.A) + len(c.B))
+	}
+	return n
+}
+
+// keep appends f to the findings if the budget allows.
+func (l *Lister) keep(f report.Finding) {
+	if l.Err != nil {
+		return
+	}
+	if err := l.Budget.Charge(FindingSize(&f), "findings of "+l.Scope, -1); err != nil {
+		l.Err = err
+		return
+	}
+	l.Findings = append(l.Findings, f)
 }
 
 // Visit records one path of the walk: a is nil when the path is only in B,
@@ -28,7 +55,7 @@ func (l *Lister) Visit(a, b *tree.Node) {
 		}
 		la, lb := ListingLine(a, l.Opts), ListingLine(b, l.Opts)
 		if ch := CompareNodes(a, b, l.Opts); len(ch) > 0 {
-			l.Findings = append(l.Findings, report.Finding{Scope: l.Scope, Path: a.Path, Kind: report.KindChanged, Type: tree.TypeLetter(a.Mode), Fields: ch})
+			l.keep(report.Finding{Scope: l.Scope, Path: a.Path, Kind: report.KindChanged, Type: tree.TypeLetter(a.Mode), Fields: ch})
 		}
 		if la == lb {
 			l.Diff.Equal(la)
@@ -37,10 +64,10 @@ func (l *Lister) Visit(a, b *tree.Node) {
 			l.Diff.Insert(lb)
 		}
 	case a != nil:
-		l.Findings = append(l.Findings, report.Finding{Scope: l.Scope, Path: a.Path, Kind: report.KindRemoved, Type: tree.TypeLetter(a.Mode)})
+		l.keep(report.Finding{Scope: l.Scope, Path: a.Path, Kind: report.KindRemoved, Type: tree.TypeLetter(a.Mode)})
 		l.Diff.Delete(ListingLine(a, l.Opts))
 	case b != nil:
-		l.Findings = append(l.Findings, report.Finding{Scope: l.Scope, Path: b.Path, Kind: report.KindAdded, Type: tree.TypeLetter(b.Mode)})
+		l.keep(report.Finding{Scope: l.Scope, Path: b.Path, Kind: report.KindAdded, Type: tree.TypeLetter(b.Mode)})
 		l.Diff.Insert(ListingLine(b, l.Opts))
 	}
 }

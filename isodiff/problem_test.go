@@ -1,9 +1,9 @@
 package isodiff
 
 import (
-	"errors"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"

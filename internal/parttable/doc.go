@@ -32,5 +32,11 @@
 //
 // Guarantees: every offset and length read from the image is checked
 // against its size before use; the entry array is read only if it fits in
-// 4 MiB with entries of 128 to 4096 bytes; errors are *FormatError values.
+// the image and in 4 MiB with entries of 128 to 4096 bytes, and then in
+// 64 KiB chunks (checking the context between them, ReadGPTOptions), its
+// entries decoded as they come, so that reading it holds at most 64 KiB
+// besides the used entries; those are charged to the comparison's budget
+// (Options.Budget, 256 bytes each) until GPT.Release. Errors are
+// *FormatError values, a refused charge among them (wrapping the
+// *budget.ExceededError, at the offset of the entry that asked).
 package parttable

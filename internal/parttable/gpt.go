@@ -2,6 +2,7 @@ package parttable
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -9,8 +10,26 @@ import (
 	"strconv"
 	"unicode/utf16"
 
+	"github.com/isodiff/isodiff/internal/budget"
 	"github.com/isodiff/isodiff/internal/field"
 )
+
+// Options are the settings of ReadGPTOptions; the zero Options (what
+// ReadGPT uses) is an unlimited budget and no cancellation.
+type Options struct {
+	// Budget is charged for the entry arrays while they are read and for
+	// the partitions the returned GPT holds, until GPT.Release. A refused
+	// charge is a *FormatError wrapping the *budget.ExceededError. nil is
+	// unlimited.
+	Budget *budget.Budget
+	// Context stops the reading of the entry arrays. nil means
+	// context.Background.
+	Context context.Context
+}
+
+// partitionCost is what one GPTPartition held in GPT.Partitions is charged,
+// its name included (at most 36 UTF-16 code units).
+const partitionCost = 256
 
 // Limits on what ReadGPT reads from an untrusted image.
 const (
@@ -28,7 +47,13 @@ type GPT struct {
 	Primary    GPTHeader
 	Backup     *GPTHeader // nil when no backup header was found
 	Partitions []GPTPartition
+
+	hold budget.Hold // the partitions' charge
 }
+
+// Release gives back the budget charged for the partitions. The GPT stays
+// usable; Release may be called more than once.
+func (g *GPT) Release() { g.hold.Release() }
 
 // GPTHeader is a GPT header and what was verified about it.
 type GPTHeader struct {
@@ -67,22 +92,35 @@ type GPTPartition struct {
 // CRC mismatches are reported in the headers, not as errors; a header or
 // entry array that does not fit the image is a *FormatError.
 func ReadGPT(r io.ReaderAt, size int64) (*GPT, error) {
+	return ReadGPTOptions(r, size, Options{})
+}
+
+// ReadGPTOptions is ReadGPT charging o.Budget and stopping when o.Context
+// is done. The entry array is read in chunks, checking the context between
+// them; its size is bounded by the image (the array must fit in it) and by
+// 4 MiB, its entries parsed as they are read, and only the used ones kept
+// and charged (until GPT.Release).
+func ReadGPTOptions(r io.ReaderAt, size int64, o Options) (*GPT, error) {
+	rd := &reader{r: r, size: size, b: o.Budget, ctx: o.Context}
+	if rd.ctx == nil {
+		rd.ctx = context.Background()
+	}
 	for _, ss := range []int{512, 2048} {
-		h, ok, err := readHeader(r, size, int64(ss), int64(ss))
+		h, ok, err := rd.readHeader(int64(ss), int64(ss))
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			continue
 		}
-		entries, err := readEntries(r, size, ss, h)
-		if err != nil {
+		g := &GPT{SectorSize: ss, Primary: *h}
+		if err := rd.readEntries(ss, &g.Primary, g); err != nil {
+			g.Release()
 			return nil, err
 		}
-		g := &GPT{SectorSize: ss, Primary: *h}
-		g.Partitions = parseEntries(entries, int(h.EntrySize))
-		g.Backup, err = readBackup(r, size, ss, h)
+		g.Backup, err = rd.readBackup(ss, h)
 		if err != nil {
+			g.Release()
 			return nil, err
 		}
 		return g, nil
@@ -90,13 +128,21 @@ func ReadGPT(r io.ReaderAt, size int64) (*GPT, error) {
 	return nil, nil
 }
 
+// reader is one reading of a GPT.
+type reader struct {
+	r    io.ReaderAt
+	size int64
+	b    *budget.Budget
+	ctx  context.Context
+}
+
 // readHeader decodes the header at off if it carries the signature.
-func readHeader(r io.ReaderAt, size, off, ss int64) (*GPTHeader, bool, error) {
-	if off+ss > size {
+func (rd *reader) readHeader(off, ss int64) (*GPTHeader, bool, error) {
+	if off+ss > rd.size {
 		return nil, false, nil
 	}
 	b := make([]byte, ss)
-	if _, err := r.ReadAt(b, off); err != nil {
+	if _, err := rd.r.ReadAt(b, off); err != nil {
 		return nil, false, &FormatError{Off: off, What: "GPT header", Err: err}
 	}
 	if !bytes.Equal(b[:8], gptSignature) {
@@ -127,74 +173,119 @@ func readHeader(r io.ReaderAt, size, off, ss int64) (*GPTHeader, bool, error) {
 	return h, true, nil
 }
 
-// readEntries reads a header's entry array and verifies its CRC.
-func readEntries(r io.ReaderAt, size int64, ss int, h *GPTHeader) ([]byte, error) {
+// entryChunk is how many bytes of an entry array are read at a time.
+const entryChunk = 64 << 10
+
+// readEntries reads a header's entry array in chunks, verifies its CRC
+// and, when g is not nil, keeps its used entries in g (charged to g's
+// hold).
+func (rd *reader) readEntries(ss int, h *GPTHeader, g *GPT) error {
 	if h.EntrySize < minEntrySize || h.EntrySize > maxEntrySize || h.EntrySize%8 != 0 {
-		return nil, formatErrf(h.Offset+84, "GPT header", "partition entry size %d", h.EntrySize)
+		return formatErrf(h.Offset+84, "GPT header", "partition entry size %d", h.EntrySize)
 	}
 	n := int64(h.NumEntries) * int64(h.EntrySize)
 	if n > maxEntryArray {
-		return nil, formatErrf(h.Offset+80, "GPT header", "%d entries of %d bytes", h.NumEntries, h.EntrySize)
+		return formatErrf(h.Offset+80, "GPT header", "%d entries of %d bytes", h.NumEntries, h.EntrySize)
 	}
-	if h.EntriesLBA > uint64(size)/uint64(ss) {
-		return nil, formatErrf(h.Offset+72, "GPT entry array", "%w: LBA %d", ErrTruncated, h.EntriesLBA)
+	if h.EntriesLBA > uint64(rd.size)/uint64(ss) {
+		return formatErrf(h.Offset+72, "GPT entry array", "%w: LBA %d", ErrTruncated, h.EntriesLBA)
 	}
 	off := int64(h.EntriesLBA) * int64(ss)
-	if off+n > size {
-		return nil, formatErrf(off, "GPT entry array", "%w: %d bytes", ErrTruncated, n)
+	if off+n > rd.size {
+		return formatErrf(off, "GPT entry array", "%w: %d bytes", ErrTruncated, n)
 	}
-	b := make([]byte, n)
-	if _, err := r.ReadAt(b, off); err != nil {
-		return nil, &FormatError{Off: off, What: "GPT entry array", Err: err}
+	es := int64(h.EntrySize)
+	chunk := max(entryChunk/es, 1) * es
+	bufLen := min(chunk, n)
+	if err := rd.b.Charge(bufLen, "GPT entry array buffer", off); err != nil {
+		return &FormatError{Off: off, What: "GPT entry array", Err: err}
 	}
-	h.EntriesCRCOK = crc32.ChecksumIEEE(b) == h.EntriesCRC
-	return b, nil
-}
-
-func parseEntries(b []byte, entrySize int) []GPTPartition {
-	var ps []GPTPartition
-	for i := 0; (i+1)*entrySize <= len(b); i++ {
-		e := b[i*entrySize:]
-		var p GPTPartition
-		copy(p.TypeGUID[:], e[0:16])
-		if p.TypeGUID.IsZero() {
+	defer rd.b.Release(bufLen)
+	buf := make([]byte, bufLen)
+	crc := crc32.NewIEEE()
+	for done := int64(0); done < n; done += chunk {
+		if err := rd.ctx.Err(); err != nil {
+			return err
+		}
+		b := buf[:min(chunk, n-done)]
+		if _, err := rd.r.ReadAt(b, off+done); err != nil {
+			return &FormatError{Off: off + done, What: "GPT entry array", Err: err}
+		}
+		crc.Write(b)
+		if g == nil {
 			continue
 		}
-		p.Index = i + 1
-		copy(p.UniqueGUID[:], e[16:32])
-		p.FirstLBA = binary.LittleEndian.Uint64(e[32:])
-		p.LastLBA = binary.LittleEndian.Uint64(e[40:])
-		p.Attributes = binary.LittleEndian.Uint64(e[48:])
-		u := make([]uint16, 0, 36)
-		for j := 56; j+2 <= 128; j += 2 {
-			c := binary.LittleEndian.Uint16(e[j:])
-			if c == 0 {
-				break
+		for i := int64(0); i+es <= int64(len(b)); i += es {
+			p, used := parseEntry(b[i:i+es], int((done+i)/es)+1)
+			if !used {
+				continue
 			}
-			u = append(u, c)
+			if err := rd.grow(g, off+done+i); err != nil {
+				return err
+			}
+			g.Partitions = append(g.Partitions, p)
 		}
-		p.Name = string(utf16.Decode(u))
-		ps = append(ps, p)
 	}
-	return ps
+	h.EntriesCRCOK = crc.Sum32() == h.EntriesCRC
+	return nil
+}
+
+// grow charges one more partition to g.
+func (rd *reader) grow(g *GPT, off int64) error {
+	var err error
+	if g.hold.Size() == 0 {
+		g.hold, err = rd.b.Hold(partitionCost, "GPT partitions", off)
+	} else {
+		err = g.hold.Grow(partitionCost, "GPT partitions", off)
+	}
+	if err != nil {
+		return &FormatError{Off: off, What: "GPT partition entry", Err: err}
+	}
+	return nil
+}
+
+// parseEntry decodes the partition entry e, at 1-based position index of
+// its array; used is false for an unused (zero type) entry.
+func parseEntry(e []byte, index int) (p GPTPartition, used bool) {
+	copy(p.TypeGUID[:], e[0:16])
+	if p.TypeGUID.IsZero() {
+		return p, false
+	}
+	p.Index = index
+	copy(p.UniqueGUID[:], e[16:32])
+	p.FirstLBA = binary.LittleEndian.Uint64(e[32:])
+	p.LastLBA = binary.LittleEndian.Uint64(e[40:])
+	p.Attributes = binary.LittleEndian.Uint64(e[48:])
+	var u [36]uint16
+	k := 0
+	for j := 56; j+2 <= 128; j += 2 {
+		c := binary.LittleEndian.Uint16(e[j:])
+		if c == 0 {
+			break
+		}
+		u[k] = c
+		k++
+	}
+	p.Name = string(utf16.Decode(u[:k]))
+	return p, true
 }
 
 // readBackup finds the backup header at the primary's alternate LBA or in
 // the last sector, and verifies its entry array.
-func readBackup(r io.ReaderAt, size int64, ss int, p *GPTHeader) (*GPTHeader, error) {
-	last := uint64(size/int64(ss)) - 1
+func (rd *reader) readBackup(ss int, p *GPTHeader) (*GPTHeader, error) {
+	last := uint64(rd.size/int64(ss)) - 1
 	for _, lba := range []uint64{p.BackupLBA, last} {
 		if lba == p.CurrentLBA || lba > last {
 			continue
 		}
-		h, ok, err := readHeader(r, size, int64(lba)*int64(ss), int64(ss))
+		h, ok, err := rd.readHeader(int64(lba)*int64(ss), int64(ss))
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			continue
 		}
-		if _, err := readEntries(r, size, ss, h); err != nil {
+		if err := rd.readEntries(ss, h, nil); err != nil {
 			return nil, err
 		}
 		return h, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/internal/iso9660"
@@ -43,9 +44,7 @@ func runContent(ctx context.Context, s *session, st *report.Stage) {
 			})
 			st.Findings = append(st.Findings, f)
 		}
-		for _, p := range res.Problems {
-			st.Problems = append(st.Problems, s.pairProblem(st.Name, c, fmt.Errorf("%s: %w", p.Path, p.Err)))
-		}
+		st.Problems = append(st.Problems, s.groupedProblems(st.Name, c, res.Problems)...)
 		if err != nil {
 			st.Problems = append(st.Problems, s.pairProblem(st.Name, c, err))
 		}
@@ -54,6 +53,67 @@ func runContent(ctx context.Context, s *session, st *report.Stage) {
 			note += fmt.Sprintf(" (%d stored bytes not read again: equal in the hashing pass)", res.KnownStored)
 		}
 		st.Notes = append(st.Notes, note)
+	}
+	s.unhideContainers(st)
+}
+
+// groupedProblems turns the per-file problems of a container's content
+// comparison into report problems, one per failing structure: a damaged
+// fragment block shared by hundreds of small files is one problem that
+// counts and names a few of them, not hundreds of lines saying the same.
+func (s *session) groupedProblems(stage string, c *container, probs []sqfsdiff.Problem) []report.Problem {
+	type group struct {
+		err   error
+		paths []string
+		n     int
+	}
+	var order []string
+	groups := map[string]*group{}
+	for _, p := range probs {
+		key := fmt.Sprintf("%d\x00%d\x00%s", sideOf(p.Err), errOffset(p.Err, 0), p.Err.Error())
+		g := groups[key]
+		if g == nil {
+			g = &group{err: p.Err}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.n++
+		if len(g.paths) < 3 {
+			g.paths = append(g.paths, p.Path)
+		}
+	}
+	out := make([]report.Problem, 0, len(order))
+	for _, key := range order {
+		g := groups[key]
+		who := strings.Join(g.paths, ", ")
+		if g.n > len(g.paths) {
+			who = fmt.Sprintf("%d files (%s and %d more)", g.n, who, g.n-len(g.paths))
+		}
+		out = append(out, s.pairProblem(stage, c, fmt.Errorf("%s: %w", who, g.err)))
+	}
+	return out
+}
+
+// unhideContainers shows in the short answer a squashfs image's own
+// content difference when nothing found inside it accounts for it (its
+// data could not be read, say): a difference found is never left unshown.
+func (s *session) unhideContainers(st *report.Stage) {
+	inner := map[string]bool{} // container scopes with a difference of their own
+	for _, stg := range s.report.Stages {
+		if stg.Name != report.StageSquashfs && stg != st {
+			continue
+		}
+		for _, f := range stg.Findings {
+			if !f.Derived && strings.HasPrefix(f.Scope, "squashfs:") {
+				inner[f.Scope] = true
+			}
+		}
+	}
+	for i := range st.Findings {
+		f := &st.Findings[i]
+		if f.Container && !inner["squashfs:"+f.Path] {
+			f.Container = false
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/isodiff/isodiff/internal/field"
 	"github.com/isodiff/isodiff/internal/iso9660"
 	"github.com/isodiff/isodiff/internal/squashfs"
 	"github.com/isodiff/isodiff/report"
@@ -147,6 +148,17 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 		res, content, err := sqfsdiff.Compare(ctx, c.reader[0], c.reader[1], opts)
 		c.content, c.contentErr = content, err
 		st.Findings = append(st.Findings, res.Findings...)
+		// The images' bytes differ: say so, as a finding that follows from
+		// those inside it when there are any, and as the difference itself
+		// when the superblocks and trees are equal (the data differs, or is
+		// damaged: the content stage tells which).
+		explained := len(res.Findings) > 0 || (content != nil && len(content.Findings) > 0)
+		for _, f := range st.Findings {
+			explained = explained || (f.Scope == c.scope() && !f.Derived)
+		}
+		st.Findings = append(st.Findings, report.Finding{Scope: c.scope(), Path: "(squashfs image)", Kind: report.KindHeader,
+			Fields:  []field.Change{{Name: "sha256", A: c.sum[0], B: c.sum[1]}},
+			Derived: explained})
 		if res.ListingDiff != "" {
 			st.Texts = append(st.Texts, report.Text{Name: "sqfs-ls-diff", Scope: c.scope(), Body: res.ListingDiff})
 		}

@@ -57,7 +57,9 @@ func TestFlippedSquashfsDataIsShown(t *testing.T) {
 	}
 }
 
-func input(name string, b []byte) Input { return Input{Name: name, R: bytes.NewReader(b), Size: int64(len(b))} }
+func input(name string, b []byte) Input {
+	return Input{Name: name, R: bytes.NewReader(b), Size: int64(len(b))}
+}
 
 // flipAt returns a copy of b with n bytes at off inverted.
 func flipAt(b []byte, off int64, n int) []byte {

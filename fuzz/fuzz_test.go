@@ -10,13 +10,16 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/isodiff/isodiff/internal/budget"
 	"github.com/isodiff/isodiff/internal/explain"
 	"github.com/isodiff/isodiff/internal/iso9660"
 	"github.com/isodiff/isodiff/internal/parttable"
@@ -25,15 +28,17 @@ import (
 	"github.com/isodiff/isodiff/report"
 )
 
-// allocBase and allocPerByte bound the bytes one input may allocate:
-// allocBase plus allocPerByte per byte of the images read. The readers'
-// fixed costs (block buffers, metadata and fragment caches, codec windows,
-// hashing buffers) fit in allocBase, measured at a few MiB on the corpus;
-// anything sized by a length or count read from the input (2^32 entries,
-// 2^64 bytes) does not.
+// Every target runs under one fixed memory budget, whatever the input's
+// size: the readers and the comparison are given a budget of fuzzBudget
+// bytes (which they must refuse past, with an error carrying an offset),
+// and the heap the run holds, sampled while it runs, must stay under
+// fuzzHeap: the budget plus the fixed working set (block buffers, caches,
+// codec windows, hashing buffers). An input that makes any structure grow
+// with a length or count it declares (2^32 entries, 2^64 bytes, one area
+// referenced by every record) fails here, however small it is.
 const (
-	allocBase    = 32 << 20
-	allocPerByte = 16
+	fuzzBudget = 48 << 20
+	fuzzHeap   = 128 << 20
 )
 
 // maxRead bounds how much content a target reads per input, so a legal but
@@ -55,33 +60,59 @@ func seeds(f *testing.F, pattern string) {
 	}
 }
 
-var allocSample = []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+var heapSample = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 
-func allocated() uint64 {
-	metrics.Read(allocSample)
-	return allocSample[0].Value.Uint64()
+func heapInUse() uint64 {
+	metrics.Read(heapSample)
+	return heapSample[0].Value.Uint64()
 }
 
-// bounded runs fn on n bytes of images and fails when it allocated more
-// than allocBase + allocPerByte*n bytes.
-func bounded(t *testing.T, n int, fn func()) {
-	before := allocated()
-	fn()
-	if a := allocated() - before; a > allocBase+allocPerByte*uint64(n) {
-		t.Fatalf("allocated %d bytes for %d bytes of input", a, n)
+// bounded runs fn under a fresh budget of fuzzBudget bytes, sampling the
+// heap while it runs, and fails when the budget held more than its limit
+// or the heap grew past fuzzHeap.
+func bounded(t *testing.T, fn func(b *budget.Budget)) {
+	b := budget.New(fuzzBudget)
+	runtime.GC()
+	base := heapInUse()
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(200 * time.Microsecond)
+		defer tick.Stop()
+		for {
+			if h := heapInUse(); h > base && h-base > peak.Load() {
+				peak.Store(h - base)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	fn(b)
+	close(done)
+	<-sampled
+	if b.Peak() > fuzzBudget {
+		t.Fatalf("budget held %d bytes, limit %d", b.Peak(), fuzzBudget)
+	}
+	if p := peak.Load(); p > fuzzHeap {
+		t.Fatalf("heap grew by %d MiB during the run (bound %d MiB); budget peak %d MiB", p>>20, fuzzHeap>>20, b.Peak()>>20)
 	}
 }
 
 func FuzzISO(f *testing.F) {
 	seeds(f, "*.iso")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		bounded(t, len(b), func() { checkISO(t, b) })
+		bounded(t, func(bg *budget.Budget) { checkISO(t, b, bg) })
 	})
 }
 
 // checkISO is the body of FuzzISO.
-func checkISO(t testing.TB, b []byte) {
-	im, err := iso9660.Open(bytes.NewReader(b), int64(len(b)))
+func checkISO(t testing.TB, b []byte, bg *budget.Budget) {
+	im, err := iso9660.OpenOptions(bytes.NewReader(b), int64(len(b)), iso9660.Options{Budget: bg})
 	if err != nil {
 		mustBeFormatError(t, err)
 		return
@@ -136,12 +167,12 @@ func FuzzPartitionTables(f *testing.F) {
 		f.Add(b[:32768]) // the system area: MBR, GPT header and entries
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		bounded(t, len(b), func() { checkPartitionTables(t, b) })
+		bounded(t, func(bg *budget.Budget) { checkPartitionTables(t, b, bg) })
 	})
 }
 
 // checkPartitionTables is the body of FuzzPartitionTables.
-func checkPartitionTables(t testing.TB, b []byte) {
+func checkPartitionTables(t testing.TB, b []byte, bg *budget.Budget) {
 	if m, err := parttable.ParseMBR(b); err == nil {
 		m.Fields()
 		for i := range m.Partitions {
@@ -150,7 +181,7 @@ func checkPartitionTables(t testing.TB, b []byte) {
 	} else {
 		mustBeFormatError(t, err)
 	}
-	g, err := parttable.ReadGPT(bytes.NewReader(b), int64(len(b)))
+	g, err := parttable.ReadGPTOptions(bytes.NewReader(b), int64(len(b)), parttable.Options{Budget: bg})
 	if err != nil {
 		mustBeFormatError(t, err)
 		return
@@ -166,13 +197,13 @@ func checkPartitionTables(t testing.TB, b []byte) {
 func FuzzSquashfs(f *testing.F) {
 	seeds(f, "*.sqfs")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		bounded(t, len(b), func() { checkSquashfs(t, b) })
+		bounded(t, func(bg *budget.Budget) { checkSquashfs(t, b, bg) })
 	})
 }
 
 // checkSquashfs is the body of FuzzSquashfs.
-func checkSquashfs(t testing.TB, b []byte) {
-	r, err := squashfs.Open(bytes.NewReader(b), int64(len(b)))
+func checkSquashfs(t testing.TB, b []byte, bg *budget.Budget) {
+	r, err := squashfs.OpenOptions(bytes.NewReader(b), int64(len(b)), squashfs.Options{Budget: bg})
 	if err != nil {
 		mustBeFormatError(t, err)
 		return
@@ -230,17 +261,19 @@ func FuzzCompare(f *testing.F) {
 	}
 	f.Add(a)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		bounded(t, len(a)+len(b), func() { compare(t, a, b) })
+		bounded(t, func(bg *budget.Budget) { compare(t, a, b, bg) })
 	})
 }
 
 // compare runs the whole comparison of a and b and checks the report.
-func compare(t testing.TB, a, b []byte) {
+// The comparison makes its own budget of MemoryBudget bytes: bounded's is
+// not used, its heap sampling is what checks it.
+func compare(t testing.TB, a, b []byte, _ *budget.Budget) {
 	tmp := t.TempDir()
 	rep, err := isodiff.CompareInputs(context.Background(),
 		isodiff.Input{Name: "a.iso", R: bytes.NewReader(a), Size: int64(len(a))},
 		isodiff.Input{Name: "b.iso", R: bytes.NewReader(b), Size: int64(len(b))},
-		isodiff.Options{TempDir: tmp, NoDiffoscope: true})
+		isodiff.Options{TempDir: tmp, NoDiffoscope: true, MemoryBudget: fuzzBudget})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +416,7 @@ func FuzzComparePatch(f *testing.F) {
 			return // a program of up to ~250 operations is plenty
 		}
 		b := p.apply(prog)
-		bounded(t, len(p.img)+len(b), func() { compare(t, p.img, b) })
+		bounded(t, func(bg *budget.Budget) { compare(t, p.img, b, bg) })
 	})
 }
 
@@ -421,16 +454,16 @@ func FuzzInner(f *testing.F) {
 			return
 		}
 		b := applyInner(a, prog)
-		bounded(t, len(a)+len(b), func() { checkInner(t, a, b) })
+		bounded(t, func(bg *budget.Budget) { checkInner(t, a, b, bg) })
 	})
 }
 
 // checkInner is the body of FuzzInner.
-func checkInner(t testing.TB, a, b []byte) {
+func checkInner(t testing.TB, a, b []byte, bg *budget.Budget) {
 	in := func(d []byte) explain.Input {
 		return explain.Input{Name: "/usr/lib/x", Size: int64(len(d)), Open: func() (io.Reader, error) { return bytes.NewReader(d), nil }}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(budget.NewContext(context.Background(), bg), time.Minute)
 	defer cancel()
 	tmp := t.TempDir()
 	r, err := explain.Explain(ctx, in(a), in(b), explain.Options{TempDir: tmp, MaxDetailBytes: 32 << 10})

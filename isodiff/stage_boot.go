@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/isodiff/isodiff/internal/field"
@@ -21,9 +22,15 @@ import (
 func (s *session) comparePartitionTables(st *report.Stage) {
 	var mbrs [2]*parttable.MBR
 	var gpts [2]*parttable.GPT
+	// A structure cut off by the truncation of an image is damage, not a
+	// difference between the builds: mbrCut, gptCut and backupCut mark
+	// the comparisons that only follow from it.
+	var mbrCut, gptCut, backupCut bool
 	for i := range s.in {
 		sector := make([]byte, parttable.MBRSize)
 		if s.in[i].Size < int64(len(sector)) {
+			mbrCut = mbrCut || s.truncatedSize(i) >= 0
+			gptCut = gptCut || s.truncatedSize(i) >= 0
 			continue
 		}
 		if _, err := s.in[i].R.ReadAt(sector, 0); err != nil {
@@ -36,16 +43,34 @@ func (s *session) comparePartitionTables(st *report.Stage) {
 		}
 		mbrs[i] = m
 		g, err := parttable.ReadGPT(s.in[i].R, s.in[i].Size)
-		if err != nil {
+		switch {
+		case err != nil && errors.Is(err, parttable.ErrTruncated) && s.truncatedSize(i) >= 0:
+			gptCut = true // the truncation cut its header or entries
+		case err != nil:
 			st.Problems = append(st.Problems, s.problem(i, st.Name, -1, "", err))
+		case g == nil && s.truncatedSize(i) >= 0 && s.in[i].Size < 2*2048:
+			gptCut = true // ends before where a header would be
+		case g != nil && g.Backup == nil && s.truncatedSize(i) >= 0 &&
+			int64(min(g.Primary.BackupLBA, 1<<48)+1)*int64(g.SectorSize) > s.in[i].Size:
+			backupCut = true // its backup header lay past the end
 		}
 		gpts[i] = g
 	}
-	s.addFieldDiff(st, "mbr", mbrFields(mbrs[0]), mbrFields(mbrs[1]))
+	s.addFieldDiffDamage(st, "mbr", mbrFields(mbrs[0]), mbrFields(mbrs[1]), mbrCut)
 	for p := 0; p < 4; p++ {
-		s.addFieldDiff(st, fmt.Sprintf("mbr partition %d", p+1), mbrPartFields(mbrs[0], p), mbrPartFields(mbrs[1], p))
+		s.addFieldDiffDamage(st, fmt.Sprintf("mbr partition %d", p+1), mbrPartFields(mbrs[0], p), mbrPartFields(mbrs[1], p), mbrCut)
 	}
-	s.addFieldDiff(st, "gpt header", gptFields(gpts[0]), gptFields(gpts[1]))
+	if backupCut && !gptCut {
+		// The primary header is compared on its own; the backup's fields
+		// (the header of one image is missing) follow from the damage.
+		isBackup := func(f field.Field) bool { return strings.HasPrefix(f.Name, "backup_") }
+		ga, gb := gptFields(gpts[0]), gptFields(gpts[1])
+		s.addFieldDiff(st, "gpt header", slices.DeleteFunc(slices.Clone(ga), isBackup), slices.DeleteFunc(slices.Clone(gb), isBackup))
+		keep := func(f field.Field) bool { return !isBackup(f) }
+		s.addFieldDiffDamage(st, "gpt backup header", slices.DeleteFunc(ga, keep), slices.DeleteFunc(gb, keep), true)
+	} else {
+		s.addFieldDiffDamage(st, "gpt header", gptFields(gpts[0]), gptFields(gpts[1]), gptCut)
+	}
 	n := 0
 	for _, g := range gpts {
 		if g != nil {
@@ -53,7 +78,7 @@ func (s *session) comparePartitionTables(st *report.Stage) {
 		}
 	}
 	for p := 0; p < n; p++ {
-		s.addFieldDiff(st, fmt.Sprintf("gpt partition %d", p+1), gptPartFields(gpts[0], p), gptPartFields(gpts[1], p))
+		s.addFieldDiffDamage(st, fmt.Sprintf("gpt partition %d", p+1), gptPartFields(gpts[0], p), gptPartFields(gpts[1], p), gptCut)
 	}
 }
 
@@ -94,9 +119,14 @@ func gptPartFields(g *parttable.GPT, i int) []field.Field {
 func (s *session) compareElTorito(ctx context.Context, st *report.Stage, a, b *iso9660.Image) {
 	ims := [2]*iso9660.Image{a, b}
 	var cats [2]*iso9660.BootCatalog
+	catCut := false
 	for i, im := range ims {
 		c, err := im.BootCatalog()
-		if err != nil && !errors.Is(err, iso9660.ErrNoBootCatalog) {
+		switch {
+		case err == nil, errors.Is(err, iso9660.ErrNoBootCatalog):
+		case errors.Is(err, iso9660.ErrTruncated) && s.truncatedSize(i) >= 0:
+			catCut = true // the catalog lay past the end of the truncated file
+		default:
 			st.Problems = append(st.Problems, s.problem(i, st.Name, -1, "", err))
 		}
 		cats[i] = c
@@ -107,7 +137,7 @@ func (s *session) compareElTorito(ctx context.Context, st *report.Stage, a, b *i
 		}
 		return append(present(true), c.Fields()...)
 	}
-	s.addFieldDiff(st, "el torito catalog", catFields(cats[0]), catFields(cats[1]))
+	s.addFieldDiffDamage(st, "el torito catalog", catFields(cats[0]), catFields(cats[1]), catCut)
 	n := 0
 	for _, c := range cats {
 		if c != nil {
@@ -117,7 +147,7 @@ func (s *session) compareElTorito(ctx context.Context, st *report.Stage, a, b *i
 	for e := 0; e < n; e++ {
 		var fs [2][]field.Field
 		var images [2][]field.Field
-		failed := false
+		failed, cut := false, false
 		for i, c := range cats {
 			if c == nil || e >= len(c.Entries) {
 				fs[i] = present(false)
@@ -125,23 +155,55 @@ func (s *session) compareElTorito(ctx context.Context, st *report.Stage, a, b *i
 			}
 			entry := c.Entries[e]
 			fs[i] = append(present(true), entry.Fields()...)
+			extent := int64(entry.LoadRBA) * iso9660.SectorSize
+			if s.bootImageCut(i, ims[i], entry) {
+				// Cut short or off by the truncation: damage, not a
+				// difference (its hash would be of what is left).
+				cut = true
+				images[i] = []field.Field{{Name: "boot_image", Value: fmt.Sprintf("cut off by the truncation (extent at offset %d)", extent)}}
+				continue
+			}
 			sum, size, err := bootImageSum(ctx, ims[i], entry)
 			if err != nil {
-				st.Problems = append(st.Problems, s.problem(i, st.Name, int64(entry.LoadRBA)*iso9660.SectorSize, "", fmt.Errorf("El Torito entry %d boot image: %w", e, err)))
+				st.Problems = append(st.Problems, s.problem(i, st.Name, extent, "", fmt.Errorf("El Torito entry %d boot image: %w", e, err)))
 				failed = true
 				continue
 			}
-			images[i] = []field.Field{{Name: "boot_image_size", Value: fmt.Sprint(size)}, {Name: "boot_image_sha256", Value: sum}}
-		}
-		if !failed { // a side that could not be read is a problem, not a difference
-			fs[0], fs[1] = append(fs[0], images[0]...), append(fs[1], images[1]...)
+			images[i] = []field.Field{{Name: "boot_image", Value: fmt.Sprintf("%d bytes, sha256 %s", size, sum)},
+				{Name: "boot_image_size", Value: fmt.Sprint(size)}, {Name: "boot_image_sha256", Value: sum}}
 		}
 		name := fmt.Sprintf("el torito entry %d", e)
 		if c := cats[0]; c != nil && e < len(c.Entries) {
 			name += " (" + iso9660.PlatformName(c.Entries[e].PlatformID) + ")"
 		}
+		switch {
+		case cut && !failed:
+			s.addFieldDiff(st, name, fs[0], fs[1])
+			s.addFieldDiffDamage(st, name+" boot image", bootImageSummary(images[0]), bootImageSummary(images[1]), true)
+			continue
+		case !failed: // a side that could not be read is a problem, not a difference
+			fs[0], fs[1] = append(fs[0], bootImageFields(images[0])...), append(fs[1], bootImageFields(images[1])...)
+		}
 		s.addFieldDiff(st, name, fs[0], fs[1])
 	}
+}
+
+// bootImageFields are the size and hash fields of a boot image read whole
+// (the one-field summary left out).
+func bootImageFields(fs []field.Field) []field.Field {
+	if len(fs) > 1 {
+		return fs[1:]
+	}
+	return fs
+}
+
+// bootImageSummary is the one field a boot image is compared by when one
+// side's is cut off: what it is on each side.
+func bootImageSummary(fs []field.Field) []field.Field {
+	if len(fs) > 0 {
+		return fs[:1]
+	}
+	return present(false)
 }
 
 func bootImageSum(ctx context.Context, im *iso9660.Image, e iso9660.BootEntry) (string, int64, error) {

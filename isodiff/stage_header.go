@@ -34,15 +34,44 @@ func headerFinding(path string, ch []field.Change) report.Finding {
 }
 
 func (s *session) addFieldDiff(st *report.Stage, path string, a, b []field.Field) {
+	s.addFieldDiffDamage(st, path, a, b, false)
+}
+
+// addFieldDiffDamage is addFieldDiff for a structure that, when fromDamage
+// is set, lies past the end of a truncated image: its differences follow
+// from the damage (FromDamage, with the damage as their explanation), not
+// from the build, and none of them is marked derived.
+func (s *session) addFieldDiffDamage(st *report.Stage, path string, a, b []field.Field, fromDamage bool) {
 	own, placed := field.Split(field.Diff(a, b), headerLayout)
+	if fromDamage {
+		own, placed = append(own, placed...), nil
+	}
 	if len(own) > 0 {
-		st.Findings = append(st.Findings, headerFinding(path, own))
+		f := headerFinding(path, own)
+		if fromDamage {
+			f.FromDamage, f.Explanation = true, s.damageNote()
+		}
+		st.Findings = append(st.Findings, f)
 	}
 	if len(placed) > 0 {
 		f := headerFinding(path+" layout", placed)
 		f.Derived = true
 		st.Findings = append(st.Findings, f)
 	}
+}
+
+// descriptorsEnd returns the end of the last volume descriptor of either
+// image for which keep is true (0 when none).
+func descriptorsEnd(ims [2]*iso9660.Image, keep func(d iso9660.DescriptorInfo) bool) int64 {
+	end := int64(0)
+	for _, im := range ims {
+		for _, d := range im.Descriptors {
+			if keep(d) {
+				end = max(end, d.Offset+iso9660.SectorSize)
+			}
+		}
+	}
+	return end
 }
 
 // compareDescriptors compares the volume recognition sequence and each
@@ -56,26 +85,32 @@ func (s *session) compareDescriptors(st *report.Stage, a, b *iso9660.Image) {
 		fs = append(fs, field.Field{Name: "namespace", Value: im.Namespace})
 		return fs
 	}
-	s.addFieldDiff(st, "volume descriptor set", seq(a), seq(b))
+	// A descriptor one image has past the end of the other, truncated,
+	// image is missing there because of the damage.
+	ims := [2]*iso9660.Image{a, b}
+	all := func(iso9660.DescriptorInfo) bool { return true }
+	s.addFieldDiffDamage(st, "volume descriptor set", seq(a), seq(b), s.pastEnd(0, descriptorsEnd(ims, all)))
 	if a.Primary != nil && b.Primary != nil {
 		s.addFieldDiff(st, "primary volume descriptor", a.Primary.Fields(), b.Primary.Fields())
 	}
 	var ja, jb []field.Field
+	var jEnd int64
 	if a.Joliet != nil {
-		ja = a.Joliet.Fields()
+		ja, jEnd = a.Joliet.Fields(), a.Joliet.Offset+iso9660.SectorSize
 	}
 	if b.Joliet != nil {
-		jb = b.Joliet.Fields()
+		jb, jEnd = b.Joliet.Fields(), max(jEnd, b.Joliet.Offset+iso9660.SectorSize)
 	}
-	s.addFieldDiff(st, "joliet volume descriptor", ja, jb)
+	s.addFieldDiffDamage(st, "joliet volume descriptor", ja, jb, s.pastEnd(0, jEnd))
 	var ba, bb []field.Field
+	var bEnd int64
 	if a.Boot != nil {
-		ba = a.Boot.Fields()
+		ba, bEnd = a.Boot.Fields(), a.Boot.Offset+iso9660.SectorSize
 	}
 	if b.Boot != nil {
-		bb = b.Boot.Fields()
+		bb, bEnd = b.Boot.Fields(), max(bEnd, b.Boot.Offset+iso9660.SectorSize)
 	}
-	s.addFieldDiff(st, "boot record", ba, bb)
+	s.addFieldDiffDamage(st, "boot record", ba, bb, s.pastEnd(0, bEnd))
 }
 
 // readSystemArea returns side i's system area (shorter if the image is,
@@ -162,12 +197,21 @@ func (s *session) compareSystemArea(st *report.Stage) {
 	st.Texts = append(st.Texts, report.Text{Name: "system-area", Body: body.String()})
 	// Ranges inside a decoded MBR or GPT are reported field by field by the
 	// partition table comparison; the raw ranges then follow from those.
+	// Ranges that all lie past the end of a truncated image follow from
+	// the damage.
 	decoded := decodedSystemArea(areas[0], areas[1])
-	derived := true
+	derived, damaged := true, true
 	for _, r := range ranges {
 		if r[1] > decoded {
 			derived = false
 		}
+		if !s.pastEnd(0, int64(r[0])+1) {
+			damaged = false
+		}
 	}
-	st.Findings = append(st.Findings, report.Finding{Scope: "iso-header", Path: "system area", Kind: report.KindHeader, Content: cd, Derived: derived})
+	f := report.Finding{Scope: "iso-header", Path: "system area", Kind: report.KindHeader, Content: cd, Derived: derived && !damaged}
+	if damaged {
+		f.FromDamage, f.Explanation = true, s.damageNote()
+	}
+	st.Findings = append(st.Findings, f)
 }

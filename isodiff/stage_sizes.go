@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 
@@ -31,12 +32,31 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 		}
 		pairSections(secs, owners)
 	}
+	// What each image's own structures say its length is (a few KiB of
+	// reads): a file shorter than that is truncated. When one image is, and
+	// it is the shorter, the longer one's pass also hashes its first bytes
+	// up to the shorter's length, to tell whether it is a truncated copy.
+	claims := [2][]lengthClaim{s.lengthClaims(0), s.lengthClaims(1)}
+	var cut [2]lengthClaim
+	var short [2]bool
+	for i := range s.in {
+		cut[i], short[i] = s.truncation(i, claims)
+	}
+	readers := [2]io.ReaderAt{s.in[0].R, s.in[1].R}
+	var prefix *prefixHasher
+	prefixOf := -1 // the side whose prefix is hashed
+	for i := range s.in {
+		if j := 1 - i; short[i] && !short[j] && s.in[i].Size < s.in[j].Size {
+			prefix, prefixOf = newPrefixHasher(s.in[j].R, s.in[i].Size), j
+			readers[j] = prefix
+		}
+	}
 	var sums [2]string
 	var secSums [2][]string
 	var errs [2]error
 	var wg sync.WaitGroup
 	for i := range s.in {
-		wg.Go(func() { sums[i], secSums[i], errs[i] = hashPass(ctx, s.in[i].R, s.in[i].Size, true, secs[i]) })
+		wg.Go(func() { sums[i], secSums[i], errs[i] = hashPass(ctx, readers[i], s.in[i].Size, true, secs[i]) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -53,6 +73,21 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 	if errs[0] == nil && errs[1] == nil && r.A.Size == r.B.Size && sums[0] == sums[1] {
 		r.Identical = true
 		return
+	}
+	for i := range s.in {
+		if !short[i] {
+			continue
+		}
+		comparison := ""
+		if j := prefixOf; j == 1-i && errs[0] == nil && errs[1] == nil {
+			switch sum := prefix.sum(); {
+			case sum == sums[i]:
+				comparison = fmt.Sprintf("a truncated copy: its %s bytes equal the first %s of image %s", thousands(s.in[i].Size), thousands(s.in[i].Size), sideLabel(j))
+			case sum != "":
+				comparison = fmt.Sprintf("not only truncated: its %s bytes differ from the first %s of image %s", thousands(s.in[i].Size), thousands(s.in[i].Size), sideLabel(j))
+			}
+		}
+		s.recordDamage(st, i, cut[i], claims, comparison)
 	}
 	if errs[0] == nil && errs[1] == nil {
 		st.Status = report.StatusDiffers

@@ -608,9 +608,20 @@ func writeSummary(w io.Writer, r *Report) error {
 			fmt.Fprintf(w, "            note: %s\n", inline(n))
 		}
 	}
-	ans := answer(r)
-	fmt.Fprintf(w, "\n%d diverging location(s):\n", len(ans))
-	writeShortAnswer(w, r, "  ")
+	fmt.Fprintln(w)
+	// The damage comes first: it explains what follows, and the findings
+	// that only follow from it are left out of the locations.
+	for _, d := range r.Damage {
+		fmt.Fprintln(w, damageLine(d))
+	}
+	view := r.withoutDamageFindings()
+	ans := answer(view)
+	fmt.Fprintf(w, "%d diverging location(s):\n", len(ans))
+	if len(ans) > 0 || !r.Damaged() {
+		writeShortAnswer(w, view, "  ")
+	} else {
+		fmt.Fprintln(w, "  none besides the damage above")
+	}
 	if r.Failed() {
 		fmt.Fprintln(w, "\nthe analysis is incomplete: see the failed stages above")
 	}

@@ -13,6 +13,8 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/isodiff/isodiff/internal/field"
@@ -54,6 +56,100 @@ type Report struct {
 	// Containers are the squashfs images found inside the ISOs.
 	Containers []Container `json:"containers,omitempty"`
 	Stages     []*Stage    `json:"stages"`
+	// Damage lists what is wrong with the images themselves, such as a file
+	// shorter than its own structures say (a truncated copy). The summary
+	// states it before the short answer, findings that only follow from it
+	// are marked FromDamage, and a damaged image makes ExitCode 2.
+	Damage []Damage `json:"damage,omitempty"`
+}
+
+// Damage kinds.
+const (
+	// DamageTruncated: the file is shorter than its own structures say
+	// (Claimed), or ends before a structure the other image has.
+	DamageTruncated = "truncated"
+	// DamageStructure: a structure says the image is longer than the file
+	// while the other image, no longer, agrees with its own length: the
+	// structure's field is damaged rather than the file cut short.
+	DamageStructure = "structure"
+)
+
+// Damage is something wrong with one image as a file, found from its own
+// structures, as opposed to a difference between two builds.
+type Damage struct {
+	Image string `json:"image"` // "A" or "B"
+	Path  string `json:"path"`  // that image's path, as given
+	Kind  string `json:"kind"`  // DamageTruncated or DamageStructure
+	// Structure names what shows the damage, e.g. "volume space size in
+	// the primary volume descriptor", and Offset is where it lies in the
+	// image (for a truncation: the field that claims the length).
+	Structure string `json:"structure"`
+	Offset    int64  `json:"offset"`
+	// Message says it in words, e.g. "truncated at 200,000 of 2,097,152
+	// bytes (volume space size in the primary volume descriptor at offset
+	// 32848)".
+	Message string `json:"message"`
+	// Size is the file's size; Claimed, when known, the length its
+	// structures say it has.
+	Size    int64 `json:"size"`
+	Claimed int64 `json:"claimed,omitempty"`
+	// CutOff names the structures that lie past the end of the file, wholly
+	// or in part, e.g. "El Torito entry 1 (UEFI) boot image at offset 88064".
+	CutOff []string `json:"cut_off,omitempty"`
+	// Comparison says what is known of the damaged image against the other
+	// one, e.g. "a truncated copy of image A: its first 200,000 bytes equal
+	// image A's".
+	Comparison string `json:"comparison,omitempty"`
+}
+
+// AddDamage records d, once: a second item for the same image, kind,
+// structure and offset is dropped.
+func (r *Report) AddDamage(d Damage) {
+	for _, x := range r.Damage {
+		if x.Image == d.Image && x.Kind == d.Kind && x.Structure == d.Structure && x.Offset == d.Offset {
+			return
+		}
+	}
+	r.Damage = append(r.Damage, d)
+}
+
+// damageLine is the summary's line for d: which image, what is wrong and
+// where, and that what follows from it is not a build difference (then
+// the structures cut off, on a line of their own).
+func damageLine(d Damage) string {
+	line := fmt.Sprintf("image %s (%s) is damaged: %s", d.Image, inline(d.Path), inline(d.Message))
+	if d.Comparison != "" {
+		line += "; " + inline(d.Comparison)
+	}
+	line += "; findings that follow from it are not listed as build differences."
+	if len(d.CutOff) > 0 {
+		line += "\n  cut off: " + strings.Join(inlineAll(d.CutOff), ", ")
+	}
+	return line
+}
+
+// Damaged reports whether either image is damaged.
+func (r *Report) Damaged() bool { return len(r.Damage) > 0 }
+
+// withoutDamageFindings returns a shallow copy of r whose stages leave out
+// the findings that follow from the damage: what the short answer lists.
+func (r *Report) withoutDamageFindings() *Report {
+	if !r.Damaged() {
+		return r
+	}
+	c := *r
+	c.Stages = make([]*Stage, len(r.Stages))
+	for i, s := range r.Stages {
+		sc := *s
+		sc.Findings = nil
+		for _, f := range s.Findings {
+			if !f.FromDamage {
+				sc.Findings = append(sc.Findings, f)
+			}
+		}
+		c.Stages[i] = &sc
+	}
+	return &c
 }
 
 // Image identifies one input.
@@ -130,7 +226,14 @@ type Finding struct {
 	// superblock's table offsets moving because a file grew. Derived
 	// findings are listed but left out of the short answer.
 	Derived bool `json:"derived,omitempty"`
-	// Explanation and Hint say how and probably why the bytes differ.
+	// FromDamage is set when the difference only follows from the damage
+	// of an image (Report.Damage), such as a boot image cut short by a
+	// truncation: it is not a difference between the builds. Such findings
+	// are listed, with an Explanation naming the damage, but left out of
+	// the short answer.
+	FromDamage bool `json:"from_damage,omitempty"`
+	// Explanation and Hint say how and probably why the bytes differ. On a
+	// FromDamage finding, Explanation names the damage it follows from.
 	Explanation string `json:"explanation,omitempty"`
 	Hint        string `json:"hint,omitempty"`
 }
@@ -198,12 +301,12 @@ func (r *Report) Failed() bool {
 
 // ExitCode follows diff and cmp: 0 when the images are identical, 1 when
 // they differ and every stage ran to the end, 2 when any stage met trouble
-// (the report then holds what could be found).
+// or an image is damaged (the report then holds what could be found).
 func (r *Report) ExitCode() int {
 	switch {
 	case r.Identical:
 		return 0
-	case r.Failed():
+	case r.Failed(), r.Damaged():
 		return 2
 	}
 	return 1

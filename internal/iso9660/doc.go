@@ -6,7 +6,8 @@
 //
 // # Use
 //
-// Open reads the volume descriptors from an io.ReaderAt; Image.Walk returns
+// Open (or OpenOptions, with a memory budget and a context) reads the
+// volume descriptors from an io.ReaderAt; Image.Walk returns
 // a Walker whose Next yields one *Entry per node in tree.Compare order
 // (depth first, pre order, each directory's children sorted bytewise by
 // their final name), so that two walks can be merged without holding either
@@ -48,8 +49,12 @@
 //     them, files are r-xr-xr-x and directories dr-xr-xr-x.
 //   - SUSP: CE continuation areas, ST, padding, the SP skip length.
 //   - RRIP: PX with and without serial number, PN, SL (all entries and
-//     continuation areas joined; ".", "..", "/" components; components
-//     continued across entries), NM (continued), TF (short and long form,
+//     continuation areas joined, as libisofs joins them: a component
+//     starts with "/" unless it continues the previous one or the target
+//     so far ends with "/", a ROOT component is a "/", so that "usr//lib"
+//     and ".///file", recorded with ROOT components in the middle, read
+//     back as written, as xorriso and Linux list them; an SL entry after
+//     one that did not continue is ignored, as damage), NM (continued), TF (short and long form,
 //     any stamps; the modify stamp is the ModTime), CL/PL/RE relocation
 //     (a CL placeholder becomes the directory it points to, named as the
 //     placeholder, with the metadata of the target's "." record; RE
@@ -76,20 +81,59 @@
 // without bound (FuzzWalk): every block number and length is checked
 // against the image size before it is read; a directory whose records were
 // already read (a loop, or a directory linked twice) is ErrLoop, nesting
-// deeper than MaxDepth is ErrTooDeep; SUSP data is bounded per record (64
-// continuation areas, 256 KiB), names to 4 KiB, link targets to 64 KiB, the
-// boot catalog to 32 sectors. A walk holds the child lists of the open
-// directories and one word per directory read. Errors are *FormatError
-// values (offset, structure, cause) wrapping sentinels such as
-// ErrTruncated, ErrLoop, ErrBadName; callers add the file name and stage.
+// deeper than MaxDepth is ErrTooDeep; names are bounded to 4 KiB, link
+// targets to 64 KiB, the boot catalog to 32 sectors (a section's entry
+// count is checked against the room left in them before any is read).
+//
+// Memory is bounded by the image, and charged to the comparison's budget
+// (Options.Budget): a walk holds the child lists of the open directories
+// (each child charged for itself, its name, identifier, link target and
+// extents, and given back when Next yields it; paths are made when a node
+// is yielded, not held for every child), one word per directory read, and
+// one bit per continuation area byte read. A walk decodes every byte of a
+// continuation area at most once: a CE chain that comes back to an area is
+// damage at the area's offset, and so is an area another record's chain
+// already decoded (no writer shares them; a crafted image sharing one 2 KiB
+// area among 5,000 records made each decode it 64 times, 3.7 GB). So the
+// SUSP bytes a walk decodes, and the names and targets made of them, are
+// at most the image's. The Image holds its descriptors, its boot catalog
+// (decoded once) and its boot image sizes until Close. A refused charge is
+// a *FormatError wrapping the *budget.ExceededError, at the offset of the
+// structure that asked. With the budget FuzzWalk gives every input (32
+// MiB for up to 1 MiB), no input has exceeded it.
+//
+// Time: every loop whose count comes from the image (descriptors, records,
+// continuation areas, boot catalog entries) checks the context
+// (Options.Context, or Image.WalkContext's) at least every 64 records, so
+// a cancelled walk ends within milliseconds of work; it then returns the
+// context's error, not a FormatError.
+//
+// Errors are *FormatError values (offset, structure, cause) wrapping
+// sentinels such as ErrTruncated, ErrLoop, ErrBadName; callers add the
+// file name and stage. The offset is that of the bytes at fault: a
+// directory record's for a malformed record, the data's for a file whose
+// data lies past the end of the image or cannot be read (Image.Open's
+// reader reports the first byte it could not read), a continuation area's
+// for a loop or a shared area.
+//
+// Tolerated as the Linux kernel and xorriso tolerate them, and reported in
+// Image.Repairs: a volume descriptor's root directory record whose length
+// byte is not 34 (68 on the CSRG discs, as in libarchive's
+// test_read_format_iso_3) or whose identifier is not the root's (both read
+// only for its extent). Empty files, symlinks and devices may carry any
+// block number (writers record arbitrary ones): it is not checked, and no
+// extent is kept for them.
 //
 // A name holding "/" or NUL, an empty name, or a Rock Ridge NM of "." or
 // ".." is an error (ErrBadName) rather than sanitized: a differ must not
 // invent paths. Two children with the same final name are an error too.
 // Malformed Rock Ridge entries are not: as Linux and libisofs do, what was
 // decoded before the damage is kept, the rest of the record's entries
-// ignored, and the damage reported in Entry.Damage; genisoimage, for one,
-// writes SL entries over 255 bytes whose length byte wraps.
+// ignored, and the damage reported in Entry.Damage (a *FormatError at the
+// offset of the bytes at fault, without the path, which the caller adds);
+// genisoimage, for one, writes SL entries over 255 bytes whose length byte
+// wraps. Damage is not an error of the walk: the caller must report it
+// (as a problem of the image) for every entry that carries it.
 //
 // The logical block size must be 2048. Only the descriptors from block 16
 // on are read: there is no search for the sessions of a multi-session disc.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/isodiff/isodiff/internal/budget"
 	"github.com/isodiff/isodiff/internal/testimg"
 )
 
@@ -272,5 +273,56 @@ func TestBootImageAfterTreeDamage(t *testing.T) {
 	}
 	if sr.Size() != 1440<<10 {
 		t.Errorf("EFI boot image %d bytes, want the file's %d", sr.Size(), 1440<<10)
+	}
+}
+
+// TestElToritoCounts: a section header claiming 65535 entries is refused
+// at the header's offset before any entry is read (the catalog has room
+// for 2048 at most); the catalog is decoded once per image, charged to
+// the budget until Close.
+func TestElToritoCounts(t *testing.T) {
+	testimg.Need(t, "xorriso")
+	dir := t.TempDir()
+	testimg.WriteFiles(t, filepath.Join(dir, "src"), map[string]string{"f": "x"})
+	path := testimg.MakeHybridISO(t, filepath.Join(dir, "src"), filepath.Join(dir, "h.iso"))
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bud := budget.New(1 << 20)
+	im, err := OpenOptions(bytes.NewReader(orig), int64(len(orig)), Options{Budget: bud})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := bud.Used()
+	c, err := im.BootCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := im.BootCatalog(); again != c {
+		t.Error("the catalog was decoded twice")
+	}
+	if bud.Used() <= held {
+		t.Error("the catalog is not charged")
+	}
+	im.Close()
+	if bud.Used() != 0 {
+		t.Errorf("%d bytes held after Close", bud.Used())
+	}
+
+	b := bytes.Clone(orig)
+	header := int64(c.LBA)*SectorSize + 2*catalogEntrySize
+	if b[header] != 0x91 {
+		t.Fatalf("no section header at %d: %#x", header, b[header])
+	}
+	binary.LittleEndian.PutUint16(b[header+2:], 65535)
+	im, err = Open(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = im.BootCatalog()
+	var fe *FormatError
+	if !errors.As(err, &fe) || fe.Off != header {
+		t.Errorf("%v, want a FormatError at the section header's offset %d", err, header)
 	}
 }

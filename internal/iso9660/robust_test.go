@@ -38,11 +38,18 @@ func smallImage(t testing.TB, args ...string) []byte {
 // walkBytes opens and walks an image held in memory, reading every file,
 // and returns the first error (nil at a clean end).
 func walkBytes(b []byte) (n int, err error) {
-	im, err := Open(bytes.NewReader(b), int64(len(b)))
+	return walkBytesOptions(b, Options{})
+}
+
+// walkBytesOptions is walkBytes with options; it closes the image.
+func walkBytesOptions(b []byte, o Options) (n int, err error) {
+	im, err := OpenOptions(bytes.NewReader(b), int64(len(b)), o)
 	if err != nil {
 		return 0, err
 	}
+	defer im.Close()
 	w := im.Walk()
+	defer w.Close()
 	for {
 		e, err := w.Next()
 		if err == io.EOF {

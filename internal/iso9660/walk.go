@@ -56,8 +56,12 @@ type Entry struct {
 	// *FormatError): malformed Rock Ridge data, of which what came before the
 	// fault was used and the rest ignored, as Linux and libisofs do
 	// (genisoimage, for one, writes SL entries longer than 255 bytes whose
-	// length byte wraps around); or file data recorded past the end of the
-	// image, as in a truncated image, which Open then refuses to read.
+	// length byte wraps around); a continuation area that loops or that
+	// another record's chain already used; or file data recorded past the
+	// end of the image, as in a truncated image, which Open then refuses to
+	// read. Its offset is that of the bytes at fault (the entry, the area,
+	// the data), and it does not name the path: the walk goes on, and the
+	// caller must report it as a problem of the image at e.Path.
 	Damage error
 	// Zisofs is set when a Rock Ridge ZF entry marks the data as zisofs
 	// compressed; Size and Open are then the compressed form.

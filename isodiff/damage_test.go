@@ -217,3 +217,36 @@ func TestDamageStructureField(t *testing.T) {
 		}
 	}
 }
+
+// TestDamageTruncatedAndChanged: a copy both changed (its volume id) and
+// cut in the middle. The damage comes first and says the copy is not only
+// truncated; the change, in bytes both images hold, is still a location.
+func TestDamageTruncatedAndChanged(t *testing.T) {
+	m := malformedBase(t)
+	cut := int64(len(m.b)) / 2
+	b := m.clone()[:cut]
+	copy(b[16*2048+40:], "CHANGED")
+	rep, sum, _ := damageCompare(t, m.b, b, "a.iso", "b.iso")
+	if code := rep.ExitCode(); code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if len(rep.Damage) != 1 || rep.Damage[0].Image != "B" || !strings.Contains(rep.Damage[0].Comparison, "not only truncated") {
+		t.Fatalf("damage %+v", rep.Damage)
+	}
+	head, locs := shortAnswer(t, sum)
+	if len(head) == 0 || !strings.HasPrefix(head[0], "image B (b.iso) is damaged: truncated at "+thousands(cut)) {
+		t.Errorf("short answer does not start with the damage:\n%s", sum)
+	}
+	found := false
+	for _, l := range locs {
+		if strings.HasPrefix(l, "[primary volume descriptor]: volume_id") {
+			found = true
+		}
+		if ll := strings.ToLower(l); strings.Contains(ll, "el torito") || strings.Contains(ll, "gpt") {
+			t.Errorf("location follows from the truncation: %s", l)
+		}
+	}
+	if !found {
+		t.Errorf("the changed volume id is not a location:\n%s", sum)
+	}
+}

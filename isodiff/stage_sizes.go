@@ -33,9 +33,9 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 		pairSections(secs, owners)
 	}
 	// What each image's own structures say its length is (a few KiB of
-	// reads): a file shorter than that is truncated. When one image is, and
-	// it is the shorter, the longer one's pass also hashes its first bytes
-	// up to the shorter's length, to tell whether it is a truncated copy.
+	// reads): a file shorter than that is truncated. When the shorter image
+	// is, the longer one's pass also hashes its first bytes up to the
+	// shorter's length, to tell whether it is a truncated copy.
 	claims := [2][]lengthClaim{s.lengthClaims(0), s.lengthClaims(1)}
 	var cut [2]lengthClaim
 	var short [2]bool
@@ -46,7 +46,7 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 	var prefix *prefixHasher
 	prefixOf := -1 // the side whose prefix is hashed
 	for i := range s.in {
-		if j := 1 - i; short[i] && !short[j] && s.in[i].Size < s.in[j].Size {
+		if j := 1 - i; short[i] && s.in[i].Size < s.in[j].Size {
 			prefix, prefixOf = newPrefixHasher(s.in[j].R, s.in[i].Size), j
 			readers[j] = prefix
 		}
@@ -80,11 +80,14 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 		}
 		comparison := ""
 		if j := prefixOf; j == 1-i && errs[0] == nil && errs[1] == nil {
+			n := thousands(s.in[i].Size)
 			switch sum := prefix.sum(); {
+			case sum == sums[i] && !short[j]:
+				comparison = fmt.Sprintf("a truncated copy of image %s: its %s bytes equal the first %s of image %s", sideLabel(j), n, n, sideLabel(j))
 			case sum == sums[i]:
-				comparison = fmt.Sprintf("a truncated copy: its %s bytes equal the first %s of image %s", thousands(s.in[i].Size), thousands(s.in[i].Size), sideLabel(j))
+				comparison = fmt.Sprintf("its %s bytes equal the first %s of image %s (truncated too)", n, n, sideLabel(j))
 			case sum != "":
-				comparison = fmt.Sprintf("not only truncated: its %s bytes differ from the first %s of image %s", thousands(s.in[i].Size), thousands(s.in[i].Size), sideLabel(j))
+				comparison = fmt.Sprintf("not only truncated: its %s bytes differ from the first %s of image %s", n, n, sideLabel(j))
 			}
 		}
 		s.recordDamage(st, i, cut[i], claims, comparison)

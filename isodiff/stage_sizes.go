@@ -46,7 +46,7 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 	var prefix *prefixHasher
 	prefixOf := -1 // the side whose prefix is hashed
 	for i := range s.in {
-		if j := 1 - i; short[i] && s.in[i].Size < s.in[j].Size {
+		if j := 1 - i; short[i] && s.in[i].Size > 0 && s.in[i].Size < s.in[j].Size {
 			prefix, prefixOf = newPrefixHasher(s.in[j].R, s.in[i].Size), j
 			readers[j] = prefix
 		}

@@ -119,8 +119,10 @@
 // Tolerated as the Linux kernel and xorriso tolerate them, and reported in
 // Image.Repairs: a volume descriptor's root directory record whose length
 // byte is not 34 (68 on the CSRG discs, as in libarchive's
-// test_read_format_iso_3) or whose identifier is not the root's (both read
-// only for its extent). Empty files, symlinks and devices may carry any
+// test_read_format_iso_3) or whose identifier is not the root's, and a
+// root directory size there that differs from the root's own "." record
+// (0, or past the end of the image): Linux and libisofs take only the
+// extent from the descriptor and the rest from ".". Empty files, symlinks and devices may carry any
 // block number (writers record arbitrary ones): it is not checked, and no
 // extent is kept for them.
 //

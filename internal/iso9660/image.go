@@ -3,6 +3,7 @@ package iso9660
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"sync"
 
@@ -85,10 +86,10 @@ func (im *Image) Close() error {
 }
 
 // Repairs lists the departures from the standard that were read the way
-// the Linux kernel and xorriso read them rather than refused (for now, a
-// volume descriptor's root directory record whose length or identifier
-// byte is wrong). The caller should report them: the image is read, but
-// not as recorded.
+// the Linux kernel and xorriso read them rather than refused: a volume
+// descriptor's root directory record whose length or identifier byte is
+// wrong, or whose size disagrees with the root's "." record. The caller
+// should report them: the image is read, but not as recorded.
 func (im *Image) Repairs() []Repair { return im.repairs }
 
 func (im *Image) open() error {
@@ -154,6 +155,7 @@ func (im *Image) open() error {
 	if im.Primary == nil {
 		return formatErrf(16*SectorSize, "volume descriptor set", "%w: no primary volume descriptor", ErrNotISO)
 	}
+	im.reconcileRoot(im.Primary)
 	if err := im.checkExtent(im.Primary.Root.Extent, int64(im.Primary.Root.DataLength), im.Primary.Offset+156, "root directory"); err != nil {
 		return err
 	}
@@ -164,6 +166,7 @@ func (im *Image) open() error {
 	case im.RockRidge:
 		im.Namespace = NamespaceRockRidge
 	case im.Joliet != nil:
+		im.reconcileRoot(im.Joliet)
 		if err := im.checkExtent(im.Joliet.Root.Extent, int64(im.Joliet.Root.DataLength), im.Joliet.Offset+156, "Joliet root directory"); err != nil {
 			return err
 		}
@@ -194,6 +197,27 @@ func (im *Image) checkExtent(lba uint32, n int64, at int64, what string) error {
 		return formatErrf(off, what, "%w: %d bytes at block %d (recorded at offset %d), image is %d bytes", ErrTruncated, n, lba, at, im.size)
 	}
 	return nil
+}
+
+// reconcileRoot makes the root directory's size that of its own "."
+// record when the descriptor's copy says otherwise and the "." record's
+// size fits in the image, and records the repair: Linux and libisofs take
+// only the extent from the descriptor and the rest from ".".
+func (im *Image) reconcileRoot(v *VolumeDescriptor) {
+	off := int64(v.Root.Extent) * SectorSize
+	if off >= im.size {
+		return
+	}
+	dot, err := im.readRecordAt(off, "root directory \".\" record")
+	if err != nil || !dot.IsDot() || dot.Extent != v.Root.Extent || dot.DataLength == v.Root.DataLength || dot.DataLength == 0 {
+		return
+	}
+	if im.checkExtent(dot.Extent, int64(dot.DataLength), off, "root directory") != nil {
+		return
+	}
+	im.repairs = append(im.repairs, Repair{Off: v.Offset + 156 + 10, What: "root directory size in the volume descriptor",
+		How: fmt.Sprintf("%d bytes, read as the %d of the root's \".\" record at offset %d, as Linux and xorriso read it", v.Root.DataLength, dot.DataLength, off)})
+	v.Root.DataLength = dot.DataLength
 }
 
 // readRecordAt reads the directory record at off (within one sector).

@@ -143,6 +143,32 @@ func TestRootRecordLengthRepaired(t *testing.T) {
 	}
 }
 
+// TestRootSizeRepaired: a descriptor's root directory size of 0 or past
+// the end of the image is read as the root's "." record says, as xorriso
+// lists it, and the repair is reported at the size field's offset.
+func TestRootSizeRepaired(t *testing.T) {
+	testimg.Need(t, "xorriso")
+	for _, size := range []uint32{0, 0x7fffffff} {
+		b := smallImage(t, "-R", "-J")
+		putBoth32(b[16*SectorSize+156+10:], size)
+		img := filepath.Join(t.TempDir(), "rootsize.iso")
+		if err := os.WriteFile(img, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		im, _ := openImage(t, img)
+		r := im.Repairs()
+		if len(r) != 1 || r[0].Off != 16*SectorSize+156+10 {
+			t.Fatalf("size %d: repairs %v", size, r)
+		}
+		t.Log(r[0])
+		entries := walkAll(t, im)
+		compareLsdl(t, entries, xorrisoLsdl(t, img))
+		if len(entries) < 5 {
+			t.Errorf("size %d: %d entries", size, len(entries))
+		}
+	}
+}
+
 // failingReader fails every read that touches [from, to).
 type failingReader struct {
 	r        io.ReaderAt

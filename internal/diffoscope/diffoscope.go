@@ -1,6 +1,8 @@
 // Package diffoscope runs diffoscope on one pair of files, bounded: a
 // timeout that kills diffoscope's whole process group, an address-space
-// cap on every process of it, a cap on the text it may write, and no HTML.
+// cap on every process of it, a cap on the text it may write, no HTML, and
+// a private temporary directory (TMPDIR, TEMP and TMP) that is removed
+// whatever ends the run.
 //
 // It is the hand-off for the few files isodiff's built-in explanation does
 // not account for completely. diffoscope on a whole live ISO recurses
@@ -16,10 +18,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,6 +56,14 @@ type Limits struct {
 	MaxContainerDepth int
 	// Command is the diffoscope executable; empty means the one on PATH.
 	Command string
+	// TempDir is where Run makes the run's private (0700) temporary
+	// directory, given to diffoscope and every tool it runs as TMPDIR, TEMP
+	// and TMP (diffoscope unpacks archives and decompresses files there: a
+	// gzip bomb fills it). Empty means os.TempDir(); Pair.Run uses the
+	// pair's own private directory. Run kills the process group and then
+	// removes the directory whatever ended the run: diffoscope's end, the
+	// timeout, the caller's context, a failure or a panic.
+	TempDir string
 }
 
 func (l Limits) withDefaults() Limits {
@@ -83,13 +95,21 @@ func Find(command string) string {
 	return p
 }
 
-// Errors Run returns, wrapped with the details.
+// Errors Run returns, wrapped with the details. ErrTimeout is the run's own
+// limit (Limits.Timeout); ErrStopped is the caller's context ending the run
+// (cancelled, or its deadline such as a whole-comparison time limit passed),
+// and the error also wraps the context's error and cause.
 var (
 	ErrNotFound = errors.New("diffoscope not found")
 	ErrTimeout  = errors.New("diffoscope timed out")
+	ErrStopped  = errors.New("diffoscope stopped")
 	ErrMemory   = errors.New("diffoscope ran out of its memory cap")
 	ErrFailed   = errors.New("diffoscope failed")
 )
+
+// errRunTimeout is the cause of the run's context when its own timeout
+// passes, so Run can tell it from the caller's deadline.
+var errRunTimeout = errors.New("diffoscope's per-run timeout")
 
 // Args returns the diffoscope arguments Run uses for files a and b.
 func Args(a, b string, l Limits) []string {
@@ -108,16 +128,27 @@ func Args(a, b string, l Limits) []string {
 
 // Run runs diffoscope on files a and b and returns its text report. A
 // report is returned with a nil error when diffoscope finished (exit 0:
-// no differences, exit 1: differences). On a timeout, the memory cap or
-// another failure, the output so far is returned with an error wrapping
-// ErrTimeout, ErrMemory or ErrFailed.
+// no differences, exit 1: differences). On its timeout, the caller's
+// context ending, the memory cap or another failure, the output so far is
+// returned with an error wrapping ErrTimeout, ErrStopped, ErrMemory or
+// ErrFailed, each saying which limit ended the run.
 func Run(ctx context.Context, a, b string, l Limits) (string, error) {
 	l = l.withDefaults()
 	exe := Find(l.Command)
 	if exe == "" {
 		return "", ErrNotFound
 	}
-	ctx, cancel := context.WithTimeout(ctx, l.Timeout)
+	parent := ctx
+	if err := parent.Err(); err != nil {
+		return "", stopped(parent, 0)
+	}
+	tmp, err := privateTempDir(l.TempDir)
+	if err != nil {
+		return "", fmt.Errorf("%w: its temporary directory: %v", ErrFailed, err)
+	}
+	// Deferred first, so it runs last: after the group is killed.
+	defer removeTree(tmp)
+	ctx, cancel := context.WithTimeoutCause(parent, l.Timeout, errRunTimeout)
 	defer cancel()
 	argv := append([]string{exe}, Args(a, b, l)...)
 	var cmd *exec.Cmd
@@ -133,25 +164,43 @@ func Run(ctx context.Context, a, b string, l Limits) (string, error) {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	cmd.WaitDelay = 10 * time.Second
-	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "TZ=UTC", "PYTHONDONTWRITEBYTECODE=1")
+	cmd.Env = append(withoutVars(os.Environ(), "TMPDIR", "TEMP", "TMP"),
+		"TMPDIR="+tmp, "TEMP="+tmp, "TMP="+tmp, "LC_ALL=C.UTF-8", "TZ=UTC", "PYTHONDONTWRITEBYTECODE=1")
 	stdout := &capBuffer{max: l.MaxTextBytes + 64<<10}
 	stderr := &capBuffer{max: 64 << 10}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	start := time.Now()
-	err := cmd.Run()
-	// Whatever happened, nothing of the group may outlive the run.
-	if cmd.Process != nil {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	// Our own pipes, read by our own goroutines: cmd.Wait then returns when
+	// diffoscope exits, even if a stray child still holds its output open,
+	// and the group is killed at once (exec's pipes would wait WaitDelay).
+	readers, err := pipeTo(cmd, stdout, stderr)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrFailed, err)
 	}
+	start := time.Now()
+	// Whatever happens, nothing of the group may outlive the run, and the
+	// group dies before its temporary directory is removed (deferred
+	// above, so it runs after this).
+	defer func() {
+		if cmd.Process != nil {
+			killGroup(cmd.Process.Pid)
+		}
+		readers.finish()
+	}()
+	err = cmd.Start()
+	readers.started()
+	if err == nil {
+		err = cmd.Wait()
+		killGroup(cmd.Process.Pid)
+	}
+	readers.finish()
 	out := stdout.String()
 	if stdout.cut {
 		out += fmt.Sprintf("\n... output cut at %d bytes\n", stdout.max)
 	}
-	if ctx.Err() == context.DeadlineExceeded {
-		return out, fmt.Errorf("%w after %s", ErrTimeout, time.Since(start).Round(time.Second))
+	if parent.Err() != nil {
+		return out, stopped(parent, time.Since(start))
 	}
-	if ctx.Err() != nil {
-		return out, ctx.Err()
+	if context.Cause(ctx) == errRunTimeout {
+		return out, fmt.Errorf("%w after %s (its own per-run limit of %s)", ErrTimeout, time.Since(start).Round(time.Second), l.Timeout)
 	}
 	errText := stderr.String()
 	tail := lastLines(errText, 6)
@@ -164,6 +213,148 @@ func Run(ctx context.Context, a, b string, l Limits) (string, error) {
 		return out, nil // 0: no differences, 1: differences
 	}
 	return out, fmt.Errorf("%w: %v: %s", ErrFailed, err, tail)
+}
+
+// pipeReaders copy a child's standard output and error into buffers
+// through pipes of their own.
+type pipeReaders struct {
+	reads  []*os.File // the read ends
+	writes []*os.File // the child's ends, closed here once it started
+	done   chan struct{}
+	n      int
+}
+
+// pipeTo gives cmd a pipe for its standard output and one for its standard
+// error, copied into stdout and stderr.
+func pipeTo(cmd *exec.Cmd, stdout, stderr io.Writer) (*pipeReaders, error) {
+	p := &pipeReaders{done: make(chan struct{}, 2)}
+	for _, w := range []io.Writer{stdout, stderr} {
+		r, wf, err := os.Pipe()
+		if err != nil {
+			p.closeAll()
+			return nil, err
+		}
+		p.reads, p.writes = append(p.reads, r), append(p.writes, wf)
+		go func() {
+			io.Copy(w, r)
+			p.done <- struct{}{}
+		}()
+	}
+	cmd.Stdout, cmd.Stderr = p.writes[0], p.writes[1]
+	return p, nil
+}
+
+// started closes the child's ends in this process (after Start, whether or
+// not it succeeded), so the readers see the end of the output once every
+// process of the group is gone.
+func (p *pipeReaders) started() {
+	for _, f := range p.writes {
+		f.Close()
+	}
+	p.writes = nil
+}
+
+// finish waits for the readers to reach the end of the output, at most a
+// second (a process that escaped the group may hold a pipe open), then
+// closes the read ends. It may be called more than once.
+func (p *pipeReaders) finish() {
+	p.started()
+	timeout := time.After(time.Second)
+	for p.n < len(p.reads) {
+		select {
+		case <-p.done:
+			p.n++
+		case <-timeout:
+			p.closeAll()
+			return
+		}
+	}
+	p.closeAll()
+}
+
+func (p *pipeReaders) closeAll() {
+	for _, f := range append(p.reads, p.writes...) {
+		f.Close()
+	}
+}
+
+// killGroup kills the process group pgid: diffoscope and every process it
+// started that is still there. No process of it runs again after this
+// (SIGKILL); removeTree retries until what one was creating is gone too.
+func killGroup(pgid int) {
+	syscall.Kill(-pgid, syscall.SIGKILL)
+}
+
+// stopped says that the caller's context ended the run, and which way.
+func stopped(parent context.Context, ran time.Duration) error {
+	how := "the caller cancelled the comparison"
+	if parent.Err() == context.DeadlineExceeded {
+		how = "the caller's deadline (the comparison's time limit) passed"
+	}
+	cause := context.Cause(parent)
+	if cause == nil || cause == parent.Err() {
+		return fmt.Errorf("%w after %s: %s: %w", ErrStopped, ran.Round(time.Millisecond), how, parent.Err())
+	}
+	return fmt.Errorf("%w after %s: %s (%w): %w", ErrStopped, ran.Round(time.Millisecond), how, cause, parent.Err())
+}
+
+// privateTempDir makes the run's private temporary directory under parent
+// (os.TempDir() when empty).
+func privateTempDir(parent string) (string, error) {
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(parent, "diffoscope-tmp-")
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		os.Remove(dir)
+		return "", err
+	}
+	return dir, nil
+}
+
+// removeTree removes dir and everything in it, also directories a tool left
+// without write or search permission (archives unpack such directories).
+// It never follows a symbolic link: only real directories are made
+// writable. A process of the killed group may still be exiting with a file
+// being created (the directory then is not empty when removed), so a
+// failed removal is retried for up to half a second; once dir is gone,
+// nothing can be created in it.
+func removeTree(dir string) error {
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for {
+		err := os.RemoveAll(dir)
+		if err == nil {
+			return nil
+		}
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if d != nil && d.IsDir() {
+				os.Chmod(p, 0o700)
+			}
+			return nil
+		})
+		if err := os.RemoveAll(dir); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// withoutVars returns env without the variables named.
+func withoutVars(env []string, names ...string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, name) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 func isSignal(err error, sig syscall.Signal) bool {
@@ -185,23 +376,26 @@ func lastLines(s string, n int) string {
 }
 
 // capBuffer keeps the first max bytes written and drops the rest, so a
-// chatty child cannot grow our memory.
+// chatty child cannot grow our memory. It has no ReadFrom (an embedded
+// bytes.Buffer's would let io.Copy read past the cap).
 type capBuffer struct {
-	bytes.Buffer
+	buf bytes.Buffer
 	max int
 	cut bool
 }
 
 func (c *capBuffer) Write(p []byte) (int, error) {
-	if room := c.max - c.Len(); room < len(p) {
+	if room := c.max - c.buf.Len(); room < len(p) {
 		c.cut = true
 		if room > 0 {
-			c.Buffer.Write(p[:room])
+			c.buf.Write(p[:room])
 		}
 		return len(p), nil
 	}
-	return c.Buffer.Write(p)
+	return c.buf.Write(p)
 }
+
+func (c *capBuffer) String() string { return c.buf.String() }
 
 // Pair is a file pair copied into a private directory for diffoscope.
 type Pair struct {
@@ -210,7 +404,16 @@ type Pair struct {
 }
 
 // Remove deletes the pair's directory.
-func (p *Pair) Remove() error { return os.RemoveAll(p.Dir) }
+func (p *Pair) Remove() error { return removeTree(p.Dir) }
+
+// Run runs diffoscope on the pair (see Run) with its temporary directory
+// inside the pair's private directory, unless l.TempDir says otherwise.
+func (p *Pair) Run(ctx context.Context, l Limits) (string, error) {
+	if l.TempDir == "" {
+		l.TempDir = p.Dir
+	}
+	return Run(ctx, p.A, p.B, l)
+}
 
 // Extract copies two streams into a new private directory under parent,
 // as a/<base of name> and b/<base of name>, each at most max bytes. name

@@ -95,7 +95,7 @@ func TestSharedContinuationArea(t *testing.T) {
 	if b.Used() != 0 {
 		t.Errorf("%d bytes still charged after the walk and Close", b.Used())
 	}
-	t.Logf("peak %s, %d links", budget.Size(b.Peak()), links)
+	t.Logf("%d links: budget peak %s, %s allocated", links, budget.Size(b.Peak()), budget.Size(int64(after.TotalAlloc-before.TotalAlloc)))
 }
 
 // TestBudgetRefused: a budget too small for a directory's children stops

@@ -275,7 +275,7 @@ func (s *suspReader) systemUse(su []byte, suOff int64, skip int, fn func(e suspE
 		if first, ok, err := s.claim(off, n); err != nil {
 			return damage, err
 		} else if !ok {
-			note(formatErrf(off, "SUSP continuation area", "its byte at offset %d was decoded before for another record (CE entry at offset %d): a shared area is not decoded again", first, ceOff))
+			note(formatErrf(off, "SUSP continuation area", "its byte at offset %d was decoded before, for another record or an overlapping area (CE entry at offset %d): it is not decoded again", first, ceOff))
 			return damage, nil
 		}
 		if s.buf == nil {

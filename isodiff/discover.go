@@ -26,6 +26,7 @@ func (s *session) discover(i int) {
 			return
 		}
 		w := im.Walk()
+		defer w.Close()
 		for {
 			e, err := w.Next()
 			if err == io.EOF {

@@ -69,3 +69,34 @@ func flipAt(b []byte, off int64, n int) []byte {
 	}
 	return c
 }
+
+// A departure from ISO 9660 that Linux and xorriso tolerate (a root
+// directory record whose size is absurd: they read the root's "." record)
+// is read as they read it, and said first: it is not hidden, and it is not
+// trouble (the comparison is complete).
+func TestRepairIsSaidFirst(t *testing.T) {
+	a, err := os.ReadFile("../testdata/demo/a.iso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bytes.Clone(a)
+	const rootSize = 16*2048 + 156 + 10 // the PVD's root record's data length, both-endian
+	copy(b[rootSize:], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	rep, err := CompareInputs(context.Background(), input("a.iso", a), input("b.iso", b), Options{NoDiffoscope: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ExitCode() != 1 || rep.Failed() {
+		t.Errorf("exit %d, failed %v; want 1, a complete comparison", rep.ExitCode(), rep.Failed())
+	}
+	var sum bytes.Buffer
+	if err := report.WriteSummary(&sum, rep); err != nil {
+		t.Fatal(err)
+	}
+	_, answer, _ := strings.Cut(sum.String(), "\n\n")
+	_, answer, _ = strings.Cut(answer, "\n\n") // after the images and the stages
+	if !strings.HasPrefix(answer, "image B (b.iso) departs from the standard: root directory size") ||
+		!strings.Contains(answer, "offset 32934") {
+		t.Errorf("the answer does not start with the repair:\n%s", answer)
+	}
+}

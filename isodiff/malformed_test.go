@@ -428,7 +428,9 @@ func malformedCases(t *testing.T, m *malImage) []malCase {
 		{"iso file size 2^32-1", []int{2}, func(t *testing.T, m *malImage, b []byte) { both32(b, m.rec("/.disk/info")+10, 1<<32-1) }},
 		{"iso file extent 2^32-1", []int{2}, func(t *testing.T, m *malImage, b []byte) { both32(b, m.rec("/.disk/info")+2, 1<<32-1) }},
 		{"iso directory size 2^32-1", []int{2}, func(t *testing.T, m *malImage, b []byte) { both32(b, m.rec("/boot")+10, 1<<32-1) }},
-		{"iso root directory size 2^32-1", []int{2}, func(t *testing.T, m *malImage, b []byte) { both32(b, pvd+156+10, 1<<32-1) }},
+		// Linux and xorriso read the root's size from its "." record: a
+		// repair said first in the summary (TestRepairIsSaidFirst).
+		{"iso root directory size 2^32-1", []int{1}, func(t *testing.T, m *malImage, b []byte) { both32(b, pvd+156+10, 1<<32-1) }},
 		{"iso volume space size 2^32-1", []int{1, 2}, func(t *testing.T, m *malImage, b []byte) { both32(b, pvd+80, 1<<32-1) }},
 		{"el torito sector count 2^16-1", []int{1, 2}, func(t *testing.T, m *malImage, b []byte) {
 			put16(b, m.entries[testimg.HybridCatalog].Extents[0].Offset+32+6, 0xffff)
@@ -724,8 +726,17 @@ func checkMalformed(t *testing.T, c malCase, m *malImage, in0, in1 Input, broken
 	if !sawOffset {
 		t.Errorf("no problem of the broken image names offset %d±%d:\n%s", c.offset(m), c.slack, probs.String())
 	}
+	for _, d := range rep.Damage {
+		// A file shorter than its own structures say is damage of that
+		// image, said first in the summary: it names the image, and
+		// nothing of the intact one may be called damaged.
+		if d.Path != brokenPath || d.Image != "AB"[brokenSide:brokenSide+1] {
+			t.Errorf("damage of the intact image: %+v", d)
+		}
+		sawBroken = true
+	}
 	if !sawBroken {
-		t.Errorf("exit 2 but no problem names the broken image %s:\n%s", brokenPath, probs.String())
+		t.Errorf("exit 2 but no problem or damage names the broken image %s:\n%s", brokenPath, probs.String())
 	}
 	for _, w := range []func(io.Writer, *report.Report) error{report.WriteSummary, report.WriteJSON, report.WriteChecklist,
 		report.WriteHeaderCmp, report.WriteTOCDiff, report.WriteSqfsLsDiff, report.WriteSqfsDiff, report.WriteSquashfsSHA256} {

@@ -44,7 +44,11 @@ func runContent(ctx context.Context, s *session, st *report.Stage) {
 			})
 			st.Findings = append(st.Findings, f)
 		}
-		st.Problems = append(st.Problems, s.groupedProblems(st.Name, c, res.Problems)...)
+		var groups problemGroups
+		for _, p := range res.Problems {
+			groups.add(-1, p.Path, p.Err)
+		}
+		st.Problems = append(st.Problems, groups.problems(s, st.Name, c)...)
 		if err != nil {
 			st.Problems = append(st.Problems, s.pairProblem(st.Name, c, err))
 		}
@@ -55,43 +59,6 @@ func runContent(ctx context.Context, s *session, st *report.Stage) {
 		st.Notes = append(st.Notes, note)
 	}
 	s.unhideContainers(st)
-}
-
-// groupedProblems turns the per-file problems of a container's content
-// comparison into report problems, one per failing structure: a damaged
-// fragment block shared by hundreds of small files is one problem that
-// counts and names a few of them, not hundreds of lines saying the same.
-func (s *session) groupedProblems(stage string, c *container, probs []sqfsdiff.Problem) []report.Problem {
-	type group struct {
-		err   error
-		paths []string
-		n     int
-	}
-	var order []string
-	groups := map[string]*group{}
-	for _, p := range probs {
-		key := fmt.Sprintf("%d\x00%d\x00%s", sideOf(p.Err), errOffset(p.Err, 0), p.Err.Error())
-		g := groups[key]
-		if g == nil {
-			g = &group{err: p.Err}
-			groups[key] = g
-			order = append(order, key)
-		}
-		g.n++
-		if len(g.paths) < 3 {
-			g.paths = append(g.paths, p.Path)
-		}
-	}
-	out := make([]report.Problem, 0, len(order))
-	for _, key := range order {
-		g := groups[key]
-		who := strings.Join(g.paths, ", ")
-		if g.n > len(g.paths) {
-			who = fmt.Sprintf("%d files (%s and %d more)", g.n, who, g.n-len(g.paths))
-		}
-		out = append(out, s.pairProblem(stage, c, fmt.Errorf("%s: %w", who, g.err)))
-	}
-	return out
 }
 
 // unhideContainers shows in the short answer a squashfs image's own
@@ -124,6 +91,8 @@ func (s *session) isoContent(ctx context.Context, st *report.Stage) {
 		return
 	}
 	wa, wb := ims[0].Walk(), ims[1].Walk()
+	defer wa.Close()
+	defer wb.Close()
 	err := treediff.Merge(ctx, wa.Next, wb.Next, isoNode, func(a, b *iso9660.Entry, inA, inB bool) error {
 		if !inA || !inB || !a.Mode.IsRegular() || !b.Mode.IsRegular() {
 			return nil

@@ -36,10 +36,30 @@ func runTOC(ctx context.Context, s *session, st *report.Stage) {
 	to := s.isoTreeOptions(ims[0], ims[1])
 	lister := treediff.Lister{Scope: "iso", Opts: to, Budget: s.budget,
 		Diff: treediff.Unified{NameA: s.in[0].Name, NameB: s.in[1].Name, MaxBytes: s.opts.MaxDiffBytes}}
-	err := treediff.Merge(ctx, ims[0].Walk().Next, ims[1].Walk().Next, isoNode, func(a, b *iso9660.Entry, inA, inB bool) error {
+	for i, im := range ims {
+		for _, rep := range im.Repairs() {
+			s.report.AddDamage(report.Damage{Image: "AB"[i : i+1], Path: s.in[i].Name, Kind: report.DamageRepaired,
+				Structure: rep.What, Offset: rep.Off, Message: rep.String(), Size: s.in[i].Size})
+		}
+	}
+	// Damage the readers tolerated (malformed Rock Ridge data, continuation
+	// areas that loop or are shared, data past the end) is a problem of
+	// the image at each path that carries it, grouped by where it is.
+	var damage problemGroups
+	wa, wb := ims[0].Walk(), ims[1].Walk()
+	defer wa.Close()
+	defer wb.Close()
+	err := treediff.Merge(ctx, wa.Next, wb.Next, isoNode, func(a, b *iso9660.Entry, inA, inB bool) error {
+		if inA && a.Damage != nil {
+			damage.add(0, a.Path, a.Damage)
+		}
+		if inB && b.Damage != nil {
+			damage.add(1, b.Path, b.Damage)
+		}
 		treediff.VisitPair(&lister, a, b, inA, inB, isoNode)
 		return lister.Err
 	})
+	st.Problems = append(st.Problems, damage.problems(s, st.Name, nil)...)
 	for i := range lister.Findings {
 		f := &lister.Findings[i]
 		// A squashfs image that only changed size did so because of what is

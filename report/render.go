@@ -617,10 +617,10 @@ func writeSummary(w io.Writer, r *Report) error {
 	view := r.withoutDamageFindings()
 	ans := answer(view)
 	fmt.Fprintf(w, "%d diverging location(s):\n", len(ans))
-	if len(ans) > 0 || !r.Damaged() {
+	if len(ans) > 0 || len(r.Damage) == 0 {
 		writeShortAnswer(w, view, "  ")
 	} else {
-		fmt.Fprintln(w, "  none besides the damage above")
+		fmt.Fprintln(w, "  none besides what is said above")
 	}
 	if r.Failed() {
 		fmt.Fprintln(w, "\nthe analysis is incomplete: see the failed stages above")

@@ -72,6 +72,12 @@ const (
 	// while the other image, no longer, agrees with its own length: the
 	// structure's field is damaged rather than the file cut short.
 	DamageStructure = "structure"
+	// DamageRepaired: a structure departs from the standard in a way the
+	// Linux kernel and xorriso tolerate, and the image was read as they
+	// read it (e.g. a root directory record of the wrong length). Said
+	// first like other damage, but the comparison is complete: it alone
+	// does not make ExitCode 2.
+	DamageRepaired = "repaired"
 )
 
 // Damage is something wrong with one image as a file, found from its own
@@ -117,6 +123,9 @@ func (r *Report) AddDamage(d Damage) {
 // where, and that what follows from it is not a build difference (then
 // the structures cut off, on a line of their own).
 func damageLine(d Damage) string {
+	if d.Kind == DamageRepaired {
+		return fmt.Sprintf("image %s (%s) departs from the standard: %s.", d.Image, inline(d.Path), inline(d.Message))
+	}
 	line := fmt.Sprintf("image %s (%s) is damaged: %s", d.Image, inline(d.Path), inline(d.Message))
 	if d.Comparison != "" {
 		line += "; " + inline(d.Comparison)
@@ -128,13 +137,20 @@ func damageLine(d Damage) string {
 	return line
 }
 
-// Damaged reports whether either image is damaged.
-func (r *Report) Damaged() bool { return len(r.Damage) > 0 }
+// Damaged reports whether either image is damaged (repairs aside).
+func (r *Report) Damaged() bool {
+	for _, d := range r.Damage {
+		if d.Kind != DamageRepaired {
+			return true
+		}
+	}
+	return false
+}
 
 // withoutDamageFindings returns a shallow copy of r whose stages leave out
 // the findings that follow from the damage: what the short answer lists.
 func (r *Report) withoutDamageFindings() *Report {
-	if !r.Damaged() {
+	if len(r.Damage) == 0 {
 		return r
 	}
 	c := *r

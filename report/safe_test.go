@@ -291,3 +291,24 @@ func TestLongValueBounded(t *testing.T) {
 		t.Errorf("field change: %q", got)
 	}
 }
+
+// FuzzSafeText: whatever the text, no line of its rendering is a CI runner
+// command and no character the renderings escape is left raw.
+func FuzzSafeText(f *testing.F) {
+	for _, name := range hostileNames {
+		f.Add(name)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := SafeText(s)
+		for _, r := range out {
+			if r != '\n' && r != '\t' && escapeRune(r) != "" {
+				t.Fatalf("%q renders %U raw: %q", s, r, out)
+			}
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if cmds := ciCommands(line); len(cmds) > 0 {
+				t.Fatalf("%q renders a line a runner acts on (%v): %q", s, cmds, line)
+			}
+		}
+	})
+}

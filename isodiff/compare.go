@@ -200,6 +200,7 @@ func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Repor
 		defer cancel()
 	}
 	s.ctx = stageCtx
+	defer s.close()
 	both := s.in[0].Name + ", " + s.in[1].Name
 	for _, stg := range pipeline {
 		st := &report.Stage{Name: stg.name}

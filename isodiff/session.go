@@ -97,6 +97,15 @@ func (s *session) image(i int) (*iso9660.Image, error) {
 	return s.iso[i], s.isoErr[i]
 }
 
+// close gives back what the opened images hold charged.
+func (s *session) close() {
+	for i := range s.iso {
+		if s.iso[i] != nil {
+			s.iso[i].Close()
+		}
+	}
+}
+
 // images returns both sides' parsed ISOs. A side that cannot be opened is
 // recorded as a problem of stage st (when st is not nil); ok is false
 // unless both opened.

@@ -42,7 +42,10 @@ func (s *session) comparePartitionTables(st *report.Stage) {
 			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, "", err))
 		}
 		mbrs[i] = m
-		g, err := parttable.ReadGPT(s.in[i].R, s.in[i].Size)
+		g, err := parttable.ReadGPTOptions(s.in[i].R, s.in[i].Size, parttable.Options{Budget: s.budget, Context: s.ctx})
+		if g != nil {
+			defer g.Release()
+		}
 		switch {
 		case err != nil && errors.Is(err, parttable.ErrTruncated) && s.truncatedSize(i) >= 0:
 			gptCut = true // the truncation cut its header or entries

@@ -196,7 +196,7 @@ func (s *session) handOff(ctx context.Context, d divergent, maxSize int64, lim d
 	}
 	defer pair.Remove()
 	start := time.Now()
-	out, err := diffoscope.Run(ctx, pair.A, pair.B, lim)
+	out, err := pair.Run(ctx, lim) // its own $TMPDIR inside the pair's private directory
 	s.logf("diffoscope %s: %.1fs", d.path, time.Since(start).Seconds())
 	return out, err
 }

@@ -325,7 +325,17 @@ func writeChecklist(w io.Writer, r *Report) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "## Short answer")
 	fmt.Fprintln(w)
-	writeShortAnswerMarkdown(w, r)
+	for _, d := range r.Damage {
+		for _, line := range strings.Split(damageLine(d), "\n") {
+			fmt.Fprintln(w, mdText(strings.TrimSpace(line)))
+			fmt.Fprintln(w)
+		}
+	}
+	if view := r.withoutDamageFindings(); len(r.Damage) > 0 && len(answer(view)) == 0 {
+		fmt.Fprintln(w, "- none besides what is said above")
+	} else {
+		writeShortAnswerMarkdown(w, view)
+	}
 	groups := groupByScope(r.Findings())
 	for _, g := range groups {
 		fmt.Fprintf(w, "\n## %s\n\n", mdText(inline(g.scope)))

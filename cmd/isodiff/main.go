@@ -159,7 +159,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *verbose {
-		opts.Logf = func(format string, a ...any) { fmt.Fprintf(stderr, "isodiff: "+format+"\n", a...) }
+		opts.Logf = func(format string, a ...any) {
+			fmt.Fprintf(stderr, "isodiff: %s\n", report.SafeText(fmt.Sprintf(format, a...)))
+		}
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -109,4 +109,13 @@ func TestTrouble(t *testing.T) {
 	if !strings.Contains(string(check), "**failed**") {
 		t.Errorf("checklist.md must mark the failed stage:\n%s", check)
 	}
+	// The damage is said first, in the summary's short answer and in
+	// checklist.md's.
+	_, answer, _ := strings.Cut(string(check), "## Short answer\n\n")
+	if !strings.HasPrefix(answer, "image B ("+strings.ReplaceAll(cut, "_", "\\_")+") is damaged: truncated at") {
+		t.Errorf("checklist.md's short answer must start with the damage:\n%s", answer)
+	}
+	if !strings.Contains(out, "\nimage B ("+cut+") is damaged: truncated at") {
+		t.Errorf("the summary must say B is truncated:\n%s", out)
+	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/isodiff/isodiff/internal/field"
 	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/report"
 )
 
 // Merge walks two node streams in tree.Compare order and calls visit for
@@ -240,12 +241,13 @@ func ListingLine(n *tree.Node, o Options) string {
 	if !o.IgnoreMtime {
 		b.WriteString(" " + FormatTime(n.ModTime))
 	}
-	b.WriteString(" " + n.Path)
+	// Names from the image stay on this one line whatever they hold.
+	b.WriteString(" " + report.OneLine(n.Path))
 	if n.Link != "" {
-		b.WriteString(" -> " + n.Link)
+		b.WriteString(" -> " + report.OneLine(n.Link))
 	}
 	for _, x := range n.Xattrs {
-		b.WriteString(" [" + x.Name + "=" + XattrValue(x) + "]")
+		b.WriteString(" [" + report.OneLine(x.Name) + "=" + XattrValue(x) + "]")
 	}
 	return b.String()
 }

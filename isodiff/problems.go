@@ -19,7 +19,7 @@ type problemGroups struct {
 }
 
 type problemGroup struct {
-	err   error // as met on the first path, naming its side
+	err   error // as met on the first path (the others name the same bytes)
 	paths []string
 	n     int
 }
@@ -33,7 +33,12 @@ func (g *problemGroups) add(side int, path string, err error) {
 	if side >= 0 && sideOf(err) < 0 {
 		err = &treediff.SideError{Side: side, Err: err}
 	}
-	key := fmt.Sprintf("%d\x00%d\x00%s", sideOf(err), errOffset(err, 0), err.Error())
+	// The bytes at fault identify the structure: messages may differ in
+	// what pointed at them (each record's own CE entry), not in what failed.
+	key := fmt.Sprintf("%d\x00%d", sideOf(err), errOffset(err, 0))
+	if errOffset(err, 0) < 0 {
+		key += "\x00" + err.Error()
+	}
 	if g.groups == nil {
 		g.groups = map[string]*problemGroup{}
 	}

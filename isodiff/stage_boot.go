@@ -141,6 +141,9 @@ func (s *session) compareElTorito(ctx context.Context, st *report.Stage, a, b *i
 		return append(present(true), c.Fields()...)
 	}
 	s.addFieldDiffDamage(st, "el torito catalog", catFields(cats[0]), catFields(cats[1]), catCut)
+	// Entries may all point at one extent (a catalog of thousands of
+	// entries on one large image): each extent is hashed once per side.
+	var sums [2]map[[2]int64]bootSum
 	n := 0
 	for _, c := range cats {
 		if c != nil {
@@ -166,7 +169,10 @@ func (s *session) compareElTorito(ctx context.Context, st *report.Stage, a, b *i
 				images[i] = []field.Field{{Name: "boot_image", Value: fmt.Sprintf("cut off by the truncation (extent at offset %d)", extent)}}
 				continue
 			}
-			sum, size, err := bootImageSum(ctx, ims[i], entry)
+			if sums[i] == nil {
+				sums[i] = map[[2]int64]bootSum{}
+			}
+			sum, size, err := bootImageSum(ctx, ims[i], entry, sums[i])
 			if err != nil {
 				st.Problems = append(st.Problems, s.problem(i, st.Name, extent, "", fmt.Errorf("El Torito entry %d boot image: %w", e, err)))
 				failed = true
@@ -209,16 +215,30 @@ func bootImageSummary(fs []field.Field) []field.Field {
 	return present(false)
 }
 
-func bootImageSum(ctx context.Context, im *iso9660.Image, e iso9660.BootEntry) (string, int64, error) {
+// bootSum is a boot image's hash and size, memoised by extent.
+type bootSum struct {
+	sum  string
+	size int64
+}
+
+// bootImageSum hashes the boot image of e, or returns the hash memo holds
+// for the same extent.
+func bootImageSum(ctx context.Context, im *iso9660.Image, e iso9660.BootEntry, memo map[[2]int64]bootSum) (string, int64, error) {
 	sec, err := im.BootImage(e)
 	if err != nil {
 		return "", 0, err
+	}
+	_, off, n := sec.Outer()
+	if b, ok := memo[[2]int64{off, n}]; ok {
+		return b.sum, b.size, nil
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, ctxReader{ctx, sec}); err != nil {
 		return "", 0, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), sec.Size(), nil
+	b := bootSum{hex.EncodeToString(h.Sum(nil)), sec.Size()}
+	memo[[2]int64{off, n}] = b
+	return b.sum, b.size, nil
 }
 
 // headerLayout tells the header fields that only record sizes and where

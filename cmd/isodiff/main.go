@@ -31,7 +31,15 @@ import (
 const usage = `usage: isodiff [flags] A.iso B.iso
 
 Compares two ISO images stage by stage, cheap to expensive, and prints which
-files differ and how. Exit status: 0 identical, 1 different, 2 trouble.
+files differ, how, and the likely cause. Exit status: 0 identical,
+1 different, 2 trouble (a file could not be read, a stage failed, an image
+is damaged, or the run was stopped by --timeout or a signal).
+
+examples:
+  isodiff a.iso b.iso                          the summary and short answer
+  isodiff --output-dir diag a.iso b.iso        also write the CI report files
+  isodiff --timeout 10m --no-diffoscope a.iso b.iso
+  isodiff --json a.iso b.iso > report.json
 
 flags:
 `
@@ -45,7 +53,19 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // G (powers of 1000 with B, of 1024 with iB or alone).
 type sizeFlag int64
 
-func (f *sizeFlag) String() string { return strconv.FormatInt(int64(*f), 10) }
+// String shows the size in the largest binary unit that divides it.
+func (f *sizeFlag) String() string {
+	n := int64(*f)
+	for _, u := range []struct {
+		size int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n != 0 && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
 
 func (f *sizeFlag) Set(v string) error {
 	s := strings.TrimSpace(v)
@@ -80,6 +100,88 @@ func main() {
 	os.Exit(code)
 }
 
+// parseArgs parses flags before, between and after the file names, as diff
+// does; "--" ends the flags (what follows are file names, even "-a.iso").
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var files []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(files, rest...), nil
+		}
+		if len(rest) == 0 {
+			return files, nil
+		}
+		files = append(files, rest[0])
+		args = rest[1:]
+	}
+}
+
+// usageError says what is wrong in one line and where help is; exit 2.
+func usageError(stderr io.Writer, format string, a ...any) int {
+	fmt.Fprintf(stderr, "isodiff: %s\nRun 'isodiff --help' for usage.\n", fmt.Sprintf(format, a...))
+	return 2
+}
+
+// printUsage writes the help with every flag spelled as the README does.
+func printUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, usage)
+	fs.VisitAll(func(f *flag.Flag) {
+		name, help := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintln(w, line)
+		if def := f.DefValue; def != "" && def != "0" && def != "false" && def != "0s" && def != "[]" {
+			help += " (default " + def + ")"
+		}
+		fmt.Fprintf(w, "        %s\n", help)
+	})
+}
+
+// checkOutputDir makes dir if needed and proves a report file can be
+// written there.
+func checkOutputDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".isodiff-check-*")
+	if err != nil {
+		return fmt.Errorf("not writable: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// versionString is the module version the binary was built from (a tag
+// with go install ...@vX.Y.Z), else the library's version and the VCS
+// revision when the build recorded one.
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return isodiff.Version
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	v := "v" + isodiff.Version + " (devel"
+	for _, kv := range bi.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			v += " " + kv.Value[:min(12, len(kv.Value))]
+		case "vcs.modified":
+			if kv.Value == "true" {
+				v += ", modified"
+			}
+		}
+	}
+	return v + ")"
+}
+
 // fixedMemory is the working memory a comparison needs whatever the images
 // say (read buffers, fixed-size caches, the Go runtime): --memory-budget
 // gives the rest to the budget charged by image-derived data.
@@ -88,7 +190,7 @@ const fixedMemory = 64 << 20
 // run is the whole command, separated from main for tests.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("isodiff", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // its errors are said once, by usageError
 	var (
 		outDir      = fs.String("output-dir", "", "write the report files (sizes.txt ... checklist.md, report.json) into `DIR`")
 		asJSON      = fs.Bool("json", false, "print the JSON report on stdout instead of the summary")
@@ -110,38 +212,45 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&diffoMem, "diffoscope-memory", "cap the address space of diffoscope and each tool it runs at `SIZE` (e.g. 2GiB)")
 	fs.Var(&diffoSize, "diffoscope-max-size", "hand no file larger than `SIZE` to diffoscope")
 	fs.Var(&squashfs, "squashfs", "`PATH` inside the ISO to compare as squashfs (repeatable; default "+isodiff.DefaultSquashfs+")")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
-	// Accept flags after the file names too, as diff does.
-	var files []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if err == flag.ErrHelp {
-				return 0
-			}
-			return 2
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		files = append(files, args[0])
-		args = args[1:]
+	fs.Usage = func() {} // usage goes to stdout on --help only; errors get one line
+	files, err := parseArgs(fs, args)
+	switch {
+	case err == flag.ErrHelp:
+		printUsage(stdout, fs)
+		return 0
+	case err != nil:
+		return usageError(stderr, "%s", strings.ReplaceAll(err.Error(), "for flag -", "for --"))
 	}
 	if *version {
-		fmt.Fprintln(stdout, "isodiff", isodiff.Version)
+		fmt.Fprintln(stdout, "isodiff", versionString())
 		return 0
 	}
-	if len(files) != 2 {
-		fs.Usage()
-		return 2
+	switch len(files) {
+	case 0:
+		return usageError(stderr, "two images to compare are needed, A.iso and B.iso")
+	case 1:
+		return usageError(stderr, "a second image to compare %s with is needed", files[0])
+	case 2:
+	default:
+		return usageError(stderr, "two images to compare are needed, got %d arguments: %s", len(files), strings.Join(files, " "))
+	}
+	if *explainMax < 0 {
+		return usageError(stderr, "--explain-max %d: a count must be 0 or more", *explainMax)
+	}
+	if *timeLimit < 0 || *diffoTime < 0 {
+		return usageError(stderr, "durations must be positive (--timeout %v, --diffoscope-timeout %v)", *timeLimit, *diffoTime)
+	}
+	if *outDir != "" {
+		// Before any work: a typo here must not cost the whole analysis.
+		if err := checkOutputDir(*outDir); err != nil {
+			fmt.Fprintf(stderr, "isodiff: --output-dir %s: %v\n", *outDir, err)
+			return 2
+		}
 	}
 	opts := isodiff.Options{Squashfs: squashfs, NoScan: *noScan, IgnoreMtime: *ignoreMtime,
 		ExplainMax: *explainMax, NoDiffoscope: *noDiffo, DiffoscopeTimeout: *diffoTime,
 		DiffoscopeMemory: int64(diffoMem), DiffoscopeMaxSize: int64(diffoSize), TimeLimit: *timeLimit}
-	if *explainMax <= 0 {
+	if *explainMax == 0 {
 		opts.ExplainMax = -1
 	}
 	switch {

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The command-line conventions of issue 12, one case each.
+func TestCLIConventions(t *testing.T) {
+	t.Run("help on stdout, exit 0, with examples and --flags", func(t *testing.T) {
+		code, out, errs := runCLI(t, "--help")
+		if code != 0 || errs != "" || !strings.Contains(out, "examples:") || !strings.Contains(out, "  --memory-budget SIZE") {
+			t.Errorf("exit %d, stderr %q, stdout:\n%s", code, errs, out)
+		}
+		if strings.Contains(out, "\n  -memory-budget") {
+			t.Errorf("flags spelled with one dash:\n%s", out)
+		}
+	})
+	usage := func(t *testing.T, want string, args ...string) {
+		t.Helper()
+		code, out, errs := runCLI(t, args...)
+		lines := strings.Split(strings.TrimSpace(errs), "\n")
+		if code != 2 || out != "" || len(lines) != 2 || !strings.Contains(lines[0], want) || lines[1] != "Run 'isodiff --help' for usage." {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want one line with %q and the pointer to --help", args, code, out, errs, want)
+		}
+	}
+	t.Run("usage errors say what is wrong in one line", func(t *testing.T) {
+		usage(t, "two images to compare are needed")
+		usage(t, "a second image to compare "+demoA+" with is needed", demoA)
+		usage(t, "got 3 arguments", demoA, demoB, demoB)
+		usage(t, "flag provided but not defined: -nope", "--nope", demoA, demoB)
+		usage(t, "--explain-max -1: a count must be 0 or more", "--explain-max", "-1", demoA, demoB)
+		usage(t, `bad size "lots"`, "--memory-budget", "lots", demoA, demoB)
+	})
+	t.Run("-- ends the flags", func(t *testing.T) {
+		dir := t.TempDir()
+		a, b := filepath.Join(dir, "-a.iso"), filepath.Join(dir, "-b.iso")
+		for _, p := range []string{a, b} {
+			data, _ := os.ReadFile(demoA)
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Chdir(dir)
+		code, out, errs := runCLI(t, "--", "-a.iso", "-b.iso")
+		if code != 0 || !strings.Contains(out, "identical") {
+			t.Errorf("exit %d, stderr %q", code, errs)
+		}
+	})
+	t.Run("each input named in its error", func(t *testing.T) {
+		code, _, errs := runCLI(t, "../../testdata/demo", demoA)
+		if code != 2 || !strings.Contains(errs, "../../testdata/demo: not a regular file (a directory)") || strings.Contains(errs, demoA) {
+			t.Errorf("exit %d, stderr %q", code, errs)
+		}
+	})
+	t.Run("output folder checked before any work", func(t *testing.T) {
+		start := time.Now()
+		code, out, errs := runCLI(t, "--output-dir", "/proc/nope/x", demoA, demoB)
+		if code != 2 || out != "" || !strings.Contains(errs, "--output-dir /proc/nope/x:") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Errorf("the check came after the analysis (%v)", time.Since(start))
+		}
+		dir := filepath.Join(t.TempDir(), "new", "diag")
+		if code, _, errs := runCLI(t, "--output-dir", dir, demoA, demoB); code != 1 {
+			t.Errorf("a folder to create: exit %d, %s", code, errs)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "checklist.md")); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("sizes shown in human units", func(t *testing.T) {
+		_, out, _ := runCLI(t, "--help")
+		if !strings.Contains(out, "(default 256MiB)") || !strings.Contains(out, "(default 64MiB)") || strings.Contains(out, "67108864") {
+			t.Errorf("defaults:\n%s", out)
+		}
+	})
+	t.Run("version", func(t *testing.T) {
+		code, out, _ := runCLI(t, "--version")
+		if code != 0 || !strings.HasPrefix(out, "isodiff v") {
+			t.Errorf("exit %d, %q", code, out)
+		}
+	})
+}

@@ -77,7 +77,7 @@ func (a *arIter) Close() error {
 const arMaxName = 4096
 
 func (a *arIter) discard(n int64) error {
-	k, err := io.CopyN(io.Discard, a.br, n)
+	k, err := skipBuffered(a.br, n)
 	a.off += k
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF

@@ -132,6 +132,7 @@ func (ex *explainer) list(kind *archiveKind, n *node) (*listing, error) {
 	keys := ex.newKeyer()
 	defer keys.release()
 	hashed := map[string][32]byte{}
+	copyBuf := make([]byte, 32<<10) // one for the listing, not one per member
 	for {
 		if len(l.members) >= ex.o.MaxMembers {
 			l.truncated = true
@@ -168,7 +169,7 @@ func (ex *explainer) list(kind *archiveKind, n *node) (*listing, error) {
 		}
 		if body != nil {
 			h := sha256.New()
-			if _, err := io.Copy(h, body); err != nil {
+			if _, err := io.CopyBuffer(h, body, copyBuf); err != nil {
 				l.err = fmt.Errorf("%s: %w", m.name, err)
 				l.members = append(l.members, m)
 				l.byKey[m.key] = m
@@ -439,6 +440,7 @@ func (ex *explainer) compareListings(kind *archiveKind, a, b *node, la, lb *list
 		extA = ex.extractMembers(kind, a, want)
 		extB = ex.extractMembers(kind, b, want)
 	}
+	explained := map[[2][32]byte]int{}
 	for i, m := range contentDiff {
 		if i >= ex.o.MaxChildren {
 			var rest []string
@@ -454,6 +456,21 @@ func (ex *explainer) compareListings(kind *archiveKind, a, b *node, la, lb *list
 			break
 		}
 		mb := lb.byKey[m.key]
+		// Members with the same contents as an earlier pair have the same
+		// explanation: a crafted archive can repeat one pair many times.
+		pairSum := [2][32]byte{m.sum, mb.sum}
+		if j, ok := explained[pairSum]; ok {
+			c := r.Children[j]
+			c.Name = m.key
+			c.Summary = "same contents as " + r.Children[j].Name + ": " + c.Summary
+			c.Details, c.Children = "", nil
+			if !c.Complete {
+				complete = false
+			}
+			r.Children = append(r.Children, c)
+			continue
+		}
+		explained[pairSum] = len(r.Children)
 		na, nb := ex.memberNode(kind, a, m), ex.memberNode(kind, b, mb)
 		if f := extA[m.key]; f != nil {
 			na = sectionNode(m.name, f, 0, f.size)

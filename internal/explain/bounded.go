@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -86,4 +87,18 @@ func (v *valueSink) String() string {
 		return string(v.head)
 	}
 	return longValue(string(v.head), v.n, v.h.Sum(nil))
+}
+
+// skipBuffered discards n bytes of br without a copy buffer (io.CopyN into
+// io.Discard takes one from a pool per call).
+func skipBuffered(br *bufio.Reader, n int64) (int64, error) {
+	var done int64
+	for done < n {
+		k, err := br.Discard(int(min(n-done, 1<<30)))
+		done += int64(k)
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
 }

@@ -57,7 +57,7 @@ func (c *cpioIter) Close() error {
 }
 
 func (c *cpioIter) discard(n int64) error {
-	k, err := io.CopyN(io.Discard, c.br, n)
+	k, err := skipBuffered(c.br, n)
 	c.off += k
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
@@ -240,16 +240,17 @@ func (c *cpioIter) header() (*member, io.Reader, error) {
 	}
 	m := &member{name: bounded(string(name)), size: int64(size), off: hdrOff}
 	typ := mode & 0o170000
+	m.fields = make([]mfield, 0, 10)
 	m.add("type", cpioType(typ))
-	m.add("mode", fmt.Sprintf("%04o", mode&0o7777))
-	m.add("uid", fmt.Sprint(uid))
-	m.add("gid", fmt.Sprint(gid))
-	m.add("nlink", fmt.Sprint(nlink))
+	m.add("mode", octal4(mode&0o7777))
+	m.add("uid", strconv.FormatUint(uid, 10))
+	m.add("gid", strconv.FormatUint(gid, 10))
+	m.add("nlink", strconv.FormatUint(nlink, 10))
 	m.add("mtime", fmtUnix(int64(mtime)))
-	m.add("ino", fmt.Sprint(ino))
-	m.add("dev", fmt.Sprintf("%d,%d", devMaj, devMin))
+	m.add("ino", strconv.FormatUint(ino, 10))
+	m.add("dev", strconv.FormatUint(devMaj, 10)+","+strconv.FormatUint(devMin, 10))
 	if typ == 0o020000 || typ == 0o060000 {
-		m.add("rdev", fmt.Sprintf("%d,%d", rdevMaj, rdevMin))
+		m.add("rdev", strconv.FormatUint(rdevMaj, 10)+","+strconv.FormatUint(rdevMin, 10))
 	}
 	if string(magic[:]) == "070702" {
 		m.add("check", fmt.Sprintf("%08x", check))
@@ -293,6 +294,15 @@ func (b *cpioBody) Read(p []byte) (int, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	return k, err
+}
+
+// octal4 renders a mode as %04o does.
+func octal4(v uint64) string {
+	s := strconv.FormatUint(v, 8)
+	for len(s) < 4 {
+		s = "0" + s
+	}
+	return s
 }
 
 func pad4(n int64) int64 { return (4 - n%4) % 4 }

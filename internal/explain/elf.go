@@ -25,7 +25,8 @@ const (
 	elfMaxLines       = 64       // per-section detail lines
 	elfMaxListed      = 64       // sections named per list
 	elfMaxStrScan     = 64 << 20 // bytes scanned for strings per side, all sections together
-	elfMaxOnlyStrings = 4096     // strings only on one side kept, all sections together
+	elfMaxOnlyStrings = 1024     // strings only on one side kept, all sections together
+	elfMaxStrSections = 16       // differing sections scanned for strings
 )
 
 // elfSection is a section as compared: by name, with its header fields.
@@ -240,7 +241,7 @@ func (ex *explainer) elfFiles(a, b *node, sa, sb *spoolFile) Result {
 				same = s.s.FileSize == t.s.FileSize && ex.provenEqual(a, b, int64(s.s.Offset), int64(t.s.Offset), int64(s.s.FileSize))
 				if !same {
 					var err error
-					same, _, err = sameReaders(io.NewSectionReader(sa, int64(s.s.Offset), int64(s.s.FileSize)),
+					same, _, err = ex.sameReaders(io.NewSectionReader(sa, int64(s.s.Offset), int64(s.s.FileSize)),
 						io.NewSectionReader(sb, int64(t.s.Offset), int64(t.s.FileSize)))
 					if err != nil {
 						line("section %s: %v\n", s.key, err)
@@ -340,7 +341,7 @@ func (ex *explainer) elfFiles(a, b *node, sa, sb *spoolFile) Result {
 		isCode := p.a.s.Flags&elf.SHF_EXECINSTR != 0
 		rg := ranges{p.a.s.Offset, p.a.s.FileSize, p.b.s.Offset, p.b.s.FileSize}
 		size := int64(max(p.a.s.FileSize, p.b.s.FileSize))
-		if !isCode && !scanned[rg] && size <= scanLeft && len(strA)+len(strB) < elfMaxOnlyStrings {
+		if !isCode && !scanned[rg] && size <= scanLeft && len(scanned) < elfMaxStrSections && len(strA)+len(strB) < elfMaxOnlyStrings {
 			scanned[rg] = true
 			scanLeft -= size
 			oa, ob, err := ex.stringsDiff(io.NewSectionReader(sa, int64(p.a.s.Offset), int64(p.a.s.FileSize)),
@@ -373,7 +374,8 @@ func (ex *explainer) elfFiles(a, b *node, sa, sb *spoolFile) Result {
 			hexChildren = append(hexChildren, c)
 		}
 	}
-	if paths := pathLike(append(append([]string{}, strA...), strB...)); len(paths) > 0 {
+	paths := pathLike(append(append([]string{}, strA...), strB...))
+	if len(paths) > 0 {
 		fmt.Fprintf(&d, "embedded paths that differ: %s\n", quoteList(paths, 10))
 	}
 	r.hint(pathHints(strA, strB)...)
@@ -421,7 +423,7 @@ func (ex *explainer) elfFiles(a, b *node, sa, sb *spoolFile) Result {
 			parts = append(parts, "build id")
 		}
 		r.Summary = "ELF differs: " + strings.Join(parts, "; ")
-		if paths := pathLike(append(append([]string{}, strA...), strB...)); len(paths) > 0 {
+		if len(paths) > 0 {
 			r.Summary += "; embedded paths differ"
 		}
 		r.Children = append(r.Children, hexChildren...)

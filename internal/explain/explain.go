@@ -335,6 +335,8 @@ type explainer struct {
 	kept        budget.Hold
 	results     int
 	detailsLeft int
+	// cmpBuf are sameReaders' buffers, made once.
+	cmpBuf [2][]byte
 }
 
 // newHold returns an empty charge to the comparison's budget, to grow.
@@ -687,12 +689,17 @@ func (ex *explainer) sameStreams(a, b *node) (bool, int64, error) {
 		return false, 0, err
 	}
 	defer rb.Close()
-	return sameReaders(ra, rb)
+	return ex.sameReaders(ra, rb)
 }
 
-func sameReaders(ra, rb io.Reader) (bool, int64, error) {
+// sameReaders compares two readers to their ends with the call's two
+// comparison buffers (comparisons do not nest).
+func (ex *explainer) sameReaders(ra, rb io.Reader) (bool, int64, error) {
 	const chunk = 64 << 10
-	ba, bb := make([]byte, chunk), make([]byte, chunk)
+	if ex.cmpBuf[0] == nil {
+		ex.cmpBuf = [2][]byte{make([]byte, chunk), make([]byte, chunk)}
+	}
+	ba, bb := ex.cmpBuf[0], ex.cmpBuf[1]
 	var off int64
 	for {
 		na, erra := io.ReadFull(ra, ba)

@@ -216,6 +216,6 @@ func (ex *explainer) sameAfter(a, b *node, offA, offB int64) (bool, error) {
 	if _, err := io.CopyN(io.Discard, rb, offB); err != nil {
 		return false, err
 	}
-	same, _, err := sameReaders(ra, rb)
+	same, _, err := ex.sameReaders(ra, rb)
 	return same, err
 }

@@ -56,7 +56,7 @@ type tarIter struct {
 func (t *tarIter) Close() error { return t.rc.Close() }
 
 func (t *tarIter) discard(n int64) error {
-	k, err := io.CopyN(io.Discard, t.br, n)
+	k, err := skipBuffered(t.br, n)
 	t.off += k
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF

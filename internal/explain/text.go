@@ -31,7 +31,7 @@ func (ex *explainer) readCapped(n *node, max int) ([]byte, bool, error) {
 const textLineCost = 16 + 8 + 64 + 16
 
 // textMaxClassified bounds the changed line pairs looked at for hints.
-const textMaxClassified = 4096
+const textMaxClassified = 256
 
 // splitLines splits text into lines without their newlines; a last line
 // without a newline is kept.
@@ -73,7 +73,7 @@ func (ex *explainer) text(a, b *node) Result {
 	hold := ex.newHold()
 	defer hold.Release()
 	lines := int64(bytes.Count(ta, []byte{'\n'}) + bytes.Count(tb, []byte{'\n'}) + 2)
-	if err := ex.grow(&hold, 2*int64(len(ta)+len(tb))+lines*textLineCost, "text diff of "+excerpt(a.name, 64), 0); err != nil {
+	if err := ex.grow(&hold, 2*int64(len(ta)+len(tb))+lines*textLineCost+4*int64(ex.o.MaxDetailBytes), "text diff of "+excerpt(a.name, 64), 0); err != nil {
 		return failed(fmtText, err)
 	}
 	la, lb := splitLines(ta), splitLines(tb)
@@ -98,6 +98,7 @@ func (ex *explainer) text(a, b *node) Result {
 	added, removed := 0, 0
 	classified := 0
 	ia, ib := 0, 0
+edits:
 	for k := 0; k < len(edits); k++ {
 		e := edits[k]
 		switch e.kind {
@@ -123,11 +124,26 @@ func (ex *explainer) text(a, b *node) Result {
 			if firstLine == 0 {
 				firstLine = ia - len(dels) + 1
 			}
+			// A run longer than the details can show is fed only until
+			// the diff is cut there: the rest would be dropped anyway, and
+			// treediff.Unified holds a run whole until it ends.
+			fed := 0
 			for _, l := range dels {
+				if fed > ex.o.MaxDetailBytes {
+					break
+				}
 				u.Delete(l)
+				fed += len(l) + 2
 			}
 			for _, l := range ins {
+				if fed > ex.o.MaxDetailBytes {
+					break
+				}
 				u.Insert(l)
+				fed += len(l) + 2
+			}
+			if ex.stop() != nil {
+				break edits
 			}
 			removed += len(dels)
 			added += len(ins)

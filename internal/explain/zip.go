@@ -156,13 +156,28 @@ func (z *zipIter) Next() (*member, io.Reader, error) {
 		// Entries pointing at one member's data are hashed once.
 		m.dataKey = fmt.Sprintf("%d/%d/%d/%d/%08x", off, f.Method, f.CompressedSize64, f.UncompressedSize64, f.CRC32)
 	}
-	rc, err := f.Open()
-	if err != nil {
-		m.add("content", "unreadable: "+err.Error())
-		return m, nil, nil
+	// The member is opened when first read: a listing does not read a
+	// member whose data it hashed already.
+	return m, z.ex.counted(&capReader{r: &zipBody{z: z, f: f}, max: z.ex.o.MaxStreamBytes, what: "zip member " + excerpt(f.Name, 64)}), nil
+}
+
+// zipBody opens a zip member on its first read.
+type zipBody struct {
+	z *zipIter
+	f *zip.File
+	r io.Reader
+}
+
+func (b *zipBody) Read(p []byte) (int, error) {
+	if b.r == nil {
+		rc, err := b.f.Open()
+		if err != nil {
+			return 0, err
+		}
+		b.z.open = rc
+		b.r = rc
 	}
-	z.open = rc
-	return m, z.ex.counted(&capReader{r: rc, max: z.ex.o.MaxStreamBytes, what: "zip member " + excerpt(f.Name, 64)}), nil
+	return b.r.Read(p)
 }
 
 func zipMethod(m uint16) string {

@@ -27,6 +27,7 @@ declare -A need=(
 	[zip]=zip
 	[dpkg-deb]=dpkg
 	[diffoscope]=diffoscope-minimal
+	[faketime]=faketime
 	[cmark-gfm]=cmark-gfm
 )
 missing=()

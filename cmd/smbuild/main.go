@@ -233,12 +233,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(term, "smbuild: %s of %s (SOURCE_DATE_EPOCH=%d from %s, snapshot %s, image %s)\n",
 		cmd, job.Source.Commit, job.SourceDateEpoch, job.SourceDateEpochFrom, job.Config.SnapshotTimestamp, job.Config.BuilderImage)
-	if err := smbuild.ResetDir(job.OutDir); err != nil {
-		fmt.Fprintf(stderr, "smbuild: %v\n", err)
-		return exitTrouble
-	}
 	if cmd == "build" {
-		res, err := job.Build(ctx, smbuild.Variants[0], job.OutDir, term, "[build] ")
+		res, err := job.Build(ctx, job.Variants()[0], filepath.Join(job.OutDir, "build"), term, "[build] ")
 		if err != nil {
 			reportFailure(stderr, err)
 			return exitTrouble
@@ -256,8 +252,14 @@ func verify(ctx context.Context, job *smbuild.Job, term, stdout, stderr io.Write
 	)
 	bctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	for _, d := range []string{"build-a", "build-b", "diagnosis"} {
+		if err := os.RemoveAll(filepath.Join(job.OutDir, d)); err != nil {
+			fmt.Fprintf(stderr, "smbuild: cannot clean %s: %v\n", filepath.Join(job.OutDir, d), err)
+			return exitTrouble
+		}
+	}
 	build := func(i int) {
-		v := smbuild.Variants[i]
+		v := job.Variants()[i]
 		results[i], errs[i] = job.Build(bctx, v, filepath.Join(job.OutDir, "build-"+v.Name), term, "["+v.Name+"] ")
 		if errs[i] != nil {
 			cancel(fmt.Errorf("build %s failed", v.Name))
@@ -297,18 +299,16 @@ func verify(ctx context.Context, job *smbuild.Job, term, stdout, stderr io.Write
 	}
 	fmt.Fprintf(term, "smbuild: verify: the builds differ:\n  a: sha256 %s  %s\n  b: sha256 %s  %s\nsmbuild: diagnosing with isodiff\n",
 		a.SHA256, a.ISO, b.SHA256, b.ISO)
-	rep, err := isodiff.Compare(ctx, a.ISO, b.ISO, isodiff.Options{})
-	if err != nil {
-		fmt.Fprintf(stderr, "smbuild: diagnosis failed: %v\n", err)
+	variations := job.VariationReport()
+	fmt.Fprintf(term, "smbuild: what differed between the builds (and what did not):\n%s", indent(variations))
+	diag := filepath.Join(job.OutDir, "diagnosis")
+	rep, ok := diagnose(ctx, a.ISO, b.ISO, diag, stdout, stderr)
+	if !ok {
 		return exitTrouble
 	}
-	diag := filepath.Join(job.OutDir, "diagnosis")
-	if err := report.WriteDir(diag, rep); err != nil {
+	if err := os.WriteFile(filepath.Join(diag, smbuild.VariationsFile), []byte(smbuild.VariationsHeader+variations), 0o644); err != nil {
 		fmt.Fprintf(stderr, "smbuild: writing the diagnosis: %v\n", err)
 		return exitTrouble
-	}
-	if err := report.WriteSummary(stdout, rep); err != nil {
-		fmt.Fprintf(stderr, "smbuild: %v\n", err)
 	}
 	switch rep.ExitCode() {
 	case exitOK:
@@ -319,6 +319,40 @@ func verify(ctx context.Context, job *smbuild.Job, term, stdout, stderr io.Write
 	}
 	fmt.Fprintf(term, "smbuild: verify: NOT reproducible; diagnosis in %s\n", diag)
 	return exitDifferent
+}
+
+// diagnose compares two ISOs with isodiff, writes the report into dir and
+// prints its summary. It reports false when there is no complete diagnosis
+// to go on (an error, or an interruption: then the report so far is still
+// written).
+func diagnose(ctx context.Context, isoA, isoB, dir string, stdout, stderr io.Writer) (*report.Report, bool) {
+	rep, err := isodiff.Compare(ctx, isoA, isoB, isodiff.Options{})
+	if rep == nil {
+		fmt.Fprintf(stderr, "smbuild: diagnosis failed: %v\n", err)
+		return nil, false
+	}
+	if werr := report.WriteDir(dir, rep); werr != nil {
+		fmt.Fprintf(stderr, "smbuild: writing the diagnosis: %v\n", werr)
+		return nil, false
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "smbuild: diagnosis interrupted (%v); the report so far is in %s\n", err, dir)
+		return nil, false
+	}
+	if err := report.WriteSummary(stdout, rep); err != nil {
+		fmt.Fprintf(stderr, "smbuild: %v\n", err)
+	}
+	return rep, true
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if l != "" {
+			b.WriteString("  " + l)
+		}
+	}
+	return b.String()
 }
 
 // reportFailure prints a failed build's reason and the tail of its log.

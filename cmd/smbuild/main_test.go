@@ -68,7 +68,8 @@ func source(t *testing.T, image string, conf string, files map[string]string) st
 	dir := t.TempDir()
 	all := map[string]string{
 		"config/build.conf": "# test builder\nBUILDER_IMAGE=" + image + "\n" +
-			"BUILD_COMMAND='/fakebuilder --out /output/ --name fake-live.iso'\nBUILDER_NETWORK=none\n" + conf,
+			"BUILD_COMMAND='/fakebuilder --out /output/ --name fake-live.iso'\nBUILDER_NETWORK=none\n" +
+			"BUILDER_LIBFAKETIME=" + smbuildtest.LibFaketime + "\n" + conf,
 		"config/snapshot-pin.env": "SNAPSHOT_TIMESTAMP=20250101T000000Z\n",
 		"VERSION":                 t.Name() + "\n", // each test its own commit
 		".gitignore":              "/output/\n",
@@ -77,6 +78,10 @@ func source(t *testing.T, image string, conf string, files map[string]string) st
 		all[k] = v
 	}
 	smbuildtest.GitRepo(t, dir, all)
+	// Build b runs as another user (t.TempDir is 0700).
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	return dir
 }
 
@@ -140,6 +145,11 @@ func TestVerifyDeterministicBuilderPasses(t *testing.T) {
 		"[a] fakebuilder: host name smbuild-a, working directory /source\n",
 		"[b] fakebuilder: host name smbuild-variant-b.invalid, working directory /build/variant-b/source\n",
 		"[a] fakebuilder: umask 0022\n", "[b] fakebuilder: umask 0002\n",
+		"[a] fakebuilder: 2 CPUs, uid 0 gid 0, HOME /root, LC_ALL C.UTF-8, TZ UTC\n",
+		"[b] fakebuilder: 1 CPUs, uid 1000 gid 1000, HOME /nonexistent/smbuild-variant-b, LC_ALL fr_CH.UTF-8, TZ <+14>-14\n",
+		"[a] fakebuilder: date +%F says " + time.Now().UTC().Format("2006-01-02") + "\n",
+		// Build b's clock is 398 days ahead, and its zone is UTC+14.
+		"[b] fakebuilder: date +%F says " + time.Now().UTC().Add(14*time.Hour).AddDate(0, 0, 398).Format("2006-01-02") + "\n",
 		"[a] fakebuilder: done\n", "[b] fakebuilder: done\n",
 	} {
 		if !strings.Contains(r.stdout, want) {
@@ -174,6 +184,8 @@ func TestVerifyDeterministicBuilderPasses(t *testing.T) {
 			"TOOLCHAIN_COMMIT":       "none",
 			"SOURCE_DIRTY":           "no",
 			"BUILD_VARIANT":          v,
+			"BUILD_VARY_TIME":        "yes",
+			"BUILD_VARY_USER":        "yes",
 			"ISO":                    "fake-live.iso",
 			"ISO_SHA256":             hex.EncodeToString(sum[:]),
 		} {
@@ -184,6 +196,15 @@ func TestVerifyDeterministicBuilderPasses(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "diagnosis")); err == nil {
 		t.Error("identical builds left a diagnosis folder")
+	}
+	infoB := readBuildInfo(t, filepath.Join(out, "build-b", "BUILD_INFO"))
+	for k, want := range map[string]string{
+		"BUILD_CLOCK": "+398d", "BUILD_CPUS": "1 (cpuset 0)", "BUILD_USER": "1000:1000", "BUILD_HOME": "/nonexistent/smbuild-variant-b",
+		"BUILD_LOCALE": "fr_CH.UTF-8", "BUILD_TZ": "<+14>-14", "BUILD_HOSTNAME": "smbuild-variant-b.invalid",
+	} {
+		if infoB[k] != want {
+			t.Errorf("build-b BUILD_INFO %s=%q, want %q", k, infoB[k], want)
+		}
 	}
 }
 
@@ -196,6 +217,12 @@ func TestVerifyLeakyBuilderFails(t *testing.T) {
 		{"hostname", "/etc/build-host"},
 		{"path", "/etc/build-path"},
 		{"umask", "/etc/os-release"},
+		{"time", "/etc/build-date"},
+		{"cpus", "/etc/build-cpus"},
+		{"user", "/etc/build-user"},
+		{"home", "/etc/build-home"},
+		{"locale", "/etc/build-locale"},
+		{"timezone", "/etc/build-date"},
 	} {
 		t.Run(tc.leak, func(t *testing.T) {
 			src := source(t, image, "FAKEBUILDER_LEAK="+tc.leak+"\n", nil)
@@ -226,7 +253,42 @@ func TestVerifyLeakyBuilderFails(t *testing.T) {
 					t.Errorf("diagnosis/%s does not name %s", f, tc.file)
 				}
 			}
+			// The diagnosis says what was varied.
+			vary, err := os.ReadFile(filepath.Join(diag, "VARIATIONS"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range smbuild.Variations {
+				if !bytes.Contains(vary, []byte(fmt.Sprintf("\n%-9s a: ", x.Name))) {
+					t.Errorf("diagnosis/VARIATIONS does not say %s was varied:\n%s", x.Name, vary)
+				}
+			}
+			if !strings.Contains(r.stdout, "smbuild: what differed between the builds (and what did not):\n  hostname  a: smbuild-a | b: smbuild-variant-b.invalid\n") {
+				t.Errorf("output does not say what differed:\n%s", r)
+			}
 		})
+	}
+}
+
+// TestVariationSwitchedOff checks that a variation switched off is not
+// made (the CPU leak passes unseen), and that BUILD_INFO and the output say
+// so with the reason.
+func TestVariationSwitchedOff(t *testing.T) {
+	image := builderImage(t)
+	src := source(t, image, "FAKEBUILDER_LEAK=cpus\nBUILD_VARY_CPUS='no: the test says so'\n", nil)
+	r := smbuild_(t.Context(), "verify", "--src", src)
+	if r.code != 0 {
+		t.Fatalf("want exit 0 (the leaking variation is off):\n%s", r)
+	}
+	if !strings.Contains(r.stdout, "[b] fakebuilder: 2 CPUs, uid 1000 gid 1000") || !strings.Contains(r.stdout, "[b] smbuild: build b of ") || !strings.Contains(r.stdout, ", cpus 2, user 1000:1000,") {
+		t.Errorf("build b did not have all CPUs, or the output does not say so:\n%s", r)
+	}
+	commit := smbuildtest.Git(t, src, "rev-parse", "HEAD")
+	for _, v := range []string{"a", "b"} {
+		info := readBuildInfo(t, filepath.Join(src, "output", commit[:12], "build-"+v, "BUILD_INFO"))
+		if info["BUILD_VARY_CPUS"] != "no: the test says so" || info["BUILD_CPUS"] != "2" || info["BUILD_VARY_TIME"] != "yes" {
+			t.Errorf("build-%s BUILD_INFO: %v", v, info)
+		}
 	}
 }
 
@@ -251,7 +313,7 @@ func TestBuild(t *testing.T) {
 		t.Errorf("output not streamed with its prefix:\n%s", r)
 	}
 	commit := smbuildtest.Git(t, src, "rev-parse", "HEAD")
-	out := filepath.Join(src, "output", commit[:12])
+	out := filepath.Join(src, "output", commit[:12], "build")
 	info := readBuildInfo(t, filepath.Join(out, "BUILD_INFO"))
 	for k, want := range map[string]string{
 		"COMMIT":                 commit,
@@ -449,8 +511,8 @@ func TestBadConfigRefused(t *testing.T) {
 	})
 	r := smbuild_(t.Context(), "verify", "--src", src)
 	for _, want := range []string{
-		`smbuild: config/build.conf:5: BUILDER_PRIVILEGED "maybe" is not "yes" or "no"`,
-		`smbuild: config/build.conf:6: MKSQUASHFS_OPTIONS: unexpected text "xz" after the value; quote values with blanks`,
+		`smbuild: config/build.conf:6: BUILDER_PRIVILEGED "maybe" is not "yes" or "no"`,
+		`smbuild: config/build.conf:7: MKSQUASHFS_OPTIONS: unexpected text "xz" after the value; quote values with blanks`,
 		`smbuild: config/snapshot-pin.env:2: SNAPSHOT_TIMESTAMP "yesterday" is not of the form YYYYMMDDTHHMMSSZ`,
 	} {
 		if r.code != 2 || !strings.Contains(r.stderr, want) {

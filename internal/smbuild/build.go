@@ -18,23 +18,6 @@ import (
 	"time"
 )
 
-// Variant is what one build varies: the things that must not matter to the
-// result. Variants[0] is what `smbuild build` uses; `smbuild verify` builds
-// with both and compares.
-type Variant struct {
-	Name       string // "a" or "b"; also the build folder suffix
-	Hostname   string // the container's host name
-	SourcePath string // where the source is mounted read-only in the container
-	Umask      string // passed as UMASK (see the package doc)
-}
-
-// Variants are the two builds of `smbuild verify`. They differ in host name
-// (and its length), source path (and its depth) and umask.
-var Variants = [2]Variant{
-	{Name: "a", Hostname: "smbuild-a", SourcePath: "/source", Umask: "0022"},
-	{Name: "b", Hostname: "smbuild-variant-b.invalid", SourcePath: "/build/variant-b/source", Umask: "0002"},
-}
-
 // OutputPath is where a build's output folder is mounted in the container.
 const OutputPath = "/output"
 
@@ -67,6 +50,9 @@ type Job struct {
 	SourceDateEpochFrom string // "commit" or the overriding file
 	Toolchain           *Submodule
 	OutDir              string // <out>/<short commit>
+	// EngineCPUs is the number of CPUs of the docker engine; build b of
+	// the cpus variation gets half of them.
+	EngineCPUs int
 }
 
 // ErrDirty is returned by Prepare for a work tree with uncommitted changes
@@ -126,6 +112,12 @@ func Prepare(ctx context.Context, o Options) (*Job, error) {
 		return nil, err
 	}
 	if j.ImageID, err = o.Docker.ResolveImage(ctx, cfg.BuilderImage, o.Progress); err != nil {
+		return nil, err
+	}
+	if j.EngineCPUs, err = o.Docker.CPUs(ctx); err != nil {
+		return nil, err
+	}
+	if err := j.checkVariations(ctx); err != nil {
 		return nil, err
 	}
 	return j, nil
@@ -195,11 +187,17 @@ func ContainerName(short, variant string) string {
 // variations smbuild sets, then config/*.conf's other assignments.
 func (j *Job) Env(v Variant) []string {
 	env := []string{
-		"LC_ALL=C.UTF-8",
-		"TZ=UTC",
+		"LC_ALL=" + v.Locale,
+		"LANG=" + v.Locale,
+		"TZ=" + v.TZ,
+		"HOME=" + v.Home,
 		"SOURCE_DATE_EPOCH=" + strconv.FormatInt(j.SourceDateEpoch, 10),
 		"SNAPSHOT_TIMESTAMP=" + j.Config.SnapshotTimestamp,
 		"UMASK=" + v.Umask,
+	}
+	if v.ClockOffset != "" {
+		// Monotonic clocks are left alone: timeouts keep working.
+		env = append(env, "LD_PRELOAD="+j.Config.LibFaketime, "FAKETIME="+v.ClockOffset, "FAKETIME_DONT_FAKE_MONOTONIC=1")
 	}
 	for _, e := range j.Config.Env {
 		env = append(env, e.Key+"="+e.Value)
@@ -226,6 +224,12 @@ func (j *Job) RunArgs(v Variant, dir, name string) []string {
 	if j.Config.Privileged {
 		args = append(args, "--privileged")
 	}
+	if v.CPUSet != "" {
+		args = append(args, "--cpuset-cpus", v.CPUSet)
+	}
+	if v.User != "" {
+		args = append(args, "--user", v.User)
+	}
 	for _, e := range j.Env(v) {
 		args = append(args, "--env", e)
 	}
@@ -249,6 +253,12 @@ func (j *Job) Build(ctx context.Context, v Variant, dir string, term io.Writer, 
 	if err := ResetDir(dir); err != nil {
 		return nil, err
 	}
+	if v.User != "" {
+		// Another uid writes the ISO into this host folder.
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return nil, err
+		}
+	}
 	logPath := filepath.Join(dir, LogFile)
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -264,8 +274,12 @@ func (j *Job) Build(ctx context.Context, v Variant, dir string, term io.Writer, 
 
 	name := ContainerName(j.Source.Short(), v.Name)
 	start := time.Now().UTC()
-	fmt.Fprintf(sink, "smbuild: build %s of %s in container %s (host name %s, source at %s, umask %s)\n",
-		v.Name, j.Source.Short(), name, v.Hostname, v.SourcePath, v.Umask)
+	vals := v.values()
+	var desc []string
+	for _, x := range Variations {
+		desc = append(desc, x.Name+" "+vals[x.Name])
+	}
+	fmt.Fprintf(sink, "smbuild: build %s of %s in container %s (%s)\n", v.Name, j.Source.Short(), name, strings.Join(desc, ", "))
 	cmd := j.Opts.Docker.command(j.RunArgs(v, dir, name)...)
 	cmd.Stdout, cmd.Stderr = sink, sink.Stderr()
 	if err := cmd.Start(); err != nil {
@@ -407,11 +421,26 @@ func (j *Job) buildInfo(v Variant, iso, sum string, start, end time.Time) []byte
 		{"BUILD_HOSTNAME", v.Hostname},
 		{"BUILD_SOURCE_PATH", v.SourcePath},
 		{"BUILD_UMASK", v.Umask},
+		{"BUILD_CLOCK", v.values()["time"]},
+		{"BUILD_CPUS", v.values()["cpus"]},
+		{"BUILD_USER", v.values()["user"]},
+		{"BUILD_HOME", v.Home},
+		{"BUILD_LOCALE", v.Locale},
+		{"BUILD_TZ", v.TZ},
+	}
+	for _, x := range Variations {
+		val := "yes"
+		if why := j.Config.VaryOff(x.Name); why != "" {
+			val = "no: " + why
+		}
+		kv = append(kv, [2]string{x.Key, val})
+	}
+	kv = append(kv, [][2]string{
 		{"ISO", iso},
 		{"ISO_SHA256", sum},
 		{"BUILD_START", start.Format(time.RFC3339)},
 		{"BUILD_END", end.Format(time.RFC3339)},
-	}
+	}...)
 	var b strings.Builder
 	b.WriteString("# BUILD_INFO written by smbuild: KEY=VALUE lines in the syntax of config/*.conf.\n")
 	for _, p := range kv {

@@ -12,6 +12,8 @@ func TestRunArgs(t *testing.T) {
 		Opts:   Options{OutDir: "/work/src/output"},
 		Source: &Source{Dir: "/work/src", Commit: strings.Repeat("ab", 20)},
 		Config: &Config{
+			LibFaketime:       "/usr/lib/faketime/libfaketime.so.1",
+			varyOff:           map[string]string{},
 			BuildCommand:      []string{"./build", "--flavor", "x"},
 			BuildShell:        "/bin/sh",
 			Network:           "none",
@@ -21,8 +23,9 @@ func TestRunArgs(t *testing.T) {
 		},
 		ImageID:         "sha256:" + strings.Repeat("0", 64),
 		SourceDateEpoch: 1700000000,
+		EngineCPUs:      8,
 	}
-	args := j.RunArgs(Variants[1], "/out,dir/build-b", "smbuild-x-b-1")
+	args := j.RunArgs(j.Variants()[1], "/out,dir/build-b", "smbuild-x-b-1")
 	got := strings.Join(args, "\n")
 	for _, want := range []string{
 		"run\n--rm\n--init\n--name\nsmbuild-x-b-1\n",
@@ -30,8 +33,9 @@ func TestRunArgs(t *testing.T) {
 		"--mount\ntype=bind,source=/work/src,target=/build/variant-b/source,readonly\n",
 		"--mount\ntype=bind,\"source=/out,dir/build-b\",target=/output\n",
 		"--mount\ntype=tmpfs,target=/build/variant-b/source/output,tmpfs-size=4096\n",
-		"--network\nnone\n--privileged\n",
-		"--env\nLC_ALL=C.UTF-8\n--env\nTZ=UTC\n--env\nSOURCE_DATE_EPOCH=1700000000\n--env\nSNAPSHOT_TIMESTAMP=20250101T000000Z\n--env\nUMASK=0002\n--env\nDERIVATIVE_FLAVOR=kicksecure xfce\n",
+		"--network\nnone\n--privileged\n--cpuset-cpus\n0-3\n--user\n1000:1000\n",
+		"--env\nLC_ALL=fr_CH.UTF-8\n--env\nLANG=fr_CH.UTF-8\n--env\nTZ=<+14>-14\n--env\nHOME=/nonexistent/smbuild-variant-b\n--env\nSOURCE_DATE_EPOCH=1700000000\n--env\nSNAPSHOT_TIMESTAMP=20250101T000000Z\n--env\nUMASK=0002\n" +
+			"--env\nLD_PRELOAD=/usr/lib/faketime/libfaketime.so.1\n--env\nFAKETIME=+398d\n--env\nFAKETIME_DONT_FAKE_MONOTONIC=1\n--env\nDERIVATIVE_FLAVOR=kicksecure xfce\n",
 		"sha256:" + strings.Repeat("0", 64) + "\n/bin/sh\n-c\n" + ShellWrapper + "\nsmbuild-build\n./build\n--flavor\nx",
 	} {
 		if !strings.Contains(got, want) {
@@ -40,10 +44,35 @@ func TestRunArgs(t *testing.T) {
 	}
 	// Output outside the source: no mask; no shell: the command as is.
 	j.Opts.OutDir, j.Config.BuildShell, j.Config.Network, j.Config.Privileged = "/elsewhere", "", "default", false
-	got = strings.Join(j.RunArgs(Variants[0], "/elsewhere/x", "n"), " ")
+	got = strings.Join(j.RunArgs(j.Variants()[0], "/elsewhere/x", "n"), " ")
 	if strings.Contains(got, "tmpfs") || strings.Contains(got, "--network") || strings.Contains(got, "--privileged") ||
-		!strings.HasSuffix(got, strings.Repeat("0", 64)+" ./build --flavor x") || !strings.Contains(got, "UMASK=0022") {
-		t.Errorf("docker run arguments: %s", got)
+		strings.Contains(got, "--cpuset-cpus") || strings.Contains(got, "--user") || strings.Contains(got, "FAKETIME") ||
+		!strings.HasSuffix(got, strings.Repeat("0", 64)+" ./build --flavor x") || !strings.Contains(got, "UMASK=0022") ||
+		!strings.Contains(got, "--env LC_ALL=C.UTF-8 --env LANG=C.UTF-8 --env TZ=UTC --env HOME=/root ") {
+		t.Errorf("docker run arguments of build a: %s", got)
+	}
+}
+
+// TestVariationsOff checks that a variation switched off gives build b
+// build a's value, and only for that variation.
+func TestVariationsOff(t *testing.T) {
+	j := &Job{Config: &Config{varyOff: map[string]string{}}, EngineCPUs: 2}
+	on := j.Variants()
+	if a, b := on[0], on[1]; a.CPUSet != "" || a.CPUs != 2 || b.CPUSet != "0" || b.CPUs != 1 || a.ClockOffset != "" || b.ClockOffset != "+398d" {
+		t.Errorf("all on: a %+v, b %+v", a, b)
+	}
+	for _, x := range Variations {
+		j.Config.varyOff = map[string]string{x.Name: "a reason"}
+		vs := j.Variants()
+		a, b := vs[0].values(), vs[1].values()
+		for _, y := range Variations {
+			if same := a[y.Name] == b[y.Name]; same != (x.Name == y.Name) {
+				t.Errorf("%s off: %s a %q b %q", x.Name, y.Name, a[y.Name], b[y.Name])
+			}
+		}
+		if r := j.VariationReport(); !strings.Contains(r, x.Name+strings.Repeat(" ", 9-len(x.Name))+" not varied ("+x.Key+"=no): a reason; both: "+a[x.Name]+"\n") {
+			t.Errorf("%s off: report\n%s", x.Name, r)
+		}
 	}
 }
 

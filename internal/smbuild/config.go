@@ -22,6 +22,13 @@ type Config struct {
 	Network            string   // BUILDER_NETWORK: "default" or "none"
 	Privileged         bool     // BUILDER_PRIVILEGED=yes
 	ToolchainSubmodule string   // TOOLCHAIN_SUBMODULE, "" for automatic
+	// LibFaketime is BUILDER_LIBFAKETIME: where libfaketime is in the
+	// builder image, for the time variation.
+	LibFaketime string
+
+	// varyOff holds the reason of each variation switched off with its
+	// BUILD_VARY_* key.
+	varyOff map[string]string
 
 	// Env holds every other assignment of config/*.conf, passed to the build
 	// as environment variables, sorted by name.
@@ -44,19 +51,29 @@ const (
 )
 
 // smbuild's own keys in config/*.conf.
-var ownKeys = []string{"BUILDER_IMAGE", "BUILD_COMMAND", "BUILD_SHELL", "BUILDER_NETWORK", "BUILDER_PRIVILEGED", "TOOLCHAIN_SUBMODULE"}
+var ownKeys = func() []string {
+	keys := []string{"BUILDER_IMAGE", "BUILD_COMMAND", "BUILD_SHELL", "BUILDER_NETWORK", "BUILDER_PRIVILEGED", "BUILDER_LIBFAKETIME", "TOOLCHAIN_SUBMODULE"}
+	for _, v := range Variations {
+		keys = append(keys, v.Key)
+	}
+	return keys
+}()
 
 // Names that smbuild sets in the container itself, or that belong in another
 // file; config/*.conf may not set them.
 var reservedKeys = map[string]string{
-	"SOURCE_DATE_EPOCH":  "set it in " + SourceDateEpochFile + ", or leave it to the commit time",
-	"SNAPSHOT_TIMESTAMP": "set it in " + SnapshotPinFile,
-	"TZ":                 "smbuild pins TZ=UTC",
-	"LC_ALL":             "smbuild pins LC_ALL=C.UTF-8",
-	"LANG":               "smbuild pins LC_ALL=C.UTF-8, which overrides it",
-	"LANGUAGE":           "smbuild pins LC_ALL=C.UTF-8",
-	"UMASK":              "smbuild varies it between the two verify builds",
-	"HOSTNAME":           "smbuild varies the host name between the two verify builds",
+	"SOURCE_DATE_EPOCH":            "set it in " + SourceDateEpochFile + ", or leave it to the commit time",
+	"SNAPSHOT_TIMESTAMP":           "set it in " + SnapshotPinFile,
+	"TZ":                           "smbuild sets TZ (UTC, and another zone in verify's build b); pin it with BUILD_VARY_TIMEZONE='no: <reason>'",
+	"LC_ALL":                       "smbuild sets LC_ALL (C.UTF-8, and another locale in verify's build b); pin it with BUILD_VARY_LOCALE='no: <reason>'",
+	"LANG":                         "smbuild sets LANG with LC_ALL",
+	"LANGUAGE":                     "smbuild sets LC_ALL, which the build's locale follows",
+	"UMASK":                        "smbuild varies it between the two verify builds",
+	"HOSTNAME":                     "smbuild varies the host name between the two verify builds",
+	"HOME":                         "smbuild varies HOME between the two verify builds",
+	"LD_PRELOAD":                   "smbuild preloads libfaketime in verify's build b (BUILDER_LIBFAKETIME)",
+	"FAKETIME":                     "smbuild sets it in verify's build b",
+	"FAKETIME_DONT_FAKE_MONOTONIC": "smbuild sets it in verify's build b",
 }
 
 // LoadConfig reads dir/*.conf (in name order), dir/snapshot-pin.env
@@ -64,7 +81,7 @@ var reservedKeys = map[string]string{
 // value. shown is how dir is named in messages (e.g. "config"). Every problem
 // found is reported, each naming file and line where there is one.
 func LoadConfig(dir, shown string) (*Config, error) {
-	c := &Config{Network: "default"}
+	c := &Config{Network: "default", varyOff: map[string]string{}}
 	var errs multiError
 	add := func(err error) {
 		var m multiError
@@ -121,6 +138,9 @@ func LoadConfig(dir, shown string) (*Config, error) {
 		}
 	}
 	sort.Slice(c.Env, func(i, j int) bool { return c.Env[i].Key < c.Env[j].Key })
+	if _, ok := set["BUILDER_LIBFAKETIME"]; !ok && c.VaryOff("time") == "" && len(confs) > 0 {
+		add(&LineError{File: path.Join(shown, "*.conf"), Msg: "the time variation needs libfaketime in the builder image (a time namespace cannot move the wall clock): install it there (Debian: apt-get install faketime) and set BUILDER_LIBFAKETIME=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 (its path in the image), or switch the variation off with BUILD_VARY_TIME='no: <reason>'"})
+	}
 
 	if entries, found := read(SnapshotPinFile); !found {
 		add(&LineError{File: path.Join(shown, SnapshotPinFile), Msg: "missing; it must pin the package snapshot: SNAPSHOT_TIMESTAMP=YYYYMMDDTHHMMSSZ"})
@@ -210,12 +230,29 @@ func (c *Config) setConf(e Entry) error {
 			return fmt.Errorf("BUILDER_PRIVILEGED %q is not \"yes\" or \"no\"", v)
 		}
 		c.Privileged = v == "yes"
+	case "BUILDER_LIBFAKETIME":
+		if !absPathRE.MatchString(v) || strings.HasSuffix(v, "/") {
+			return fmt.Errorf("BUILDER_LIBFAKETIME %q is not the absolute path of a file in the builder image (Debian's: /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1)", v)
+		}
+		c.LibFaketime = v
 	case "TOOLCHAIN_SUBMODULE":
 		if !relPathRE.MatchString(v) || strings.Contains("/"+v+"/", "/../") || strings.Contains("/"+v+"/", "/./") {
 			return fmt.Errorf("TOOLCHAIN_SUBMODULE %q is not a relative path inside the source", v)
 		}
 		c.ToolchainSubmodule = v
 	default:
+		for _, x := range Variations {
+			if e.Key == x.Key {
+				why, err := variationValue(e.Key, v)
+				if err != nil {
+					return err
+				}
+				if why != "" {
+					c.varyOff[x.Name] = why
+				}
+				return nil
+			}
+		}
 		if why, ok := reservedKeys[e.Key]; ok {
 			return fmt.Errorf("%s may not be set here: %s", e.Key, why)
 		}

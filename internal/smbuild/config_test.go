@@ -156,7 +156,8 @@ func TestLoadConfig(t *testing.T) {
 	dir := writeConfig(t, map[string]string{
 		"build.conf": "BUILDER_IMAGE=" + goodImage + "\nBUILD_COMMAND='/builder --out /output/'\nBUILDER_NETWORK=none\n",
 		"flavor.conf": "# derivative selection\nDERIVATIVE_FLAVOR=kicksecure-xfce\n" +
-			"MKSQUASHFS_OPTIONS='-comp xz -Xbcj x86'\nBUILD_SHELL=/bin/sh\nTOOLCHAIN_SUBMODULE=packages/derivative-maker\n",
+			"MKSQUASHFS_OPTIONS='-comp xz -Xbcj x86'\nBUILD_SHELL=/bin/sh\nTOOLCHAIN_SUBMODULE=packages/derivative-maker\n" +
+			"BUILDER_LIBFAKETIME=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1\nBUILD_VARY_USER='no: live-build needs root'\nBUILD_VARY_CPUS=yes\n",
 		SnapshotPinFile:     "SNAPSHOT_TIMESTAMP=20250101T000000Z\n",
 		SourceDateEpochFile: "# override\nSOURCE_DATE_EPOCH=1700000000\n",
 	})
@@ -169,6 +170,9 @@ func TestLoadConfig(t *testing.T) {
 		c.SnapshotTimestamp != "20250101T000000Z" || c.SourceDateEpoch != 1700000000 || c.SourceDateEpochFile != "config/source-date-epoch.env" {
 		t.Errorf("config: %+v", c)
 	}
+	if c.LibFaketime != "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1" || c.VaryOff("user") != "live-build needs root" || c.VaryOff("cpus") != "" || c.VaryOff("time") != "" {
+		t.Errorf("variations: %+v", c)
+	}
 	if len(c.Env) != 2 || c.Env[0].Key != "DERIVATIVE_FLAVOR" || c.Env[1].Value != "-comp xz -Xbcj x86" {
 		t.Errorf("env: %+v", c.Env)
 	}
@@ -178,7 +182,7 @@ func TestLoadConfig(t *testing.T) {
 // file and line it is on.
 func TestLoadConfigRejects(t *testing.T) {
 	pin := "SNAPSHOT_TIMESTAMP=20250101T000000Z\n"
-	base := "BUILDER_IMAGE=" + goodImage + "\nBUILD_COMMAND=/builder\n"
+	base := "BUILDER_IMAGE=" + goodImage + "\nBUILD_COMMAND=/builder\nBUILDER_LIBFAKETIME=/lib/libfaketime.so.1\n"
 	for _, tc := range []struct {
 		name  string
 		files map[string]string
@@ -189,20 +193,26 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"short digest", map[string]string{"build.conf": "BUILD_COMMAND=/b\n\nBUILDER_IMAGE=foo@sha256:short\n", SnapshotPinFile: pin},
 			[]string{`config/build.conf:3: BUILDER_IMAGE "foo@sha256:short": digest "sha256:short"`}},
 		{"bad values", map[string]string{"build.conf": base + "BUILDER_NETWORK=host\nBUILDER_PRIVILEGED=true\nBUILD_SHELL=sh\nTOOLCHAIN_SUBMODULE=../x\n", SnapshotPinFile: pin},
-			[]string{`config/build.conf:3: BUILDER_NETWORK "host"`, `config/build.conf:4: BUILDER_PRIVILEGED "true"`, `config/build.conf:5: BUILD_SHELL "sh"`, `config/build.conf:6: TOOLCHAIN_SUBMODULE "../x"`}},
+			[]string{`config/build.conf:4: BUILDER_NETWORK "host"`, `config/build.conf:5: BUILDER_PRIVILEGED "true"`, `config/build.conf:6: BUILD_SHELL "sh"`, `config/build.conf:7: TOOLCHAIN_SUBMODULE "../x"`}},
 		{"empty command", map[string]string{"build.conf": "BUILDER_IMAGE=" + goodImage + "\nBUILD_COMMAND=' '\n", SnapshotPinFile: pin},
 			[]string{`config/build.conf:2: BUILD_COMMAND is empty`}},
 		{"quoted command", map[string]string{"build.conf": "BUILDER_IMAGE=" + goodImage + "\nBUILD_COMMAND=\"./b 'x y'\"\n", SnapshotPinFile: pin},
 			[]string{`config/build.conf:2: BUILD_COMMAND word "'x"`}},
 		{"typo and reserved", map[string]string{"build.conf": base + "BUILDER_IMAGES=x\nBUILD_COMAND=x\nTZ=Europe/Berlin\nSOURCE_DATE_EPOCH=5\nBUILD_FOO=1\n", SnapshotPinFile: pin},
-			[]string{"config/build.conf:3: unknown key BUILDER_IMAGES; did you mean BUILDER_IMAGE?", "config/build.conf:4: unknown key BUILD_COMAND; did you mean BUILD_COMMAND?",
-				"config/build.conf:5: TZ may not be set here", "config/build.conf:6: SOURCE_DATE_EPOCH may not be set here", "config/build.conf:7: unknown key BUILD_FOO"}},
+			[]string{"config/build.conf:4: unknown key BUILDER_IMAGES; did you mean BUILDER_IMAGE?", "config/build.conf:5: unknown key BUILD_COMAND; did you mean BUILD_COMMAND?",
+				"config/build.conf:6: TZ may not be set here", "config/build.conf:7: SOURCE_DATE_EPOCH may not be set here", "config/build.conf:8: unknown key BUILD_FOO"}},
+		{"variations", map[string]string{"build.conf": "BUILDER_IMAGE=" + goodImage + "\nBUILD_COMMAND=/b\nBUILD_VARY_CPUS=no\nBUILD_VARY_HOME='no:'\nBUILD_VARY_TIMEZONE=off\nBUILD_VARY_TIMES=yes\nHOME=/x\nLD_PRELOAD=/x.so\nBUILDER_LIBFAKETIME=lib.so\n", SnapshotPinFile: pin},
+			[]string{`config/build.conf:3: BUILD_VARY_CPUS "no" is not "yes" or "no: <the reason it cannot vary>"`, `config/build.conf:4: BUILD_VARY_HOME "no:" is not`, `config/build.conf:5: BUILD_VARY_TIMEZONE "off" is not`,
+				"config/build.conf:6: unknown key BUILD_VARY_TIMES; did you mean BUILD_VARY_TIME?", "config/build.conf:7: HOME may not be set here", "config/build.conf:8: LD_PRELOAD may not be set here",
+				`config/build.conf:9: BUILDER_LIBFAKETIME "lib.so" is not the absolute path`}},
+		{"time needs libfaketime", map[string]string{"build.conf": "BUILDER_IMAGE=" + goodImage + "\nBUILD_COMMAND=/b\n", SnapshotPinFile: pin},
+			[]string{"config/*.conf: the time variation needs libfaketime in the builder image", "BUILD_VARY_TIME='no: <reason>'"}},
 		{"duplicate across files", map[string]string{"a.conf": base, "b.conf": "\nBUILD_COMMAND=/other\n", SnapshotPinFile: pin},
 			[]string{"config/b.conf:2: BUILD_COMMAND is already set at config/a.conf:2"}},
 		{"missing keys", map[string]string{"a.conf": "X=1\n", SnapshotPinFile: pin},
 			[]string{"config/*.conf: BUILDER_IMAGE is not set", "config/*.conf: BUILD_COMMAND is not set"}},
 		{"no conf", map[string]string{SnapshotPinFile: pin}, []string{"config/*.conf: no config files"}},
-		{"syntax", map[string]string{"a.conf": base + "X=a b\n", SnapshotPinFile: pin}, []string{`config/a.conf:3: X: unexpected text "b"`}},
+		{"syntax", map[string]string{"a.conf": base + "X=a b\n", SnapshotPinFile: pin}, []string{`config/a.conf:4: X: unexpected text "b"`}},
 		{"pin missing", map[string]string{"a.conf": base}, []string{"config/snapshot-pin.env: missing"}},
 		{"pin bad", map[string]string{"a.conf": base, SnapshotPinFile: "# pin\nSNAPSHOT_TIMESTAMP=2025-01-01\nOTHER=1\n"},
 			[]string{`config/snapshot-pin.env:2: SNAPSHOT_TIMESTAMP "2025-01-01" is not of the form`, "config/snapshot-pin.env:3: OTHER does not belong here"}},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -135,4 +136,40 @@ func mountArg(fields ...string) string {
 		}
 	}
 	return strings.Join(fields, ",")
+}
+
+// CPUs returns the number of CPUs of the engine.
+func (d Docker) CPUs(ctx context.Context) (int, error) {
+	out, err := d.output(ctx, "info", "--format", "{{.NCPU}}")
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(out)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("docker info printed %q as the number of CPUs", out)
+	}
+	return n, nil
+}
+
+// ImageHasFile reports whether the image holds a file (following symbolic
+// links) at the absolute path p. It runs nothing in the image: it creates a
+// container, copies the file out of it into nothing, and removes it, so it
+// works for an image without a shell.
+func (d Docker) ImageHasFile(ctx context.Context, image, p string) (bool, error) {
+	id, err := d.output(ctx, "create", "--label", "smbuild.probe=1", image, "/smbuild-probe")
+	if err != nil {
+		return false, err
+	}
+	defer d.ForceRemove(id)
+	cmd := exec.CommandContext(ctx, d.bin(), "cp", "--follow-link", id+":"+p, "-")
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &errb
+	if err := cmd.Run(); err != nil {
+		msg := strings.ToLower(errb.String())
+		if strings.Contains(msg, "could not find") || strings.Contains(msg, "no such file") || strings.Contains(msg, "not found") {
+			return false, nil
+		}
+		return false, fmt.Errorf("docker cp %s:%s: %s", id, p, strings.TrimSpace(errb.String()))
+	}
+	return true, nil
 }

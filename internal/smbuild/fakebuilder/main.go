@@ -13,9 +13,16 @@
 //	                    (smbuild's contract for images that have no shell)
 //	FAKEBUILDER_LEAK    empty, or one of:
 //	                      hostname  /etc/build-host holds the container's host name
-//	                      time      /etc/build-date holds the current time
+//	                      time      /etc/build-date holds `date +%F` (today, as the
+//	                                image's date(1) sees it: libfaketime moves it)
 //	                      path      /etc/build-path holds the working directory
 //	                      umask     file and directory modes follow the umask
+//	                      cpus      /etc/build-cpus holds the number of CPUs it may use
+//	                      user      /etc/build-user holds its uid and gid
+//	                      home      /etc/build-home holds $HOME
+//	                      locale    /etc/build-locale holds $LC_ALL
+//	                      timezone  /etc/build-date holds `date -d @$SOURCE_DATE_EPOCH`
+//	                                in the local time zone (date(1) reads TZ)
 //	FAKEBUILDER_FAIL    non-empty: print some progress, then fail with exit 3
 //	FAKEBUILDER_SLEEP   a Go duration to sleep before writing (to test Ctrl-C)
 //
@@ -27,7 +34,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"syscall"
@@ -61,6 +70,14 @@ func run() error {
 	host0, _ := os.Hostname()
 	wd0, _ := os.Getwd()
 	fmt.Printf("fakebuilder: host name %s, working directory %s\n", host0, wd0)
+	fmt.Printf("fakebuilder: %d CPUs, uid %d gid %d, HOME %s, LC_ALL %s, TZ %s\n", runtime.NumCPU(), os.Getuid(), os.Getgid(), os.Getenv("HOME"), os.Getenv("LC_ALL"), os.Getenv("TZ"))
+	if _, err := exec.LookPath("date"); err == nil {
+		today, err := exec.Command("date", "+%F").Output()
+		if err != nil {
+			return fmt.Errorf("date +%%F: %v", err)
+		}
+		fmt.Printf("fakebuilder: date +%%F says %s", today)
+	}
 	sde, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64)
 	if err != nil {
 		return fmt.Errorf("SOURCE_DATE_EPOCH: %v", err)
@@ -82,7 +99,7 @@ func run() error {
 	}
 	leak := os.Getenv("FAKEBUILDER_LEAK")
 	switch leak {
-	case "", "hostname", "time", "path", "umask":
+	case "", "hostname", "time", "path", "umask", "cpus", "user", "home", "locale", "timezone":
 	default:
 		return fmt.Errorf("bad FAKEBUILDER_LEAK %q", leak)
 	}
@@ -94,6 +111,7 @@ func run() error {
 	}
 
 	host, buildDate, buildPath := "builder\n", epoch.Format(time.RFC3339)+"\n", "/build\n"
+	cpus, user, home, locale := "some\n", "root\n", "/root\n", "C.UTF-8\n"
 	switch leak {
 	case "hostname":
 		h, err := os.Hostname()
@@ -102,7 +120,25 @@ func run() error {
 		}
 		host = h + "\n"
 	case "time":
-		buildDate = time.Now().UTC().Format(time.RFC3339Nano) + "\n"
+		out, err := exec.Command("date", "+%F").Output()
+		if err != nil {
+			return fmt.Errorf("date +%%F: %v", err)
+		}
+		buildDate = string(out)
+	case "timezone":
+		out, err := exec.Command("date", "-d", "@"+strconv.FormatInt(sde, 10), "+%F %T %z").Output()
+		if err != nil {
+			return fmt.Errorf("date -d: %v", err)
+		}
+		buildDate = string(out)
+	case "cpus":
+		cpus = strconv.Itoa(runtime.NumCPU()) + "\n"
+	case "user":
+		user = fmt.Sprintf("%d:%d\n", os.Getuid(), os.Getgid())
+	case "home":
+		home = os.Getenv("HOME") + "\n"
+	case "locale":
+		locale = os.Getenv("LC_ALL") + "\n"
 	case "path":
 		wd, err := os.Getwd()
 		if err != nil {
@@ -119,6 +155,10 @@ func run() error {
 		{Path: "etc/build-host", Mode: mode(0o644), Data: []byte(host)},
 		{Path: "etc/build-date", Mode: mode(0o644), Data: []byte(buildDate)},
 		{Path: "etc/build-path", Mode: mode(0o644), Data: []byte(buildPath)},
+		{Path: "etc/build-cpus", Mode: mode(0o644), Data: []byte(cpus)},
+		{Path: "etc/build-user", Mode: mode(0o644), Data: []byte(user)},
+		{Path: "etc/build-home", Mode: mode(0o644), Data: []byte(home)},
+		{Path: "etc/build-locale", Mode: mode(0o644), Data: []byte(locale)},
 		{Path: "usr/bin/hello", Mode: mode(0o755), Data: noise(1, 300<<10)},
 		{Path: "usr/share/doc/fakelive/VERSION", Mode: mode(0o644), Data: []byte(version)},
 	}

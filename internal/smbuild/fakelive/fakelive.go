@@ -13,7 +13,9 @@
 // and then normalises the remaining clock-derived fields in place: the
 // squashfs mkfs time, the four volume descriptor dates, and every time in
 // every Rock Ridge TF entry (found by walking the directory tree of the
-// written ISO). With that, two runs with the same input give identical bytes.
+// written ISO); it also sets the owner in every Rock Ridge PX entry to root
+// (go-diskfs copies the writing process's uid and gid there). With that, two
+// runs with the same input give identical bytes, whoever runs them.
 package fakelive
 
 import (
@@ -262,7 +264,8 @@ func (w *walker) dir(loc, size uint32) error {
 	return nil
 }
 
-// susp rewrites the TF entries in a system use area and follows CE.
+// susp rewrites the TF entries and the owners of the PX entries in a system
+// use area and follows CE.
 func (w *walker) susp(area []byte) error {
 	for len(area) >= 4 {
 		sig, n := string(area[:2]), int(area[2])
@@ -278,6 +281,12 @@ func (w *walker) susp(area []byte) error {
 			}
 			for off := 5; off+width <= n; off += width {
 				copy(area[off:off+width], w.stamp)
+			}
+		case "PX":
+			// The owner is the builder's uid and gid; a live image's
+			// files belong to root (xorriso -chown_r 0).
+			if n >= 36 {
+				clear(area[20:36])
 			}
 		case "CE":
 			blk := binary.LittleEndian.Uint32(area[4:8])

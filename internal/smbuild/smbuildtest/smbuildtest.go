@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -46,9 +47,45 @@ func goTool() string {
 
 var imageIDRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
+// LibFaketime is where MakeImage puts libfaketime in the image: the value
+// of BUILDER_LIBFAKETIME for it.
+const LibFaketime = "/usr/lib/faketime/libfaketime.so.1"
+
+// hostFiles are the host's date(1), the host's libfaketime, and the shared
+// libraries they need (as ldd lists them), as image path -> host path. The
+// static fake builder runs date(1) for the time and time zone leaks, as a
+// shell script would, and libfaketime moves the clock date(1) reads, so the
+// image carries a dynamic libc after all.
+func hostFiles() (map[string]string, error) {
+	date, err := exec.LookPath("date")
+	if err != nil {
+		return nil, err
+	}
+	libs, _ := filepath.Glob("/usr/lib/*/faketime/libfaketime.so.1")
+	if len(libs) == 0 {
+		return nil, fmt.Errorf("libfaketime is not installed on this machine (Debian: apt-get install faketime; scripts/test.sh installs it)")
+	}
+	files := map[string]string{"/usr/bin/date": date, LibFaketime: libs[0]}
+	out, err := exec.Command("ldd", date, libs[0]).Output()
+	if err != nil {
+		return nil, fmt.Errorf("ldd %s %s: %v", date, libs[0], err)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		for i, w := range f {
+			if strings.HasPrefix(w, "/") && !strings.HasSuffix(w, ":") && (i == 0 || f[i-1] == "=>") {
+				files[w] = w
+			}
+		}
+	}
+	return files, nil
+}
+
 // MakeImage builds the fake builder statically into work, puts it at
-// /fakebuilder in a tar with an empty /tmp, imports that with docker import
-// and returns the image id (sha256:<64 hex>).
+// /fakebuilder in a tar with an empty /tmp, the host's date(1) and
+// libfaketime (at LibFaketime) with the libraries they need, imports that
+// with docker import, labelled smbuild-test=1, and returns the image id
+// (sha256:<64 hex>).
 func MakeImage(work string) (string, error) {
 	bin := filepath.Join(work, "fakebuilder")
 	build := exec.Command(goTool(), "build", "-trimpath", "-ldflags=-s -w", "-o", bin, FakeBuilderPkg)
@@ -56,28 +93,39 @@ func MakeImage(work string) (string, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build fakebuilder: %v\n%s", err, out)
 	}
-	data, err := os.ReadFile(bin)
+	files, err := hostFiles()
 	if err != nil {
 		return "", err
 	}
+	files["/fakebuilder"] = bin
 	var tarball bytes.Buffer
 	tw := tar.NewWriter(&tarball)
 	mtime := time.Unix(1700000000, 0)
-	for _, h := range []*tar.Header{
-		{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777, ModTime: mtime},
-		{Name: "fakebuilder", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data)), ModTime: mtime},
-	} {
+	if err := tw.WriteHeader(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777, ModTime: mtime}); err != nil {
+		return "", err
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		data, err := os.ReadFile(files[name]) // follows symbolic links
+		if err != nil {
+			return "", err
+		}
+		h := &tar.Header{Name: strings.TrimPrefix(name, "/"), Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data)), ModTime: mtime}
 		if err := tw.WriteHeader(h); err != nil {
 			return "", err
 		}
-	}
-	if _, err := tw.Write(data); err != nil {
-		return "", err
+		if _, err := tw.Write(data); err != nil {
+			return "", err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return "", err
 	}
-	imp := exec.Command("docker", "import", "--message", "smbuild test builder", "-")
+	imp := exec.Command("docker", "import", "--change", "LABEL smbuild-test=1", "--message", "smbuild test builder", "-")
 	imp.Stdin = &tarball
 	var stderr bytes.Buffer
 	imp.Stderr = &stderr

@@ -247,7 +247,8 @@ func (ex *explainer) extractMembers(kind *archiveKind, n *node, want map[string]
 		if err != nil {
 			break
 		}
-		if !want[key] || body == nil || total+m.size > ex.o.MaxSpoolBytes {
+		left := min(ex.o.MaxSpoolBytes-total, ex.spoolLeft())
+		if !want[key] || body == nil || m.size > left {
 			continue
 		}
 		f, err := os.CreateTemp(ex.dir, "member-*")
@@ -255,8 +256,9 @@ func (ex *explainer) extractMembers(kind *archiveKind, n *node, want map[string]
 			break
 		}
 		ex.addSpooled(f)
-		k, err := io.Copy(f, &capReader{r: body, max: ex.o.MaxSpoolBytes - total, what: "extracted members"})
+		k, err := io.Copy(f, &capReader{r: body, max: left, what: "extracted members"})
 		total += k
+		ex.spooledBytes.Add(k)
 		if err != nil {
 			break
 		}
@@ -484,6 +486,13 @@ func (ex *explainer) compareListings(kind *archiveKind, a, b *node, la, lb *list
 			complete = false
 		}
 		r.Children = append(r.Children, c)
+	}
+
+	// The extracted members were for these comparisons only.
+	for _, ext := range []map[string]*spoolFile{extA, extB} {
+		for _, f := range ext {
+			f.drop()
+		}
 	}
 
 	// The summary.

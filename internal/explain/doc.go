@@ -31,19 +31,64 @@
 //
 // Memory stays bounded whatever the input: files are streamed; formats that
 // need random access (ELF, zip, FAT) are spooled to a private temporary
-// directory, and only when both sides are under Options.MaxSpoolBytes —
-// unless the caller gives random access itself (Input.At). With Input.At
-// on both sides and Options.Spans (the only ranges where two inputs of one
-// size can differ, e.g. from equal compressed blocks), byte comparisons
-// read only the spans and ELF sections outside them count as equal unread:
-// a 100 MB library inside a squashfs costs a few decoded blocks.
-// Archive members are never extracted by name: spool files get generated
-// names inside the private directory, so a member called ../x or /etc/x
-// cannot write anywhere (SafeJoin confines names for callers that do want
-// names). Every decompressed stream is cut off at MaxStreamBytes and all
-// reads of one Explain call together at MaxTotalBytes (decompression
-// bombs), recursion stops at MaxDepth, archive listings at MaxMembers, and
-// every length read from a file is checked against what remains.
+// directory, and only when both sides are under Options.MaxSpoolBytes (all
+// spool files of one call together under 4 times that) — unless the caller
+// gives random access itself (Input.At). With Input.At on both sides and
+// Options.Spans (the only ranges where two inputs of one size can differ,
+// e.g. from equal compressed blocks), byte comparisons read only the spans
+// and ELF sections outside them count as equal unread: a 100 MB library
+// inside a squashfs costs a few decoded blocks. Archive members are never
+// extracted by name: spool files get generated names inside the private
+// directory, so a member called ../x or /etc/x cannot write anywhere
+// (SafeJoin confines names for callers that do want names). Every
+// decompressed stream is cut off at MaxStreamBytes, recursion stops at
+// MaxDepth, archive listings at MaxMembers, the comparisons of one call at
+// MaxResults (at every depth together, so nested archives do not multiply
+// the work), and every length read from a file is checked against what
+// remains.
+//
+// # The memory budget
+//
+// Explain charges to the budget its context carries (budget.FromContext;
+// none is unlimited) everything it holds because the input said so, and
+// releases it when the structure is dropped: each listed archive member
+// (with its fields), the names of a walk, a decoder's window as the
+// stream's header declares it (an xz dictionary, a zstd window, bzip2 and
+// lz4 blocks: the decoder is limited to what was charged), debug/elf's
+// section and program headers and every section name (charged before
+// debug/elf reads them), archive/zip's central directory (charged before
+// it is read), an ar long-name table, a FAT and its directories, entries
+// and cluster maps, the strings of differing sections, the buffers and
+// lines of a text diff, range scans, and the results made (released when
+// Explain returns; Result.Size is what a caller keeping them should
+// charge). Listings keep of a long value (a name, a link target, a PAX
+// record, an extra field) its first 256 bytes, its length and SHA-256
+// digest, so that values still compare exactly; tar is read by a streaming
+// reader of this package for that reason (archive/tar reads each PAX
+// header and long name whole). A refused charge ends the comparison: the
+// work stops, and Explain returns the *budget.ExceededError (naming the
+// structure and its offset in the file that held it), also set as the top
+// Result's Err, with a Summary saying the result is incomplete.
+//
+// # Reads and time
+//
+// Every byte read counts against MaxTotalBytes, each time it is read:
+// streams (decompressed ones too, and members of archives inside them),
+// reads of spooled files and of Input.At, in steps of at most 1 MiB.
+// References an input can repeat are followed once: ELF section headers
+// pointing at one range are compared and scanned for strings once (and at
+// most 16 sections and 64 MiB per side are scanned in all), zip entries
+// pointing at one member's data are hashed once, member pairs with the
+// contents of an earlier pair reuse its explanation, FAT directories
+// are read once (a directory linked twice, a loop or chains sharing
+// clusters are noted, not followed) and a walk reads each data cluster
+// once (a file reaching a cluster read before is an error). Loops whose
+// length the input controls check for cancellation (listings, FAT
+// directory walks, ELF section walks, the Myers search, reads), and
+// nothing is quadratic in a count the input controls (long-name runs,
+// layout coverage, names in a long-name table). Explain returns within a
+// second of its context's cancellation, having removed its temporary
+// directory.
 //
 // # Text diffs
 //

@@ -15,6 +15,7 @@ import (
 
 const (
 	elfMaxNote        = 1 << 20  // largest note section parsed
+	elfMaxNotes       = 16       // note sections read for the build id
 	elfMaxStrSection  = 64 << 20 // largest section whose strings are compared
 	elfMaxStrings     = 200000   // distinct strings kept per side and section
 	elfMaxStringBytes = 8 << 20  // and their bytes
@@ -102,10 +103,17 @@ func parseNotes(data []byte, bo binary.ByteOrder) []elfNote {
 func align4(n uint64) uint64 { return (n + 3) &^ 3 }
 
 // buildID returns the GNU build id of f, hex, and the key of its section.
+//
+// At most elfMaxNotes note sections are read: a crafted file can point
+// any number of headers at one note.
 func buildID(f *elf.File, secs []elfSection) (string, string) {
+	notes := 0
 	for _, s := range secs {
 		if s.s.Type != elf.SHT_NOTE || s.s.Size > elfMaxNote {
 			continue
+		}
+		if notes++; notes > elfMaxNotes {
+			break
 		}
 		data, err := s.s.Data()
 		if err != nil {

@@ -45,7 +45,9 @@ type Options struct {
 	// MaxTotalBytes bounds all bytes read by one call. Default 32 GiB.
 	MaxTotalBytes int64
 	// MaxSpoolBytes is the largest file spooled to disk for formats that
-	// need random access (ELF, zip, FAT). Default 1 GiB.
+	// need random access (ELF, zip, FAT), and of the members of one archive
+	// copied out together; all spool files of one call together take at
+	// most 4 times as much. Default 1 GiB.
 	MaxSpoolBytes int64
 	// MaxTextBytes is how much of each side a text diff reads. Default 1 MiB.
 	MaxTextBytes int
@@ -314,13 +316,15 @@ func (ex *explainer) guarded(a, b *node) (r Result, err error) {
 
 // explainer is the state of one Explain call.
 type explainer struct {
-	ctx     context.Context
-	o       Options
-	dir     string
-	total   atomic.Int64 // bytes read so far, all streams
-	srcErr  error
-	mu      sync.Mutex // guards spooled and srcErr: both sides may be spooled at once
-	spooled []*os.File
+	ctx   context.Context
+	o     Options
+	dir   string
+	total atomic.Int64 // bytes read so far, all streams
+	// spooledBytes is what all spool files of the call took.
+	spooledBytes atomic.Int64
+	srcErr       error
+	mu           sync.Mutex // guards spooled and srcErr: both sides may be spooled at once
+	spooled      []*os.File
 	// spansKnown is set when Options.Spans can be trusted: inputs of one
 	// size, spans sorted, disjoint and inside them.
 	spansKnown bool

@@ -6,14 +6,21 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
+	"os"
+	"runtime"
 	"testing"
 	"time"
+
+	"github.com/isodiff/isodiff/internal/budget"
 )
 
 // FuzzExplain feeds mutated archives, compressed streams and headers to
 // Explain, against the same input with one byte changed: it must neither
-// panic nor run away, whatever the lengths inside say.
+// panic nor run away, whatever the lengths inside say. Each input runs
+// under a fixed budget of fuzzBudget, which must be all released after,
+// allocates at most fuzzMaxAlloc in all, and leaves no temporary file.
 func FuzzExplain(f *testing.F) {
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
@@ -46,14 +53,42 @@ func FuzzExplain(f *testing.F) {
 		in := func(d []byte) Input {
 			return Input{Name: "f", Size: int64(len(d)), Open: func() (io.Reader, error) { return bytes.NewReader(d), nil }}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		// A fixed budget and a fixed allocation bound, whatever the input
+		// says (not a bound growing with its size).
+		bud := budget.New(fuzzBudget)
+		ctx, cancel := context.WithTimeout(budget.NewContext(context.Background(), bud), 20*time.Second)
 		defer cancel()
-		r, err := Explain(ctx, in(data), in(b), Options{TempDir: t.TempDir(), MaxStreamBytes: 1 << 22, MaxTotalBytes: 1 << 26, MaxSpoolBytes: 1 << 22})
-		if err != nil {
+		tmp := t.TempDir()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		r, err := Explain(ctx, in(data), in(b), Options{TempDir: tmp, MaxStreamBytes: 1 << 22, MaxTotalBytes: 1 << 26, MaxSpoolBytes: 1 << 22})
+		runtime.ReadMemStats(&after)
+		var ee *budget.ExceededError
+		if err != nil && !(errors.As(err, &ee) && r != nil && r.Err == err && !r.Complete) {
 			t.Fatalf("Explain: %v", err)
 		}
 		if r.Summary == "" {
 			t.Fatal("empty summary")
 		}
+		if bud.Peak() > fuzzBudget {
+			t.Fatalf("budget peak %d over %d", bud.Peak(), fuzzBudget)
+		}
+		if bud.Used() != 0 {
+			t.Fatalf("%d bytes still charged after Explain returned", bud.Used())
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > fuzzMaxAlloc {
+			t.Fatalf("allocated %d bytes for a %d-byte input, want at most %d", alloc, len(data), fuzzMaxAlloc)
+		}
+		if left, _ := os.ReadDir(tmp); len(left) != 0 {
+			t.Fatalf("temporary files left: %v", left)
+		}
 	})
 }
+
+// FuzzExplain's fixed bounds: the budget, and what one input may allocate
+// in all (the decoders' windows, the budget's worth of structures, and
+// the buffers of the comparisons).
+const (
+	fuzzBudget   = 64 << 20
+	fuzzMaxAlloc = 256 << 20
+)

@@ -57,6 +57,10 @@ func (ex *explainer) spool(n *node) (*spoolFile, error) {
 	if n.size > ex.o.MaxSpoolBytes {
 		return nil, &errLimit{fmt.Sprintf("%d bytes is over the %d-byte limit for random-access formats", n.size, ex.o.MaxSpoolBytes)}
 	}
+	left := ex.spoolLeft()
+	if n.size > left {
+		return nil, &errLimit{fmt.Sprintf("%d bytes is over what is left (%d bytes) of the %d bytes all spooled files may take", n.size, left, spoolTotalFactor*ex.o.MaxSpoolBytes)}
+	}
 	rc, err := ex.openNode(n)
 	if err != nil {
 		return nil, err
@@ -67,13 +71,31 @@ func (ex *explainer) spool(n *node) (*spoolFile, error) {
 		return nil, err
 	}
 	ex.addSpooled(f)
-	w, err := io.Copy(f, &capReader{r: rc, max: ex.o.MaxSpoolBytes, what: "file to spool"})
+	w, err := io.Copy(f, &capReader{r: rc, max: min(ex.o.MaxSpoolBytes, left), what: "file to spool"})
+	ex.spooledBytes.Add(w)
 	if err != nil {
 		return nil, err
 	}
 	s := &spoolFile{r: f, size: w, ex: ex}
 	n.at = s
 	return s, nil
+}
+
+// spoolTotalFactor bounds what all spooled files of one call take
+// together, in units of MaxSpoolBytes: nested archives do not multiply it.
+const spoolTotalFactor = 4
+
+// spoolLeft is how many bytes may still be spooled in this call.
+func (ex *explainer) spoolLeft() int64 {
+	return max(spoolTotalFactor*ex.o.MaxSpoolBytes-ex.spooledBytes.Load(), 0)
+}
+
+// drop closes and removes a spool file made for one comparison.
+func (s *spoolFile) drop() {
+	if f, ok := s.r.(*os.File); ok {
+		f.Close()
+		os.Remove(f.Name())
+	}
 }
 
 func (ex *explainer) addSpooled(f *os.File) {

@@ -97,6 +97,22 @@ type Options struct {
 	MemoryBudget int64
 	// Logf, when set, receives one line per stage as it starts and ends.
 	Logf func(format string, args ...any)
+	// Progress, when set, is told how the comparison goes: each stage as
+	// it starts, the bytes of both images read by the hashing pass, the
+	// files compared, the pairs explained and handed to diffoscope. It is
+	// called often and from several goroutines: it must be quick and safe
+	// for concurrent use (a terminal progress bar throttles its drawing).
+	Progress func(Progress)
+}
+
+// Progress is one report of how far a comparison is.
+type Progress struct {
+	Stage string // the running stage, a report.Stage* name
+	Step  string // what is counted, e.g. "reading both images"; "" when the stage starts
+	Done  int64
+	Total int64  // -1 when not known in advance
+	Bytes bool   // Done and Total count bytes, else items
+	Item  string // the file being worked on, when there is one
 }
 
 // Input is one image to compare: a name for messages and a way to read it.
@@ -217,6 +233,7 @@ func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Repor
 			continue
 		}
 		s.logf("stage %s: start", stg.name)
+		s.progress(Progress{Stage: stg.name})
 		start := time.Now()
 		refusedBefore, _ := s.budget.Refusals()
 		runGuarded(stageCtx, s, stg, st)

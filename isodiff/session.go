@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/isodiff/isodiff/internal/budget"
 	"github.com/isodiff/isodiff/internal/bytecmp"
@@ -81,6 +82,29 @@ func newSession(a, b Input, opts Options) *session {
 		s.budget = budget.New(opts.MemoryBudget)
 	}
 	return s
+}
+
+func (s *session) progress(p Progress) {
+	if s.opts.Progress != nil {
+		s.opts.Progress(p)
+	}
+}
+
+// progressReader counts the bytes read through it into done and reports
+// them as step of stage.
+type progressReader struct {
+	r     io.ReaderAt
+	s     *session
+	done  *atomic.Int64
+	total int64
+	stage string
+	step  string
+}
+
+func (p progressReader) ReadAt(b []byte, off int64) (int, error) {
+	n, err := p.r.ReadAt(b, off)
+	p.s.progress(Progress{Stage: p.stage, Step: p.step, Done: p.done.Add(int64(n)), Total: p.total, Bytes: true})
+	return n, err
 }
 
 func (s *session) logf(format string, args ...any) {

@@ -63,10 +63,11 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	}
 	var explained []pending
 	complete := 0
-	for _, d := range todo {
+	for k, d := range todo {
 		if ctx.Err() != nil {
 			return
 		}
+		s.progress(Progress{Stage: st.Name, Step: "explaining", Done: int64(k), Total: int64(len(todo)), Item: d.path})
 		f := &content.Findings[d.finding]
 		in := [2]explain.Input{{Name: d.path, Size: d.size[0], Open: d.open[0]}, {Name: d.path, Size: d.size[1], Open: d.open[1]}}
 		pairOpts := opts
@@ -129,10 +130,11 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	lim := diffoscope.Limits{Timeout: s.opts.DiffoscopeTimeout, MemoryBytes: s.opts.DiffoscopeMemory, Command: exe}
 	var skippedComplete, skippedSize []string
 	ran, failed := 0, 0
-	for _, p := range explained {
+	for k, p := range explained {
 		if ctx.Err() != nil {
 			return
 		}
+		s.progress(Progress{Stage: st.Name, Step: "diffoscope", Done: int64(k), Total: int64(len(explained)), Item: p.d.path})
 		where := p.d.path
 		if p.d.scope != "iso" {
 			where = strings.TrimPrefix(p.d.scope, "squashfs:") + " > " + p.d.path

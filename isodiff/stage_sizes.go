@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/isodiff/isodiff/report"
 )
@@ -49,6 +50,13 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 		if j := 1 - i; short[i] && s.in[i].Size > 0 && s.in[i].Size < s.in[j].Size {
 			prefix, prefixOf = newPrefixHasher(s.in[j].R, s.in[i].Size), j
 			readers[j] = prefix
+		}
+	}
+	if s.opts.Progress != nil {
+		var done atomic.Int64
+		for i := range readers {
+			readers[i] = progressReader{r: readers[i], s: s, done: &done, total: s.in[0].Size + s.in[1].Size,
+				stage: st.Name, step: "reading both images"}
 		}
 	}
 	var sums [2]string

@@ -181,5 +181,8 @@ func (s *session) sqfsOptions(c *container) sqfsdiff.Options {
 		IgnoreMtime:         s.opts.IgnoreMtime,
 		MaxListingDiffBytes: s.opts.MaxDiffBytes,
 		Budget:              s.budget,
+		Compared: func(n int) {
+			s.progress(Progress{Stage: report.StageSquashfs, Step: "comparing files in " + c.path, Done: int64(n), Total: -1})
+		},
 	}
 }

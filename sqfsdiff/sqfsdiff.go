@@ -60,6 +60,9 @@ type Options struct {
 	// Budget is charged for the findings kept (the readers charge their
 	// own). When it refuses one, the walk ends with the refusal.
 	Budget *budget.Budget
+	// Compared, when set, is told how many regular-file pairs have been
+	// compared so far, as the count grows (for progress reports).
+	Compared func(n int)
 }
 
 // Problem is an error met on one path while the comparison went on.
@@ -270,6 +273,9 @@ func compare(ctx context.Context, a, b *squashfs.Reader, opts Options, doMeta, d
 			res.Spans = append(res.Spans, r.spans...)
 			res.Problems = append(res.Problems, r.problems...)
 			res.Compared += r.compared
+			if opts.Compared != nil {
+				opts.Compared(res.Compared)
+			}
 			res.SameByRaw += r.byRaw
 			res.KnownStored += r.knownStored
 		}

@@ -86,3 +86,26 @@ func TestCLIConventions(t *testing.T) {
 		}
 	})
 }
+
+// Progress: silent when stderr is not a terminal (as in CI logs and these
+// tests), shown with --progress: every stage, the bytes of both images
+// read, N of M explained; --quiet wins over a terminal only.
+func TestProgress(t *testing.T) {
+	_, _, errs := runCLI(t, "--no-diffoscope", demoA, demoB)
+	if errs != "" {
+		t.Errorf("progress or other output on a stderr that is not a terminal: %q", errs)
+	}
+	code, out, errs := runCLI(t, "--progress", "--no-diffoscope", demoA, demoB)
+	if code != 1 || !strings.Contains(out, "diverging location(s)") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"[sizes] reading both images", "[header]", "[toc]", "[squashfs]", "[content]",
+		"[explain] explaining", "/6)"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("progress lacks %q:\n%q", want, errs)
+		}
+	}
+	if strings.Contains(errs, "\x1b[3") {
+		t.Errorf("progress uses colour: %q", errs)
+	}
+}

@@ -197,6 +197,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		noScan      = fs.Bool("no-scan", false, "compare only the --squashfs paths, not every file with the squashfs magic")
 		ignoreMtime = fs.Bool("ignore-mtime", false, "leave modification times out of tree comparisons")
 		verbose     = fs.Bool("v", false, "log each stage to stderr as it runs")
+		showProg    = fs.Bool("progress", false, "show progress on stderr even when it is not a terminal")
+		quiet       = fs.Bool("quiet", false, "show no progress (it is shown when stderr is a terminal)")
 		version     = fs.Bool("version", false, "print the version and exit")
 		timeLimit   = fs.Duration("timeout", 0, "stop the analysis after `DURATION`, keeping what it found until then (exit 2)")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of the comparison to `FILE` (for go tool pprof)")
@@ -272,6 +274,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "isodiff: %s\n", report.SafeText(fmt.Sprintf(format, a...)))
 		}
 	}
+	var prog *progressLine
+	if *showProg || (!*quiet && !*verbose && isTerminal(stderr)) {
+		prog = newProgressLine(stderr)
+		opts.Progress = prog.report
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -286,6 +293,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer pprof.StopCPUProfile()
 	}
 	rep, err := isodiff.Compare(ctx, files[0], files[1], opts)
+	if prog != nil {
+		prog.clear()
+	}
 	if rep == nil {
 		fmt.Fprintln(stderr, "isodiff:", err)
 		return 2

@@ -77,6 +77,15 @@ type Options struct {
 	// DiffoscopeTimeout and DiffoscopeMemory (zero: the Default values).
 	NoDiffoscope      bool
 	DiffoscopeCommand string
+	// DiffoscopeVM lets diffoscope compare filesystem images through
+	// libguestfs, which boots a virtual machine; off, such pairs keep the
+	// built-in FAT reader's explanation.
+	DiffoscopeVM bool
+	// ExplainBudget bounds the explain stage and the diffoscope hand-off
+	// together (DefaultExplainBudget if zero): diffoscope gets the pairs
+	// the built-in comparison explained least first, each run bounded by
+	// what is left, and the stage notes list what was left unexplained.
+	ExplainBudget time.Duration
 	DiffoscopeTimeout time.Duration
 	DiffoscopeMemory  int64
 	DiffoscopeMaxSize int64

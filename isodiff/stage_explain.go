@@ -1,10 +1,12 @@
 package isodiff
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,7 +21,16 @@ const (
 	DefaultDiffoscopeTimeout = diffoscope.DefaultTimeout
 	DefaultDiffoscopeMemory  = diffoscope.DefaultMemoryBytes
 	DefaultDiffoscopeMaxSize = 64 << 20
+	// DefaultExplainBudget bounds the explain stage and the diffoscope
+	// hand-off together: the built-in explanations of a real live-build
+	// pair take seconds, and a pair with hundreds of small diverging files
+	// (grub-rescue-pc's cdrom against its floppy image: 288) gets its
+	// least-explained files handed to diffoscope first, the rest listed.
+	DefaultExplainBudget = 30 * time.Second
 )
+
+// errExplainBudget is the cause of the explain budget's deadline.
+var errExplainBudget = errors.New("the explain budget ran out")
 
 // explainDetailBytes caps the rendered explanation of one file, so that
 // 500 explained files keep report.json within a few MiB.
@@ -31,11 +42,11 @@ const explainDetailBytes = 32 << 10
 // pair the built-in comparison did not account for completely, bounded.
 func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	content := s.report.Stage(report.StageContent)
-	max := s.opts.ExplainMax
-	if max == 0 {
-		max = DefaultExplainMax
+	maxFiles := s.opts.ExplainMax
+	if maxFiles == 0 {
+		maxFiles = DefaultExplainMax
 	}
-	if max < 0 {
+	if maxFiles < 0 {
 		st.Status = report.StatusSkipped
 		st.Notes = append(st.Notes, "explanations disabled")
 		return
@@ -52,10 +63,20 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 		st.Notes = append(st.Notes, "no diverging file to explain")
 		return
 	}
-	if len(todo) > max {
-		st.Notes = append(st.Notes, fmt.Sprintf("%d diverging files: the first %d are explained (--explain-max)", len(todo), max))
-		todo = todo[:max]
+	if len(todo) > maxFiles {
+		st.Notes = append(st.Notes, fmt.Sprintf("%d diverging files: the first %d are explained (--explain-max)", len(todo), maxFiles))
+		todo = todo[:maxFiles]
 	}
+	spend := s.opts.ExplainBudget
+	if spend == 0 {
+		spend = DefaultExplainBudget
+	}
+	// One deadline for the built-in explanations and the diffoscope
+	// hand-off together; the stage's own ctx still ends everything.
+	parent := ctx
+	ctx, cancel := context.WithTimeoutCause(parent, spend, errExplainBudget)
+	defer cancel()
+	budgetSpent := func() bool { return parent.Err() == nil && ctx.Err() != nil }
 	opts := explain.Options{TempDir: s.opts.TempDir, MaxDetailBytes: explainDetailBytes}
 	type pending struct {
 		d   divergent
@@ -63,9 +84,14 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	}
 	var explained []pending
 	complete := 0
+	var notExplained []string
 	for k, d := range todo {
-		if ctx.Err() != nil {
+		if parent.Err() != nil {
 			return
+		}
+		if budgetSpent() {
+			notExplained = append(notExplained, where(d))
+			continue
 		}
 		s.progress(Progress{Stage: st.Name, Step: "explaining", Done: int64(k), Total: int64(len(todo)), Item: d.path})
 		f := &content.Findings[d.finding]
@@ -86,6 +112,10 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 			}
 		}
 		res, err := explain.Explain(ctx, in[0], in[1], pairOpts)
+		if budgetSpent() && (res == nil || !res.Complete) {
+			notExplained = append(notExplained, where(d)) // cut off by the budget: not a problem of the images
+			continue
+		}
 		if err != nil && ctx.Err() == nil {
 			side := -1
 			var se *explain.SourceError
@@ -112,6 +142,10 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	}
 	st.Status = report.StatusDiffers
 	st.Notes = append(st.Notes, fmt.Sprintf("%s explained, %d completely by the built-in comparison", plural(len(explained), "diverging file"), complete))
+	if len(notExplained) > 0 {
+		st.Notes = append(st.Notes, fmt.Sprintf("%d diverging file(s) not explained: the explain budget (%v, --explain-budget) ran out: %s",
+			len(notExplained), spend, listCapped(notExplained, 20)))
+	}
 
 	// The diffoscope hand-off.
 	if s.opts.NoDiffoscope {
@@ -127,27 +161,56 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	if maxSize <= 0 {
 		maxSize = DefaultDiffoscopeMaxSize
 	}
-	lim := diffoscope.Limits{Timeout: s.opts.DiffoscopeTimeout, MemoryBytes: s.opts.DiffoscopeMemory, Command: exe}
-	var skippedComplete, skippedSize []string
+	lim := diffoscope.Limits{Timeout: s.opts.DiffoscopeTimeout, MemoryBytes: s.opts.DiffoscopeMemory, Command: exe,
+		AllowVM: s.opts.DiffoscopeVM}
+	if lim.Timeout <= 0 {
+		lim.Timeout = DefaultDiffoscopeTimeout
+	}
+	// The budget goes first to the pairs the built-in comparison explained
+	// least: those it could only compare as bytes, then smaller pairs
+	// before larger ones (more of them get explained).
+	slices.SortStableFunc(explained, func(x, y pending) int {
+		if bx, by := x.res.Format == "data", y.res.Format == "data"; bx != by {
+			if bx {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(x.d.size[0]+x.d.size[1], y.d.size[0]+y.d.size[1])
+	})
+	var skippedComplete, skippedSize, skippedVM, skippedBudget []string
 	ran, failed := 0, 0
 	for k, p := range explained {
-		if ctx.Err() != nil {
+		if parent.Err() != nil {
 			return
 		}
+
 		s.progress(Progress{Stage: st.Name, Step: "diffoscope", Done: int64(k), Total: int64(len(explained)), Item: p.d.path})
-		where := p.d.path
-		if p.d.scope != "iso" {
-			where = strings.TrimPrefix(p.d.scope, "squashfs:") + " > " + p.d.path
-		}
+		where := where(p.d)
 		switch {
 		case p.res.Complete:
 			skippedComplete = append(skippedComplete, where)
 			continue
+		case p.res.Format == "fat" && !lim.AllowVM:
+			// diffoscope reads filesystem images only through libguestfs
+			// (a virtual machine): the built-in FAT reader is as good.
+			skippedVM = append(skippedVM, where)
+			continue
 		case p.d.size[0] > maxSize || p.d.size[1] > maxSize:
 			skippedSize = append(skippedSize, fmt.Sprintf("%s (%d/%d bytes)", where, p.d.size[0], p.d.size[1]))
 			continue
+		case budgetSpent():
+			skippedBudget = append(skippedBudget, where)
+			continue
 		}
-		out, err := s.handOff(ctx, p.d, maxSize, lim)
+		runLim := lim
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < runLim.Timeout {
+			runLim.Timeout = max(time.Until(dl), time.Second)
+		}
+		out, err := s.handOff(ctx, p.d, maxSize, runLim)
+		if budgetSpent() && err != nil {
+			err = fmt.Errorf("stopped: the explain budget (%v, --explain-budget) ran out", spend)
+		}
 		ran++
 		var body strings.Builder
 		fmt.Fprintf(&body, "# %s: diffoscope %s\n", where, strings.Join(diffoscope.Args("a/"+baseName(p.d.path), "b/"+baseName(p.d.path), lim), " "))
@@ -174,6 +237,12 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	}
 	if len(skippedSize) > 0 {
 		note += fmt.Sprintf("; skipped %d over the %d-byte size limit: %s", len(skippedSize), maxSize, listCapped(skippedSize, 10))
+	}
+	if len(skippedVM) > 0 {
+		note += fmt.Sprintf("; skipped %d filesystem image(s) the built-in reader explains (diffoscope would need a virtual machine: --diffoscope-vm): %s", len(skippedVM), listCapped(skippedVM, 10))
+	}
+	if len(skippedBudget) > 0 {
+		note += fmt.Sprintf("; not run on %d: the explain budget (%v) ran out: %s", len(skippedBudget), spend, listCapped(skippedBudget, 20))
 	}
 	st.Notes = append(st.Notes, note)
 }
@@ -215,6 +284,14 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// where names a diverging file as the short answer does.
+func where(d divergent) string {
+	if d.scope != "iso" {
+		return strings.TrimPrefix(d.scope, "squashfs:") + " > " + d.path
+	}
+	return d.path
 }
 
 func listCapped(ss []string, max int) string {

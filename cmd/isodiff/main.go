@@ -204,6 +204,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of the comparison to `FILE` (for go tool pprof)")
 		explainMax  = fs.Int("explain-max", isodiff.DefaultExplainMax, "explain at most `N` diverging files (0: none)")
 		noDiffo     = fs.Bool("no-diffoscope", false, "do not hand diverging files to diffoscope even when it is installed")
+		explainBud  = fs.Duration("explain-budget", isodiff.DefaultExplainBudget, "spend at most `DURATION` on explanations and diffoscope together, least-explained files first")
+		diffoVM     = fs.Bool("diffoscope-vm", false, "let diffoscope compare filesystem images through libguestfs (it boots a virtual machine)")
 		diffoTime   = fs.Duration("diffoscope-timeout", isodiff.DefaultDiffoscopeTimeout, "stop each diffoscope run after `DURATION`")
 		diffoMem    = sizeFlag(isodiff.DefaultDiffoscopeMemory)
 		diffoSize   = sizeFlag(isodiff.DefaultDiffoscopeMaxSize)
@@ -239,8 +241,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *explainMax < 0 {
 		return usageError(stderr, "--explain-max %d: a count must be 0 or more", *explainMax)
 	}
-	if *timeLimit < 0 || *diffoTime < 0 {
-		return usageError(stderr, "durations must be positive (--timeout %v, --diffoscope-timeout %v)", *timeLimit, *diffoTime)
+	if *timeLimit < 0 || *diffoTime < 0 || *explainBud < 0 {
+		return usageError(stderr, "durations must be positive (--timeout %v, --diffoscope-timeout %v, --explain-budget %v)", *timeLimit, *diffoTime, *explainBud)
 	}
 	if *outDir != "" {
 		// Before any work: a typo here must not cost the whole analysis.
@@ -251,7 +253,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	opts := isodiff.Options{Squashfs: squashfs, NoScan: *noScan, IgnoreMtime: *ignoreMtime,
 		ExplainMax: *explainMax, NoDiffoscope: *noDiffo, DiffoscopeTimeout: *diffoTime,
-		DiffoscopeMemory: int64(diffoMem), DiffoscopeMaxSize: int64(diffoSize), TimeLimit: *timeLimit}
+		DiffoscopeMemory: int64(diffoMem), DiffoscopeMaxSize: int64(diffoSize), TimeLimit: *timeLimit,
+		ExplainBudget: *explainBud, DiffoscopeVM: *diffoVM}
 	if *explainMax == 0 {
 		opts.ExplainMax = -1
 	}

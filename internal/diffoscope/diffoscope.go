@@ -64,7 +64,17 @@ type Limits struct {
 	// removes the directory whatever ended the run: diffoscope's end, the
 	// timeout, the caller's context, a failure or a panic.
 	TempDir string
+	// AllowVM lets diffoscope compare filesystem images (FAT, ext4, ...)
+	// through libguestfs, which boots a qemu appliance: on a machine
+	// without KVM it sat idle until the timeout. Off by default: the run's
+	// Python path then shadows the guestfs module with one that fails to
+	// import, so diffoscope's fsimage comparator declines the file (it
+	// checks the import) and falls back to its other comparators.
+	AllowVM bool
 }
+
+// noVMModule is the guestfs module diffoscope finds when AllowVM is off.
+const noVMModule = "raise ImportError('isodiff keeps libguestfs off: it boots a virtual machine (diffoscope.Limits.AllowVM)')\n"
 
 func (l Limits) withDefaults() Limits {
 	if l.Timeout <= 0 {
@@ -166,6 +176,20 @@ func Run(ctx context.Context, a, b string, l Limits) (string, error) {
 	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(withoutVars(os.Environ(), "TMPDIR", "TEMP", "TMP"),
 		"TMPDIR="+tmp, "TEMP="+tmp, "TMP="+tmp, "LC_ALL=C.UTF-8", "TZ=UTC", "PYTHONDONTWRITEBYTECODE=1")
+	if !l.AllowVM {
+		shadow := filepath.Join(tmp, ".isodiff-python", "guestfs")
+		if err := os.MkdirAll(shadow, 0o700); err != nil {
+			return "", fmt.Errorf("%w: %v", ErrFailed, err)
+		}
+		if err := os.WriteFile(filepath.Join(shadow, "__init__.py"), []byte(noVMModule), 0o600); err != nil {
+			return "", fmt.Errorf("%w: %v", ErrFailed, err)
+		}
+		path := filepath.Dir(shadow)
+		if old := os.Getenv("PYTHONPATH"); old != "" {
+			path += string(os.PathListSeparator) + old
+		}
+		cmd.Env = append(withoutVars(cmd.Env, "PYTHONPATH"), "PYTHONPATH="+path)
+	}
 	stdout := &capBuffer{max: l.MaxTextBytes + 64<<10}
 	stderr := &capBuffer{max: 64 << 10}
 	// Our own pipes, read by our own goroutines: cmd.Wait then returns when

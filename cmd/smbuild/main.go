@@ -150,19 +150,34 @@ import (
 	"github.com/isodiff/isodiff/report"
 )
 
-const usage = `usage: smbuild build  [flags]   one build of the checked-out commit into OUT/<commit>/
-       smbuild verify [flags]   two builds (differing in host name, source path and umask)
-                                into OUT/<commit>/build-a and build-b, then compare them;
-                                on a difference write OUT/<commit>/diagnosis/
+const usage = `usage: smbuild build   [flags]  one build of the checked-out commit into OUT/<commit>/build
+       smbuild verify  [flags]  two builds, b differing in everything that must not matter
+                                (host name, source path, umask, clock, CPUs, user, HOME,
+                                locale, time zone), into OUT/<commit>/build-a and build-b,
+                                then compare them; on a difference write OUT/<commit>/diagnosis/
+       smbuild release [flags]  verify, then put the ISO, SHA256SUMS and BUILD_INFO into
+                                OUT/<commit>/release
+       smbuild check --sums FILE|URL [--reference ISO] [flags]
+                                one build into OUT/<commit>/check/build, compared with the
+                                published SHA256SUMS; with the published ISO as --reference,
+                                a difference is diagnosed into OUT/<commit>/check/diagnosis
 flags:
   --src DIR        git work tree to build (default .)
-  --config DIR     config folder (default SRC/config)
-  --out DIR        output root (default SRC/output)
+  --config DIR     config folder (default: SRC/config, TOP/config or TOP/linux/build/config,
+                   the first that exists; TOP is the work tree's top level)
+  --out DIR        output root (default: beside the config folder, CONFIG/../output)
   --docker PATH    docker client (default docker)
-  --allow-dirty    build with uncommitted changes or untracked files
+  --allow-dirty    build with uncommitted changes or untracked files (not for release)
   --tail N         lines of a failed build's log to print (default 40)
-  --sequential     verify: run the builds one after the other
-exit status: 0 built / identical, 1 the builds differ, 2 trouble
+  --sequential     verify, release: run the builds one after the other
+runner settings (this machine's, not the commit's; BUILD_INFO records targets and names):
+  --volume SRC:TARGET[:ro]  mount a docker volume or an absolute host path in both builds
+                            (e.g. an apt cache: apt-cache:/var/cache/apt/archives); repeatable
+  --env NAME[=VALUE]        extra environment variable (NAME alone: smbuild's own value);
+                            repeatable; may not change what the configuration sets
+  --image REF               builder image instead of BUILDER_IMAGE, pinned by digest
+                            (also SMBUILD_BUILDER_IMAGE in the environment)
+exit status: 0 built / identical / reproduced, 1 the builds differ, 2 trouble
 `
 
 // Exit statuses.
@@ -189,7 +204,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
-	case "build", "verify":
+	case "build", "verify", "check", "release":
 	default:
 		fmt.Fprintf(stderr, "smbuild: unknown command %q\n%s", cmd, usage)
 		return exitTrouble
@@ -206,6 +221,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.AllowDirty, "allow-dirty", false, "")
 	fs.IntVar(&o.TailLines, "tail", 40, "")
 	sequential := fs.Bool("sequential", false, "")
+	var image, sums, reference string
+	fs.StringVar(&image, "image", "", "")
+	fs.StringVar(&sums, "sums", "", "")
+	fs.StringVar(&reference, "reference", "", "")
+	var bad []string
+	fs.Func("volume", "", func(v string) error {
+		m, err := smbuild.ParseMount(v)
+		if err != nil {
+			bad = append(bad, err.Error())
+		}
+		o.Mounts = append(o.Mounts, m)
+		return nil
+	})
+	fs.Func("env", "", func(v string) error {
+		e, err := smbuild.ParseRunnerEnv(v)
+		if err != nil {
+			bad = append(bad, err.Error())
+		}
+		o.RunnerEnv = append(o.RunnerEnv, e)
+		return nil
+	})
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -214,6 +250,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "smbuild %s: unexpected argument %q\n%s", cmd, fs.Arg(0), usage)
+		return exitTrouble
+	}
+	if (sums != "" || reference != "") != (cmd == "check") || (cmd == "check" && sums == "") {
+		bad = append(bad, "--sums FILE|URL (required) and --reference ISO go with check, and only with check")
+	}
+	if *sequential && cmd != "verify" && cmd != "release" {
+		bad = append(bad, "--sequential goes with verify and release")
+	}
+	if cmd == "release" && o.AllowDirty {
+		bad = append(bad, "a release is of a commit: --allow-dirty is refused")
+	}
+	o.Image, o.ImageFrom = image, "--image"
+	if image == "" {
+		o.Image, o.ImageFrom = os.Getenv("SMBUILD_BUILDER_IMAGE"), "SMBUILD_BUILDER_IMAGE"
+	}
+	if v := os.Getenv("BUILDER_IMAGE"); v != "" {
+		fmt.Fprintf(stderr, "smbuild: warning: BUILDER_IMAGE=%s in the environment is not used; override the configuration's builder image with --image or SMBUILD_BUILDER_IMAGE\n", v)
+	}
+	if len(bad) > 0 {
+		for _, b := range bad {
+			fmt.Fprintf(stderr, "smbuild %s: %s\n", cmd, b)
+		}
 		return exitTrouble
 	}
 	if o.TailLines < 1 {
@@ -232,7 +290,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitTrouble
 	}
 	fmt.Fprintf(term, "smbuild: %s of %s (SOURCE_DATE_EPOCH=%d from %s, snapshot %s, image %s)\n",
-		cmd, job.Source.Commit, job.SourceDateEpoch, job.SourceDateEpochFrom, job.Config.SnapshotTimestamp, job.Config.BuilderImage)
+		cmd, job.Source.Commit, job.SourceDateEpoch, job.SourceDateEpochFrom, job.Config.SnapshotTimestamp, job.Image)
 	if cmd == "build" {
 		res, err := job.Build(ctx, job.Variants()[0], filepath.Join(job.OutDir, "build"), term, "[build] ")
 		if err != nil {
@@ -242,10 +300,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(term, "smbuild: built %s\nsmbuild: sha256 %s\n", res.ISO, res.SHA256)
 		return exitOK
 	}
-	return verify(ctx, job, term, stdout, stderr, *sequential)
+	switch cmd {
+	case "check":
+		return check(ctx, job, sums, reference, term, stdout, stderr)
+	case "release":
+		return release(ctx, job, term, stdout, stderr, *sequential)
+	}
+	code, _ := verify(ctx, job, term, stdout, stderr, *sequential)
+	return code
 }
 
-func verify(ctx context.Context, job *smbuild.Job, term, stdout, stderr io.Writer, sequential bool) int {
+// verify builds twice and compares; on success it also returns build a.
+func verify(ctx context.Context, job *smbuild.Job, term, stdout, stderr io.Writer, sequential bool) (int, *smbuild.Result) {
 	var (
 		results [2]*smbuild.Result
 		errs    [2]error
@@ -255,7 +321,7 @@ func verify(ctx context.Context, job *smbuild.Job, term, stdout, stderr io.Write
 	for _, d := range []string{"build-a", "build-b", "diagnosis"} {
 		if err := os.RemoveAll(filepath.Join(job.OutDir, d)); err != nil {
 			fmt.Fprintf(stderr, "smbuild: cannot clean %s: %v\n", filepath.Join(job.OutDir, d), err)
-			return exitTrouble
+			return exitTrouble, nil
 		}
 	}
 	build := func(i int) {
@@ -289,13 +355,13 @@ func verify(ctx context.Context, job *smbuild.Job, term, stdout, stderr io.Write
 				reportFailure(stderr, err)
 			}
 		}
-		return exitTrouble
+		return exitTrouble, nil
 	}
 	a, b := results[0], results[1]
 	if a.SHA256 == b.SHA256 {
 		fmt.Fprintf(term, "smbuild: verify: identical: both builds of %s produced %s with sha256 %s\n",
 			job.Source.Short(), filepath.Base(a.ISO), a.SHA256)
-		return exitOK
+		return exitOK, a
 	}
 	fmt.Fprintf(term, "smbuild: verify: the builds differ:\n  a: sha256 %s  %s\n  b: sha256 %s  %s\nsmbuild: diagnosing with isodiff\n",
 		a.SHA256, a.ISO, b.SHA256, b.ISO)
@@ -304,21 +370,21 @@ func verify(ctx context.Context, job *smbuild.Job, term, stdout, stderr io.Write
 	diag := filepath.Join(job.OutDir, "diagnosis")
 	rep, ok := diagnose(ctx, a.ISO, b.ISO, diag, stdout, stderr)
 	if !ok {
-		return exitTrouble
+		return exitTrouble, nil
 	}
 	if err := os.WriteFile(filepath.Join(diag, smbuild.VariationsFile), []byte(smbuild.VariationsHeader+variations), 0o644); err != nil {
 		fmt.Fprintf(stderr, "smbuild: writing the diagnosis: %v\n", err)
-		return exitTrouble
+		return exitTrouble, nil
 	}
 	switch rep.ExitCode() {
 	case exitOK:
 		fmt.Fprintln(stderr, "smbuild: the ISOs' SHA-256 differ but isodiff found them identical; this is a bug, please report it")
-		return exitTrouble
+		return exitTrouble, nil
 	case exitTrouble:
 		fmt.Fprintln(stderr, "smbuild: warning: the diagnosis is incomplete (isodiff had trouble; see its report)")
 	}
 	fmt.Fprintf(term, "smbuild: verify: NOT reproducible; diagnosis in %s\n", diag)
-	return exitDifferent
+	return exitDifferent, nil
 }
 
 // diagnose compares two ISOs with isodiff, writes the report into dir and

@@ -555,7 +555,7 @@ func TestUsage(t *testing.T) {
 	if r := smbuild_(t.Context()); r.code != 2 || !strings.Contains(r.stderr, "usage: smbuild build") {
 		t.Errorf("no arguments:\n%s", r)
 	}
-	if r := smbuild_(t.Context(), "help"); r.code != 0 || !strings.Contains(r.stdout, "smbuild verify [flags]") {
+	if r := smbuild_(t.Context(), "help"); r.code != 0 || !strings.Contains(r.stdout, "smbuild verify  [flags]") {
 		t.Errorf("help:\n%s", r)
 	}
 	if r := smbuild_(t.Context(), "frobnicate"); r.code != 2 || !strings.Contains(r.stderr, `unknown command "frobnicate"`) {

@@ -37,6 +37,14 @@ type Options struct {
 	AllowDirty bool      // build even with uncommitted changes or untracked files
 	Progress   io.Writer // smbuild's own messages; default io.Discard
 	TailLines  int       // lines of a failed build's log to keep; default 40
+
+	// Runner settings (see runner.go): mounts and extra environment of
+	// both builds, and the builder image overriding BUILDER_IMAGE, with
+	// where the override came from ("--image", "SMBUILD_BUILDER_IMAGE").
+	Mounts    []Mount
+	RunnerEnv []string // NAME=VALUE
+	Image     string
+	ImageFrom string
 }
 
 // Job is a prepared build of one commit: source, configuration and builder
@@ -50,6 +58,9 @@ type Job struct {
 	SourceDateEpochFrom string // "commit" or the overriding file
 	Toolchain           *Submodule
 	OutDir              string // <out>/<short commit>
+	// Image is the builder image used: BUILDER_IMAGE, or the runner's
+	// override; ImageFrom says which ("config" or Options.ImageFrom).
+	Image, ImageFrom string
 	// EngineCPUs is the number of CPUs of the docker engine; build b of
 	// the cpus variation gets half of them.
 	EngineCPUs int
@@ -76,10 +87,12 @@ func Prepare(ctx context.Context, o Options) (*Job, error) {
 		return nil, err
 	}
 	if o.ConfigDir == "" {
-		o.ConfigDir = filepath.Join(src.Dir, "config")
+		if o.ConfigDir, err = findConfig(o.Src, src.Dir); err != nil {
+			return nil, err
+		}
 	}
 	if o.OutDir == "" {
-		o.OutDir = filepath.Join(src.Dir, "output")
+		o.OutDir = filepath.Join(filepath.Dir(o.ConfigDir), "output")
 	}
 	if o.ConfigDir, err = filepath.Abs(o.ConfigDir); err != nil {
 		return nil, err
@@ -111,7 +124,21 @@ func Prepare(ctx context.Context, o Options) (*Job, error) {
 	if _, err := o.Docker.Check(ctx); err != nil {
 		return nil, err
 	}
-	if j.ImageID, err = o.Docker.ResolveImage(ctx, cfg.BuilderImage, o.Progress); err != nil {
+	if err := o.Docker.RemoveLeftovers(ctx, src.Short(), o.Progress); err != nil {
+		return nil, err
+	}
+	if err := checkRunnerEnv(o.RunnerEnv, cfg); err != nil {
+		return nil, err
+	}
+	j.Image, j.ImageFrom = cfg.BuilderImage, "config"
+	if o.Image != "" {
+		if err := CheckPinned(o.Image); err != nil {
+			return nil, fmt.Errorf("%s: %v", o.ImageFrom, err)
+		}
+		j.Image, j.ImageFrom = o.Image, o.ImageFrom
+		fmt.Fprintf(o.Progress, "smbuild: builder image %s from %s (instead of %s from the configuration)\n", o.Image, o.ImageFrom, cfg.BuilderImage)
+	}
+	if j.ImageID, err = o.Docker.ResolveImage(ctx, j.Image, o.Progress); err != nil {
 		return nil, err
 	}
 	if j.EngineCPUs, err = o.Docker.CPUs(ctx); err != nil {
@@ -121,6 +148,37 @@ func Prepare(ctx context.Context, o Options) (*Job, error) {
 		return nil, err
 	}
 	return j, nil
+}
+
+// ConfigCandidates are where Prepare looks for the config folder when
+// --config is not given, relative to the work tree's top level, after
+// SRC/config (SRC being --src as given): the distribution's layout is
+// linux/build/config.
+var ConfigCandidates = []string{"config", "linux/build/config"}
+
+// findConfig returns the first config folder of SRC/config and the
+// ConfigCandidates under top that exists.
+func findConfig(srcArg, top string) (string, error) {
+	var tried []string
+	if abs, err := filepath.Abs(srcArg); err == nil {
+		tried = append(tried, filepath.Join(abs, "config"))
+	}
+	for _, c := range ConfigCandidates {
+		tried = append(tried, filepath.Join(top, filepath.FromSlash(c)))
+	}
+	seen := map[string]bool{}
+	var shown []string
+	for _, p := range tried {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			return p, nil
+		}
+		shown = append(shown, p)
+	}
+	return "", fmt.Errorf("no config folder found: tried %s; pass --config DIR (the output then goes beside it, to DIR/../output, unless --out says otherwise)", strings.Join(shown, ", "))
 }
 
 func first(s []string, n int) []string {
@@ -202,13 +260,13 @@ func (j *Job) Env(v Variant) []string {
 	for _, e := range j.Config.Env {
 		env = append(env, e.Key+"="+e.Value)
 	}
-	return env
+	return append(env, j.Opts.RunnerEnv...)
 }
 
 // RunArgs are the arguments of `docker run` for a build of variant v into
 // the host folder dir, in a container named name.
 func (j *Job) RunArgs(v Variant, dir, name string) []string {
-	args := []string{"run", "--rm", "--init", "--name", name, "--label", "smbuild=" + j.Source.Short(),
+	args := []string{"run", "--rm", "--init", "--name", name, "--label", "smbuild=" + j.Source.Short(), "--label", OwnerLabel + "=" + Owner(),
 		"--hostname", v.Hostname, "--workdir", v.SourcePath,
 		"--mount", mountArg("type=bind", "source="+j.Source.Dir, "target="+v.SourcePath, "readonly"),
 		"--mount", mountArg("type=bind", "source="+dir, "target="+OutputPath),
@@ -217,6 +275,9 @@ func (j *Job) RunArgs(v Variant, dir, name string) []string {
 	// so that neither build sees the other's (or an earlier run's) output.
 	if rel, err := filepath.Rel(j.Source.Dir, j.Opts.OutDir); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
 		args = append(args, "--mount", mountArg("type=tmpfs", "target="+path.Join(v.SourcePath, filepath.ToSlash(rel)), "tmpfs-size=4096"))
+	}
+	for _, m := range j.Opts.Mounts {
+		args = append(args, "--mount", m.arg())
 	}
 	if j.Config.Network == "none" {
 		args = append(args, "--network", "none")
@@ -411,12 +472,15 @@ func (j *Job) buildInfo(v Variant, iso, sum string, start, end time.Time) []byte
 		{"SOURCE_DATE_EPOCH", strconv.FormatInt(j.SourceDateEpoch, 10)},
 		{"SOURCE_DATE_EPOCH_FROM", j.SourceDateEpochFrom},
 		{"SNAPSHOT_TIMESTAMP", j.Config.SnapshotTimestamp},
-		{"BUILDER_IMAGE", j.Config.BuilderImage},
+		{"BUILDER_IMAGE", j.Image},
+		{"BUILDER_IMAGE_FROM", j.ImageFrom},
 		{"BUILDER_IMAGE_ID", j.ImageID},
 		{"TOOLCHAIN_SUBMODULE", toolchainPath},
 		{"TOOLCHAIN_COMMIT", toolchain},
 		{"SUBMODULES", strings.Join(subs, " ")},
 		{"BUILD_COMMAND", strings.Join(j.Config.BuildCommand, " ")},
+		{"RUNNER_MOUNTS", runnerMounts(j.Opts.Mounts)},
+		{"RUNNER_ENV", runnerEnvNames(j.Opts.RunnerEnv)},
 		{"BUILD_VARIANT", v.Name},
 		{"BUILD_HOSTNAME", v.Hostname},
 		{"BUILD_SOURCE_PATH", v.SourcePath},
@@ -456,4 +520,21 @@ func (j *Job) buildInfo(v Variant, iso, sum string, start, end time.Time) []byte
 		b.WriteString(p[0] + "=" + q + "\n")
 	}
 	return []byte(b.String())
+}
+
+func runnerMounts(ms []Mount) string {
+	var t []string
+	for _, m := range ms {
+		t = append(t, m.Target)
+	}
+	return strings.Join(t, " ")
+}
+
+func runnerEnvNames(env []string) string {
+	var n []string
+	for _, e := range env {
+		name, _, _ := strings.Cut(e, "=")
+		n = append(n, name)
+	}
+	return strings.Join(n, " ")
 }

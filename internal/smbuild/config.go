@@ -108,7 +108,7 @@ func LoadConfig(dir, shown string) (*Config, error) {
 	}
 
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return nil, &LineError{File: shown, Msg: "config directory not found"}
+		return nil, &LineError{File: shown, Msg: fmt.Sprintf("config directory not found (%s); pass --config DIR", dir)}
 	}
 	confs, err := filepath.Glob(filepath.Join(dir, "*.conf"))
 	if err != nil {

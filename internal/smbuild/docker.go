@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -100,9 +101,16 @@ func (d Docker) ResolveImage(ctx context.Context, ref string, progress io.Writer
 	}
 	fmt.Fprintf(progress, "smbuild: pulling %s\n", ref)
 	cmd := exec.CommandContext(ctx, d.bin(), "pull", ref)
-	cmd.Stdout, cmd.Stderr = progress, progress
+	// The client says why a pull failed on either stream: keep the last
+	// lines of both for the error.
+	tail := &tailWriter{keep: 10}
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(progress, tail), io.MultiWriter(progress, tail)
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("docker pull %s: %v", ref, err)
+		why := strings.Join(tail.lines(), "\n  ")
+		if why == "" {
+			why = "(it printed nothing)"
+		}
+		return "", fmt.Errorf("docker pull %s failed (%v):\n  %s", ref, err, why)
 	}
 	if id, err = d.ImageID(ctx, ref); err == nil && id == "" {
 		err = fmt.Errorf("docker pull %s succeeded but the image is not there", ref)
@@ -172,4 +180,36 @@ func (d Docker) ImageHasFile(ctx context.Context, image, p string) (bool, error)
 		return false, fmt.Errorf("docker cp %s:%s: %s", id, p, strings.TrimSpace(errb.String()))
 	}
 	return true, nil
+}
+
+// tailWriter keeps the last lines written to it.
+type tailWriter struct {
+	mu   sync.Mutex
+	keep int
+	buf  []byte
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 64<<10 {
+		t.buf = t.buf[len(t.buf)-32<<10:]
+	}
+	return len(p), nil
+}
+
+func (t *tailWriter) lines() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for _, l := range strings.Split(string(t.buf), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	if len(out) > t.keep {
+		out = out[len(out)-t.keep:]
+	}
+	return out
 }

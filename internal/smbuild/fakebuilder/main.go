@@ -25,6 +25,10 @@
 //	                                in the local time zone (date(1) reads TZ)
 //	FAKEBUILDER_FAIL    non-empty: print some progress, then fail with exit 3
 //	FAKEBUILDER_SLEEP   a Go duration to sleep before writing (to test Ctrl-C)
+//	FAKEBUILDER_CACHE   a folder to use as a cache (a mounted volume): each run
+//	                    adds a line to its fakebuilder-runs and says how many
+//	                    there are (nothing of it goes into the image)
+//	http_proxy          printed when set (a runner's extra environment)
 //
 // Usage: fakebuilder --out DIR [--name NAME.iso]
 package main
@@ -96,6 +100,27 @@ func run() error {
 		}
 		fmt.Printf("fakebuilder: sleeping %s\n", dur)
 		time.Sleep(dur)
+	}
+	if p := os.Getenv("http_proxy"); p != "" {
+		fmt.Printf("fakebuilder: http_proxy is %s\n", p)
+	}
+	if c := os.Getenv("FAKEBUILDER_CACHE"); c != "" {
+		f, err := os.OpenFile(filepath.Join(c, "fakebuilder-runs"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o666)
+		if err != nil {
+			return fmt.Errorf("cache: %v", err)
+		}
+		_, err = f.WriteString("run\n")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("cache: %v", err)
+		}
+		runs, err := os.ReadFile(filepath.Join(c, "fakebuilder-runs"))
+		if err != nil {
+			return fmt.Errorf("cache: %v", err)
+		}
+		fmt.Printf("fakebuilder: cache %s has seen %d runs\n", c, len(runs)/4)
 	}
 	leak := os.Getenv("FAKEBUILDER_LEAK")
 	switch leak {

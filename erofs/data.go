@@ -1,0 +1,628 @@
+package erofs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"iter"
+
+	"github.com/pierrec/lz4/v4"
+)
+
+// Algorithm is a compression algorithm id, as on disk.
+type Algorithm uint8
+
+// Compression algorithms. lz4 and lz4hc write the same format (LZ4).
+const (
+	LZ4     Algorithm = 0
+	LZMA    Algorithm = 1 // MicroLZMA
+	Deflate Algorithm = 2
+	Zstd    Algorithm = 3
+)
+
+func (a Algorithm) String() string {
+	switch a {
+	case LZ4:
+		return "lz4"
+	case LZMA:
+		return "lzma"
+	case Deflate:
+		return "deflate"
+	case Zstd:
+		return "zstd"
+	}
+	return fmt.Sprintf("algorithm %d", uint8(a))
+}
+
+// Extent is one stored piece of a file's data: Len decoded bytes from file
+// offset Off, stored as Stored bytes at image offset Phys. Uncompressed
+// data is cut into pieces of at most 1 MiB; a compressed extent is one
+// physical cluster (pcluster). Two files whose extents have the same Off,
+// Len, Stored, Compressed and Algorithm and equal stored bytes hold the
+// same bytes there (given the same FeatureZeroPadding).
+type Extent struct {
+	Off        int64
+	Len        int64
+	Phys       int64 // -1 for a hole (zeros, nothing stored)
+	Stored     int64 // 0 for a hole
+	Compressed bool  // stored bytes are Algorithm's encoding; else the bytes themselves
+	Algorithm  Algorithm
+	Inline     bool // stored in the metadata after the inode (tail packing)
+}
+
+// Hole reports whether x is a hole (reads as zeros).
+func (x Extent) Hole() bool { return x.Phys < 0 }
+
+// Limits on extents.
+const (
+	pieceSize       = 1 << 20  // uncompressed extents are cut at this size
+	maxPcluster     = 1 << 20  // stored bytes of one pcluster (Z_EROFS_PCLUSTER_MAX_SIZE)
+	maxDecoded      = 12 << 20 // decoded bytes of one pcluster (Z_EROFS_PCLUSTER_MAX_DSIZE)
+	maxLclusterBits = 20
+)
+
+// Lcluster types.
+const (
+	ltPlain   = 0
+	ltHead1   = 1
+	ltNonhead = 2
+	ltHead2   = 3
+)
+
+// Map header advise bits.
+const (
+	adviseCompacted2B = 0x1
+	adviseBigPcl1     = 0x2
+	adviseBigPcl2     = 0x4
+	adviseInline      = 0x8
+	adviseInterlaced  = 0x10
+	adviseFragment    = 0x20
+)
+
+const nullAddr = 0xffffffff
+
+// mapper maps file offsets of one entry to extents.
+type mapper struct {
+	r  *Reader
+	e  *Entry
+	bs int64
+
+	// chunk-based
+	chunkBits uint
+	chunkUnit int64
+	chunkBase int64
+
+	// compressed
+	lcb       uint
+	advise    uint16
+	algs      [2]Algorithm
+	ebase     int64 // first index (compact: after the map header; full: after its 8 reserved bytes)
+	totalidx  int64
+	c4init    int64
+	c2        int64
+	idataSize int64
+	idataOff  int64
+	tailHead  int64 // lcn of the tail extent's head, -1 if none
+	blk       []byte
+	blkOff    int64
+}
+
+func (r *Reader) newMapper(e *Entry) (*mapper, error) {
+	m := &mapper{r: r, e: e, bs: r.bs, tailHead: -1, blkOff: -1}
+	what := "data of " + e.Path
+	switch e.Layout {
+	case LayoutFlatPlain, LayoutFlatInline:
+		nblocks := (e.Size + m.bs - 1) / m.bs
+		if e.Layout == LayoutFlatInline && nblocks > 0 {
+			nblocks--
+		}
+		if nblocks > 0 && (int64(e.iu) >= r.end/m.bs || nblocks > r.end/m.bs-int64(e.iu)) {
+			return nil, corrupt(e.iloc+16, what, "%d blocks from block %d past the image's %d", nblocks, e.iu, r.end/m.bs)
+		}
+	case LayoutChunkBased:
+		format := e.iu & 0xffff
+		if format&^0x3f != 0 {
+			return nil, unsupported(e.iloc+16, what, "chunk format %#x", format)
+		}
+		m.chunkBits = uint(r.Super.BlkSzBits) + uint(format&0x1f)
+		if m.chunkBits > 40 {
+			return nil, corrupt(e.iloc+16, what, "chunk size 2^%d", m.chunkBits)
+		}
+		m.chunkUnit = 4
+		if format&0x20 != 0 {
+			m.chunkUnit = 8
+		}
+		m.chunkBase = align(e.DataOff(), m.chunkUnit)
+		n := (e.Size + 1<<m.chunkBits - 1) >> m.chunkBits
+		if n > (r.end-m.chunkBase)/m.chunkUnit {
+			return nil, corrupt(e.iloc, what, "%d chunk indexes past the image", n)
+		}
+	case LayoutCompressedFull, LayoutCompressedCompact:
+		if err := m.initCompressed(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, unsupported(e.iloc, what, "data layout %d", e.Layout)
+	}
+	return m, nil
+}
+
+func align(v, a int64) int64 { return (v + a - 1) / a * a }
+
+func (m *mapper) initCompressed() error {
+	e, r := m.e, m.r
+	what := "compression map of " + e.Path
+	hpos := align(e.DataOff(), 8)
+	if e.Layout == LayoutCompressedFull && r.Super.FeatureIncompat&FeatureBigPcluster == 0 {
+		// Images without big pclusters predate the map header: it is not read.
+		m.lcb = uint(r.Super.BlkSzBits)
+	} else {
+		h, err := m.meta(hpos, 8, what)
+		if err != nil {
+			return err
+		}
+		if h[7]&0x80 != 0 {
+			return unsupported(hpos, what, "whole file in the packed inode (fragments)")
+		}
+		m.advise = binary.LittleEndian.Uint16(h[4:])
+		m.algs = [2]Algorithm{Algorithm(h[6] & 15), Algorithm(h[6] >> 4)}
+		m.lcb = uint(r.Super.BlkSzBits) + uint(h[7]&7)
+		if m.advise&(adviseFragment|adviseInterlaced) != 0 || e.Layout == LayoutCompressedFull && m.advise&1 != 0 {
+			return unsupported(hpos, what, "map header advise %#x", m.advise)
+		}
+		if m.advise&adviseInline != 0 {
+			if r.Super.FeatureIncompat&FeatureZtailpacking == 0 {
+				return corrupt(hpos, what, "inline pcluster without the ztailpacking feature")
+			}
+			m.idataSize = int64(binary.LittleEndian.Uint16(h[2:]))
+		}
+		if e.Layout == LayoutCompressedCompact && (m.advise&adviseBigPcl1 == 0) != (m.advise&adviseBigPcl2 == 0) {
+			return corrupt(hpos, what, "big pcluster head1/head2 flags differ")
+		}
+	}
+	if m.lcb > maxLclusterBits || e.Layout == LayoutCompressedCompact && m.lcb > 14 {
+		return unsupported(hpos, what, "logical cluster size 2^%d", m.lcb)
+	}
+	if e.Layout == LayoutCompressedFull {
+		m.ebase = hpos + 16
+	} else {
+		m.ebase = hpos + 8
+		m.totalidx = (e.Size + m.bs - 1) / m.bs
+		m.c4init = ((32 - m.ebase%32) / 4) & 7
+		if m.advise&adviseCompacted2B != 0 && m.c4init < m.totalidx {
+			m.c2 = (m.totalidx - m.c4init) / 16 * 16
+		}
+	}
+	if e.Size == 0 {
+		return nil
+	}
+	if m.idataSize > 0 {
+		last := (e.Size - 1) >> m.lcb
+		lc, err := m.load(last)
+		if err != nil {
+			return err
+		}
+		m.idataOff = lc.nextpack
+		head, _, err := m.findHead(e.Size - 1)
+		if err != nil {
+			return err
+		}
+		m.tailHead = head
+		if m.idataOff%m.bs+m.idataSize > m.bs {
+			return corrupt(m.idataOff, what, "inline pcluster of %d bytes crosses a block boundary", m.idataSize)
+		}
+	}
+	return nil
+}
+
+// meta returns n bytes of metadata at off, which must not cross a block
+// boundary, through a one-block cache.
+func (m *mapper) meta(off, n int64, what string) ([]byte, error) {
+	b := off / m.bs * m.bs
+	if off+n > b+m.bs {
+		return nil, corrupt(off, what, "%d bytes cross a block boundary", n)
+	}
+	if b != m.blkOff {
+		if err := m.r.stopped(off, what); err != nil {
+			return nil, err
+		}
+		if m.blk == nil {
+			m.blk = make([]byte, m.bs)
+		}
+		m.blkOff = -1
+		if err := m.r.readAt(m.blk, b, what); err != nil {
+			return nil, err
+		}
+		m.blkOff = b
+	}
+	return m.blk[off-b : off-b+n], nil
+}
+
+// lcluster is one decoded logical cluster index.
+type lcluster struct {
+	typ        uint8
+	clusterofs int64
+	pblk       int64
+	cblk       int64 // compressed block count (first nonhead of a big pcluster), else 0
+	nextpack   int64
+	off        int64 // image offset of the index, for errors
+}
+
+func (lc *lcluster) head() bool { return lc.typ != ltNonhead }
+
+func (m *mapper) load(lcn int64) (lcluster, error) {
+	var lc lcluster
+	var err error
+	if m.e.Layout == LayoutCompressedFull {
+		lc, err = m.loadFull(lcn)
+	} else {
+		lc, err = m.loadCompact(lcn)
+	}
+	if err != nil {
+		return lc, err
+	}
+	if lc.head() && lc.clusterofs >= 1<<m.lcb {
+		return lc, corrupt(lc.off, "lcluster index of "+m.e.Path, "cluster offset %d", lc.clusterofs)
+	}
+	return lc, nil
+}
+
+func (m *mapper) loadFull(lcn int64) (lcluster, error) {
+	pos := m.ebase + lcn*8
+	b, err := m.meta(pos, 8, "lcluster index of "+m.e.Path)
+	if err != nil {
+		return lcluster{}, err
+	}
+	le := binary.LittleEndian
+	adv := le.Uint16(b[0:])
+	lc := lcluster{typ: uint8(adv & 3), nextpack: pos + 8, off: pos}
+	if lc.typ == ltNonhead {
+		d0 := le.Uint16(b[4:])
+		if d0&(1<<11) != 0 {
+			if m.advise&(adviseBigPcl1|adviseBigPcl2) == 0 {
+				return lc, corrupt(pos, "lcluster index of "+m.e.Path, "compressed block count without big pclusters")
+			}
+			lc.cblk = int64(d0 &^ (1 << 11))
+		}
+		return lc, nil
+	}
+	if adv&(1<<15) != 0 {
+		return lc, unsupported(pos, "lcluster index of "+m.e.Path, "partial reference (dedupe)")
+	}
+	lc.clusterofs = int64(le.Uint16(b[2:]))
+	lc.pblk = int64(le.Uint32(b[4:]))
+	return lc, nil
+}
+
+// decodeBits reads the encodebits-wide value at bit pos of in.
+func decodeBits(lobits uint, in []byte, pos uint) (lo uint32, typ uint8) {
+	var w [4]byte
+	copy(w[:], in[pos/8:])
+	v := binary.LittleEndian.Uint32(w[:]) >> (pos & 7)
+	return v & (1<<lobits - 1), uint8(v>>lobits) & 3
+}
+
+func (m *mapper) loadCompact(lcn int64) (lcluster, error) {
+	what := "lcluster index of " + m.e.Path
+	if lcn >= m.totalidx {
+		return lcluster{}, corrupt(m.ebase, what, "logical cluster %d of %d", lcn, m.totalidx)
+	}
+	pos := m.ebase
+	shift := uint(2)
+	rest := lcn
+	if rest >= m.c4init {
+		pos += m.c4init * 4
+		rest -= m.c4init
+		if rest < m.c2 {
+			shift = 1
+		} else {
+			pos += m.c2 * 2
+			rest -= m.c2
+		}
+	}
+	pos += rest << shift
+	var vcnt int64
+	switch {
+	case shift == 2:
+		vcnt = 2
+	case m.lcb <= 12:
+		vcnt = 16
+	default:
+		return lcluster{}, unsupported(pos, what, "2-byte compact indexes with logical clusters of 2^%d", m.lcb)
+	}
+	packSize := vcnt << shift
+	packStart := pos / packSize * packSize
+	in, err := m.meta(packStart, packSize, what)
+	if err != nil {
+		return lcluster{}, err
+	}
+	lc := lcluster{nextpack: packStart + packSize, off: pos}
+	lobits := max(m.lcb, 12)
+	encodebits := uint((packSize - 4) * 8 / vcnt)
+	i := int((pos - packStart) >> shift)
+	lo, typ := decodeBits(lobits, in, encodebits*uint(i))
+	lc.typ = typ
+	big := m.advise&adviseBigPcl1 != 0
+	if typ == ltNonhead {
+		if lo&(1<<11) != 0 {
+			if !big {
+				return lc, corrupt(pos, what, "compressed block count without big pclusters")
+			}
+			lc.cblk = int64(lo &^ (1 << 11))
+		}
+		return lc, nil
+	}
+	lc.clusterofs = int64(lo)
+	nblk := int64(0)
+	if !big {
+		nblk = 1
+		for i > 0 {
+			i--
+			lo, typ := decodeBits(lobits, in, encodebits*uint(i))
+			if typ == ltNonhead {
+				i -= int(lo)
+			}
+			if i >= 0 {
+				nblk++
+			}
+		}
+	} else {
+		for i > 0 {
+			i--
+			lo, typ := decodeBits(lobits, in, encodebits*uint(i))
+			if typ == ltNonhead {
+				if lo&(1<<11) != 0 {
+					i--
+					nblk += int64(lo &^ (1 << 11))
+					continue
+				}
+				if lo <= 1 {
+					return lc, corrupt(pos, what, "big pcluster delta %d", lo)
+				}
+				i -= int(lo) - 2
+				continue
+			}
+			nblk++
+		}
+	}
+	lc.pblk = int64(binary.LittleEndian.Uint32(in[packSize-4:])) + nblk
+	return lc, nil
+}
+
+// maxSteps bounds the logical clusters one extent may span.
+func (m *mapper) maxSteps() int64 { return maxDecoded>>m.lcb + 2 }
+
+// findHead returns the lcn and index of the head of the extent holding
+// file offset off.
+func (m *mapper) findHead(off int64) (int64, lcluster, error) {
+	lcn := off >> m.lcb
+	lc, err := m.load(lcn)
+	if err != nil {
+		return 0, lc, err
+	}
+	if lc.head() && off&(1<<m.lcb-1) >= lc.clusterofs {
+		return lcn, lc, nil
+	}
+	for l := lcn - 1; ; l-- {
+		if l < 0 || lcn-l > m.maxSteps() {
+			return 0, lc, corrupt(lc.off, "lcluster index of "+m.e.Path, "no head cluster for offset %d", off)
+		}
+		if lc, err = m.load(l); err != nil {
+			return 0, lc, err
+		}
+		if lc.head() {
+			return l, lc, nil
+		}
+	}
+}
+
+// at returns the extent holding file offset off (0 <= off < size).
+func (m *mapper) at(off int64) (Extent, error) {
+	e := m.e
+	switch e.Layout {
+	case LayoutFlatPlain, LayoutFlatInline:
+		tail := e.Size
+		if e.Layout == LayoutFlatInline {
+			tail = ((e.Size+m.bs-1)/m.bs - 1) * m.bs
+			if off >= tail {
+				x := Extent{Off: tail, Len: e.Size - tail, Phys: e.DataOff(), Stored: e.Size - tail, Inline: true}
+				if x.Phys%m.bs+x.Len > m.bs {
+					return x, corrupt(x.Phys, "inline data of "+e.Path, "%d bytes cross a block boundary", x.Len)
+				}
+				if x.Phys+x.Len > m.r.end {
+					return x, newErr(x.Phys, "inline data of "+e.Path, ErrBounds)
+				}
+				return x, nil
+			}
+		}
+		start := off / pieceSize * pieceSize
+		n := min(pieceSize, tail-start)
+		return Extent{Off: start, Len: n, Phys: int64(e.iu)*m.bs + start, Stored: n}, nil
+	case LayoutChunkBased:
+		idx := off >> m.chunkBits
+		pos := m.chunkBase + idx*m.chunkUnit
+		b, err := m.meta(pos, m.chunkUnit, "chunk index of "+e.Path)
+		if err != nil {
+			return Extent{}, err
+		}
+		var blk uint32
+		if m.chunkUnit == 8 {
+			le := binary.LittleEndian
+			if le.Uint16(b[0:]) != 0 || le.Uint16(b[2:]) != 0 {
+				return Extent{}, unsupported(pos, "chunk index of "+e.Path, "device %d, high block bits %d", le.Uint16(b[2:]), le.Uint16(b[0:]))
+			}
+			blk = le.Uint32(b[4:])
+		} else {
+			blk = binary.LittleEndian.Uint32(b)
+		}
+		chunk := idx << m.chunkBits
+		within := (off - chunk) / pieceSize * pieceSize
+		start := chunk + within
+		n := min(pieceSize, int64(1)<<m.chunkBits-within, e.Size-start)
+		if blk == nullAddr {
+			return Extent{Off: start, Len: n, Phys: -1}, nil
+		}
+		phys := int64(blk)*m.bs + within
+		if phys+n > m.r.end {
+			return Extent{}, newErr(pos, "chunk index of "+e.Path, fmt.Errorf("%w: block %d", ErrBounds, blk))
+		}
+		return Extent{Off: start, Len: n, Phys: phys, Stored: n}, nil
+	}
+	return m.atCompressed(off)
+}
+
+func (m *mapper) atCompressed(off int64) (Extent, error) {
+	e := m.e
+	what := "lcluster index of " + e.Path
+	head, hl, err := m.findHead(off)
+	if err != nil {
+		return Extent{}, err
+	}
+	x := Extent{Off: head<<m.lcb + hl.clusterofs, Len: -1}
+	// The extent ends where the next head starts, or at the end of file.
+	var next lcluster
+	haveNext := false
+	for l := head + 1; l<<m.lcb < e.Size; l++ {
+		if l-head > m.maxSteps() {
+			return x, corrupt(hl.off, what, "extent longer than %d bytes", maxDecoded)
+		}
+		lc, err := m.load(l)
+		if err != nil {
+			return x, err
+		}
+		if l == head+1 {
+			next, haveNext = lc, true
+		}
+		if lc.head() {
+			x.Len = l<<m.lcb + lc.clusterofs - x.Off
+			break
+		}
+	}
+	if x.Len < 0 {
+		x.Len = e.Size - x.Off
+	}
+	x.Len = min(x.Len, e.Size-x.Off)
+	if x.Len <= 0 || x.Off+x.Len <= off || x.Off > off {
+		return x, corrupt(hl.off, what, "extent [%d, %d) does not hold offset %d", x.Off, x.Off+x.Len, off)
+	}
+	if x.Len > maxDecoded {
+		return x, corrupt(hl.off, what, "extent of %d decoded bytes", x.Len)
+	}
+	switch hl.typ {
+	case ltHead1:
+		x.Compressed, x.Algorithm = true, m.algs[0]
+	case ltHead2:
+		x.Compressed, x.Algorithm = true, m.algs[1]
+	}
+	if m.idataSize > 0 && head == m.tailHead {
+		x.Phys, x.Stored, x.Inline = m.idataOff, m.idataSize, true
+	} else {
+		blocks := int64(1)
+		big := hl.typ == ltHead1 && m.advise&adviseBigPcl1 != 0 || hl.typ != ltHead1 && m.advise&adviseBigPcl2 != 0
+		if big && haveNext && !next.head() {
+			if next.cblk == 0 {
+				return x, corrupt(next.off, what, "no compressed block count after a big pcluster's head")
+			}
+			blocks = next.cblk
+		}
+		x.Phys, x.Stored = hl.pblk*m.bs, blocks*m.bs
+		if hl.pblk >= m.r.end/m.bs || x.Stored > m.r.end-x.Phys {
+			return x, newErr(hl.off, what, fmt.Errorf("%w: pcluster at block %d of %d blocks", ErrBounds, hl.pblk, blocks))
+		}
+	}
+	if x.Stored > maxPcluster {
+		return x, corrupt(hl.off, what, "pcluster of %d bytes", x.Stored)
+	}
+	if !x.Compressed && x.Len > x.Stored {
+		return x, corrupt(hl.off, what, "uncompressed pcluster of %d bytes holds %d", x.Stored, x.Len)
+	}
+	if x.Inline && x.Phys+x.Stored > m.r.end {
+		return x, newErr(x.Phys, "inline pcluster of "+e.Path, ErrBounds)
+	}
+	return x, nil
+}
+
+// Extents yields the stored extents of e's data in file order: the raw
+// layout, for comparing files by their stored bytes. Holes are yielded
+// too. It works for every node with data (regular files, directories,
+// symlinks). After an error it yields nothing more.
+func (r *Reader) Extents(e *Entry) iter.Seq2[Extent, error] {
+	return func(yield func(Extent, error) bool) {
+		if e.Size == 0 {
+			return
+		}
+		m, err := r.newMapper(e)
+		if err != nil {
+			yield(Extent{}, err)
+			return
+		}
+		for pos := int64(0); pos < e.Size; {
+			x, err := m.at(pos)
+			if err != nil {
+				yield(Extent{}, err)
+				return
+			}
+			if !yield(x, nil) {
+				return
+			}
+			pos = x.Off + x.Len
+		}
+	}
+}
+
+// ReadExtent decodes extent x into dst (grown if too short) and returns
+// the x.Len decoded bytes.
+func (r *Reader) ReadExtent(dst []byte, x Extent) ([]byte, error) {
+	return r.readExtent(dst, nil, x)
+}
+
+func (r *Reader) readExtent(dst, scratch []byte, x Extent) ([]byte, error) {
+	const what = "extent"
+	if x.Len < 0 || x.Len > maxDecoded || x.Stored < 0 || x.Stored > maxPcluster && x.Compressed {
+		return nil, corrupt(x.Phys, what, "%d bytes stored as %d", x.Len, x.Stored)
+	}
+	if cap(dst) < int(x.Len) {
+		dst = make([]byte, x.Len)
+	}
+	dst = dst[:x.Len]
+	if err := r.stopped(x.Phys, what); err != nil {
+		return nil, err
+	}
+	switch {
+	case x.Hole():
+		clear(dst)
+		return dst, nil
+	case !x.Compressed:
+		if err := r.readAt(dst, x.Phys, "data"); err != nil {
+			return nil, err
+		}
+		return dst, nil
+	case x.Algorithm != LZ4:
+		return nil, unsupported(x.Phys, "pcluster", "%v compression", x.Algorithm)
+	}
+	if r.Super.FeatureIncompat&FeatureZeroPadding == 0 {
+		return nil, unsupported(x.Phys, "pcluster", "lz4 without zero padding (legacy-compress images)")
+	}
+	if int64(cap(scratch)) < x.Stored {
+		scratch = make([]byte, x.Stored)
+	}
+	src := scratch[:x.Stored]
+	if err := r.readAt(src, x.Phys, "pcluster"); err != nil {
+		return nil, err
+	}
+	// The encoded bytes end the pcluster; zeros pad its first block.
+	margin := 0
+	for margin < len(src) && margin < int(r.bs) && src[margin] == 0 {
+		margin++
+	}
+	if margin == len(src) || margin == int(r.bs) {
+		return nil, corrupt(x.Phys, "pcluster", "first block all zeros")
+	}
+	n, err := lz4.UncompressBlock(src[margin:], dst)
+	if err != nil {
+		return nil, newErr(x.Phys, "lz4 pcluster", err)
+	}
+	if n != len(dst) {
+		return nil, corrupt(x.Phys, "lz4 pcluster", "decoded %d bytes, want %d", n, len(dst))
+	}
+	return dst, nil
+}

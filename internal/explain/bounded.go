@@ -2,6 +2,7 @@ package explain
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -101,4 +102,23 @@ func skipBuffered(br *bufio.Reader, n int64) (int64, error) {
 		}
 	}
 	return done, nil
+}
+
+// cstringSink passes to its valueSink the bytes before the first NUL (a
+// GNU long name is NUL-terminated within its data).
+type cstringSink struct {
+	v    *valueSink
+	done bool
+}
+
+func (c *cstringSink) Write(p []byte) (int, error) {
+	if c.done {
+		return len(p), nil
+	}
+	if i := bytes.IndexByte(p, 0); i >= 0 {
+		c.done = true
+		c.v.Write(p[:i])
+		return len(p), nil
+	}
+	return c.v.Write(p)
 }

@@ -143,13 +143,10 @@ func (t *tarIter) Next() (*member, io.Reader, error) {
 			continue
 		case 'L', 'K':
 			var v valueSink
-			if err := t.copyData(&v, size); err != nil {
+			if err := t.copyData(&cstringSink{v: &v}, size); err != nil {
 				return nil, nil, fmt.Errorf("offset %d: GNU long name: %w", hdrOff, err)
 			}
 			s := v.String()
-			if i := strings.IndexByte(s, 0); i >= 0 && v.h == nil {
-				s = s[:i]
-			}
 			if typ == 'L' {
 				ext.longName = &s
 			} else {
@@ -190,6 +187,8 @@ func (t *tarIter) Next() (*member, io.Reader, error) {
 }
 
 // member builds the member of a header and the extended headers before it.
+// Its texts are bounded already: header fields are short, and extended
+// header values were kept as bounded does.
 func (t *tarIter) member(blk *[512]byte, typ byte, size, off int64, ext *tarExtended) (*member, error) {
 	str := func(lo, hi int) string {
 		b := blk[lo:hi]
@@ -285,13 +284,13 @@ func (t *tarIter) member(blk *[512]byte, typ byte, size, off int64, ext *tarExte
 			size = v
 		}
 	}
-	m := &member{name: bounded(name), size: size, off: off}
+	m := &member{name: name, size: size, off: off}
 	m.add("type", tarType(typ))
 	m.add("mode", fmt.Sprintf("%04o", mode&0o7777))
-	m.add("uid", bounded(suid))
-	m.add("gid", bounded(sgid))
-	m.add("uname", bounded(uname))
-	m.add("gname", bounded(gname))
+	m.add("uid", suid)
+	m.add("gid", sgid)
+	m.add("uname", uname)
+	m.add("gname", gname)
 	m.add("mtime", smtime)
 	if satime != "" {
 		m.add("atime", satime)
@@ -300,7 +299,7 @@ func (t *tarIter) member(blk *[512]byte, typ byte, size, off int64, ext *tarExte
 		m.add("ctime", sctime)
 	}
 	if link != "" {
-		m.add("linkname", bounded(link))
+		m.add("linkname", link)
 	}
 	if typ == '3' || typ == '4' {
 		maj, _ := tarNumber(blk[329:337])

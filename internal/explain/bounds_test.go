@@ -86,6 +86,9 @@ func checkBounds(t *testing.T, a, b Input, opts Options) boundedRun {
 	if run.alloc > boundAlloc {
 		t.Errorf("allocated %s in all, want under %s", budget.Size(int64(run.alloc)), budget.Size(boundAlloc))
 	}
+	if run.bud.Peak() == 0 {
+		t.Error("nothing was charged to the budget")
+	}
 	if run.bud.Peak() > boundLimit {
 		t.Errorf("budget peak %d over its limit %d", run.bud.Peak(), boundLimit)
 	}
@@ -244,8 +247,19 @@ func TestBoundTarLongNames(t *testing.T) {
 // n section headers covering it (all the same range, or each shifted by
 // one byte) and a section name table.
 func elfWithSections(data []byte, n int, shifted bool) []byte {
+	return elfWithNames(data, n, shifted, "")
+}
+
+// elfWithNames is elfWithSections with the data sections named by a name
+// of their own, when not empty.
+func elfWithNames(data []byte, n int, shifted bool, name string) []byte {
 	const ehsize, shentsize = 64, 64
 	names := []byte("\x00.rodata\x00.shstrtab\x00")
+	nameOff := uint32(1)
+	if name != "" {
+		nameOff = uint32(len(names))
+		names = append(append(names, name...), 0)
+	}
 	dataOff := int64(ehsize)
 	namesOff := dataOff + int64(len(data))
 	shoff := (namesOff + int64(len(names)) + 7) &^ 7
@@ -268,7 +282,7 @@ func elfWithSections(data []byte, n int, shifted bool) []byte {
 		if shifted {
 			off, size = dataOff+int64(i), int64(len(data)-i)
 		}
-		le.PutUint32(sh[0:], 1) // .rodata
+		le.PutUint32(sh[0:], nameOff) // .rodata
 		le.PutUint32(sh[4:], uint32(elf_SHT_PROGBITS))
 		le.PutUint64(sh[8:], 2) // SHF_ALLOC
 		le.PutUint64(sh[0x18:], uint64(off))
@@ -314,6 +328,23 @@ func TestBoundELFOverlappingSections(t *testing.T) {
 				t.Errorf("the differing strings are not shown:\n%s", run.r.Text(4096))
 			}
 		})
+	}
+}
+
+// TestBoundELFSectionNames: 300 section headers all named by one name of
+// 900 KB. debug/elf makes a copy of the name for each (270 MB): the
+// headers and names are charged before it reads them, and the budget
+// refuses.
+func TestBoundELFSectionNames(t *testing.T) {
+	var in [2]Input
+	for side := range in {
+		raw := elfWithNames([]byte{byte(side)}, 300, false, strings.Repeat("n", 900_000))
+		in[side] = memInput("lib.so.zst", zstdOf(t, func(w io.Writer) { w.Write(raw) }))
+	}
+	run := checkBounds(t, in[0], in[1], Options{})
+	var ee *budget.ExceededError
+	if !errors.As(run.err, &ee) || !strings.Contains(ee.What, "ELF headers") || ee.N < 300*900_000 {
+		t.Errorf("want the section names refused, got %v", run.err)
 	}
 }
 

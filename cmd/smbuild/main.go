@@ -1,135 +1,49 @@
 // Command smbuild is the reproducible-build driver: it builds the checked-out
 // commit of a live-ISO project inside a builder container pinned by digest,
-// and `smbuild verify` builds it twice, under deliberately different
-// conditions, and compares the two ISOs with the isodiff library, in
-// process, writing a diagnosis when they differ.
+// and `smbuild verify` builds it twice, build b under deliberately different
+// conditions (host name, source path, umask, clock, CPUs, user, HOME,
+// locale, time zone; each on unless the configuration switches it off with
+// a reason), and compares the two ISOs with the isodiff library, in process,
+// writing a diagnosis when they differ. `smbuild release` verifies and
+// gathers the ISO, SHA256SUMS and BUILD_INFO to publish; `smbuild check`
+// builds once against a published SHA256SUMS and diagnoses a mismatch
+// against the published ISO.
 //
 // Usage:
 //
-//	smbuild build  [flags]   one build into OUT/<commit>/
-//	smbuild verify [flags]   two builds into OUT/<commit>/build-a and build-b,
-//	                         then compare; a diagnosis goes to OUT/<commit>/diagnosis
+//	smbuild build   [flags]   one build into OUT/<commit>/build
+//	smbuild verify  [flags]   two builds into OUT/<commit>/build-a and build-b,
+//	                          then compare; a diagnosis goes to OUT/<commit>/diagnosis
+//	smbuild release [flags]   verify, then OUT/<commit>/release
+//	smbuild check --sums FILE|URL [--reference ISO] [flags]
+//	                          one build into OUT/<commit>/check/build against the
+//	                          published sums; a diagnosis into OUT/<commit>/check/diagnosis
 //
-// Flags (both commands):
+// Flags:
 //
 //	--src DIR      the git work tree to build (default .; its top level is used)
-//	--config DIR   the config folder (default SRC/config)
-//	--out DIR      where output folders go (default SRC/output)
+//	--config DIR   the config folder (default: the first of SRC/config,
+//	               TOP/config, TOP/linux/build/config that exists)
+//	--out DIR      where output folders go (default CONFIG/../output)
 //	--docker PATH  the docker client to run (default docker)
 //	--allow-dirty  build even with uncommitted changes or untracked (not
-//	               ignored) files; the output root is not counted
+//	               ignored) files; the output root is not counted; not for release
 //	--tail N       lines of a failed build's log to print (default 40)
-//	--sequential   verify only: run build b after build a, not alongside it
+//	--sequential   verify, release: run build b after build a, not alongside it
+//	--volume SRC:TARGET[:ro], --env NAME[=VALUE], --image REF
+//	               runner settings: mounts (an apt cache volume), extra
+//	               environment (a proxy), the builder image override (also
+//	               SMBUILD_BUILDER_IMAGE)
 //
-// Exit status: 0 the build succeeded / the two builds are identical; 1 the
-// two builds differ (verify); 2 trouble: bad config, unpinned image, a failed
-// build, an interruption, or anything else that stopped smbuild from
-// answering.
+// Exit status: 0 the build succeeded / the two builds are identical / the
+// build has the published sum; 1 they differ; 2 trouble: bad config,
+// unpinned image, a variation that cannot be made, a failed build or pull,
+// an interruption, or anything else that stopped smbuild from answering.
 //
-// # Configuration
-//
-// smbuild reads, from the config folder of the source:
-//
-//   - *.conf, in name order: BUILDER_IMAGE (required), BUILD_COMMAND
-//     (required), and optionally BUILD_SHELL, BUILDER_NETWORK,
-//     BUILDER_PRIVILEGED and TOOLCHAIN_SUBMODULE. Every other assignment
-//     (the derivative selection, mksquashfs options, ...) is passed to the
-//     build command as an environment variable. A name may be set once across
-//     all *.conf files.
-//   - snapshot-pin.env (required): SNAPSHOT_TIMESTAMP=YYYYMMDDTHHMMSSZ, the
-//     pinned package snapshot; a real UTC time, not in the future.
-//   - source-date-epoch.env (optional): SOURCE_DATE_EPOCH=<seconds>,
-//     overriding the commit time (git log -1 --format=%ct).
-//
-// All three use one KEY=VALUE format, a strict subset of POSIX shell
-// assignments (so `. file` in sh means the same): UTF-8, LF line ends; blank
-// lines and lines starting with # are ignored; NAME=VALUE from the first
-// column, NAME matching [A-Za-z_][A-Za-z0-9_]*, no blanks around =, no
-// export; VALUE empty, unquoted (only A-Z a-z 0-9 _ @ % + = : , . / -),
-// '...' (anything but ' and control characters, literal) or "..." (anything
-// but " \ $ ` and control characters, literal); after it only blanks and an
-// optional # comment. Every value is checked, and every problem is reported
-// as file:line: message, before anything runs.
-//
-// The values:
-//
-//	BUILDER_IMAGE       name[:tag]@sha256:<64 hex> (pulled if absent), or a
-//	                    local image id sha256:<64 hex> (never pulled). A tag
-//	                    alone is refused: it can be moved to other content.
-//	BUILD_COMMAND       the command run in the container, split on spaces (no
-//	                    quoting; put anything longer in a script in the source)
-//	BUILD_SHELL         an absolute path, e.g. /bin/sh. When set, smbuild runs
-//	                    SHELL -c 'umask "$UMASK" && exec "$@" 2>&1' smbuild-build
-//	                    BUILD_COMMAND..., so the umask is applied for the build
-//	                    (and the order of its output and errors is kept).
-//	                    Leave it unset for an image without a shell; the build
-//	                    command must then apply $UMASK itself.
-//	BUILDER_NETWORK     default | none (no network in the container)
-//	BUILDER_PRIVILEGED  no | yes (docker run --privileged, for builds that
-//	                    mount, chroot or use loop devices)
-//	TOOLCHAIN_SUBMODULE the submodule whose commit BUILD_INFO records as the
-//	                    toolchain; needed only when there are several
-//
-// Names that smbuild sets itself (SOURCE_DATE_EPOCH, SNAPSHOT_TIMESTAMP, TZ,
-// LC_ALL, LANG, LANGUAGE, UMASK, HOSTNAME), unknown names starting with
-// BUILD_, BUILDER_ or SMBUILD_, and near misses of smbuild's own names are
-// refused.
-//
-// # The build
-//
-// Each build runs `docker run --rm --init` with a unique --name, the source
-// bind-mounted read-only and used as working directory, an empty output
-// folder bind-mounted at /output (the output root is masked with an empty
-// tmpfs inside the source mount when it lies there, so builds never see
-// other output), and this environment: LC_ALL=C.UTF-8, TZ=UTC,
-// SOURCE_DATE_EPOCH, SNAPSHOT_TIMESTAMP, UMASK, then the other *.conf
-// assignments. The build command must leave exactly one *.iso at the top of
-// /output. smbuild then writes SHA256SUMS and BUILD_INFO beside it; the
-// container's output, which is also streamed to the terminal with a "[a] "
-// or "[b] " prefix, is kept in build.log there. On failure smbuild prints the
-// last lines of that log and, when they are not all among them, the last
-// lines the build wrote to standard error (docker delivers the two streams
-// separately, so their relative order is not exact unless the build merges
-// them; the BUILD_SHELL wrapper does). Files the build writes belong to the
-// container's user: root, unless Docker runs rootless.
-//
-// The two verify builds differ in what must not matter:
-//
-//	             build a (and `smbuild build`)   build b
-//	host name    smbuild-a                       smbuild-variant-b.invalid
-//	source path  /source                         /build/variant-b/source
-//	umask        0022                            0002
-//	start time   (whatever it is)                (a little later or alongside)
-//
-// TZ is not varied: it is pinned. The umask cannot be set by docker run
-// itself, and an image made from one static binary has no shell to set it;
-// so smbuild passes it as UMASK and applies it through BUILD_SHELL when the
-// image has one (the derivative-maker image does), and otherwise relies on
-// the build command to apply UMASK (the test builder does).
-//
-// Ctrl-C (SIGINT) or SIGTERM stops both builds: smbuild removes their
-// containers with docker rm --force, makes sure they are gone, and exits 2.
-//
-// # BUILD_INFO
-//
-// KEY=VALUE lines in the format above, so that sh can source it and smbuild
-// can parse it. It names nothing of the host: no host name, no host path, no
-// user; the host names and container paths it records are smbuild's fixed
-// variant values. Keys: BUILD_INFO_FORMAT (1), COMMIT, SOURCE_DIRTY (no|yes),
-// SOURCE_DATE_EPOCH, SOURCE_DATE_EPOCH_FROM (commit, or the overriding file),
-// SNAPSHOT_TIMESTAMP, BUILDER_IMAGE (as configured), BUILDER_IMAGE_ID (the
-// local image id it resolved to), TOOLCHAIN_SUBMODULE and TOOLCHAIN_COMMIT
-// (none when the source has no submodule), SUBMODULES (path@commit ...),
-// BUILD_COMMAND, BUILD_VARIANT, BUILD_HOSTNAME, BUILD_SOURCE_PATH,
-// BUILD_UMASK, ISO, ISO_SHA256, BUILD_START and BUILD_END (UTC, RFC 3339).
-//
-// # Docker
-//
-// smbuild runs the docker CLI rather than calling the Engine API: no new
-// dependency, the same engine, context, TLS settings and credentials as the
-// user's own docker commands, API version negotiation done by the CLI, and
-// docker run already attaches, streams and returns the container's exit
-// status. The engine must see the same file system as smbuild (bind mounts).
+// The configuration format, the container contract, what each variation
+// does and why (libfaketime for the clock: a time namespace cannot move the
+// wall clock), the BUILD_INFO keys and the output layout are described in
+// README.md beside this file.
 package main
 
 import (

@@ -304,3 +304,41 @@ func TestLeftoverContainersRemoved(t *testing.T) {
 		t.Errorf("containers still there: %v", left)
 	}
 }
+
+// TestExampleWorkflow: every smbuild command of the example workflow
+// parses (the flags exist and fit the command): run in a folder that is no
+// git work tree, each gets as far as reading the source.
+func TestExampleWorkflow(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "examples", "gitea-verify.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmds [][]string
+	lines := strings.Split(string(data), "\n")
+	for i := 0; i < len(lines); i++ {
+		l := strings.TrimSpace(lines[i])
+		if !strings.HasPrefix(l, "smbuild ") {
+			continue
+		}
+		for strings.HasSuffix(l, `\`) && i+1 < len(lines) {
+			i++
+			l = strings.TrimSuffix(l, `\`) + " " + strings.TrimSpace(lines[i])
+		}
+		// The shell expands ${HTTP_PROXY:+...} to nothing without a proxy.
+		if j := strings.Index(l, "${HTTP_PROXY:+"); j >= 0 {
+			l = l[:j]
+		}
+		cmds = append(cmds, strings.Fields(l)[1:])
+	}
+	if len(cmds) != 2 || cmds[0][0] != "verify" || cmds[1][0] != "release" {
+		t.Fatalf("the workflow's smbuild commands: %q", cmds)
+	}
+	dir := t.TempDir()
+	for _, c := range cmds {
+		args := append(c, "--src", dir)
+		r := smbuild_(t.Context(), args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "is not in a git work tree") {
+			t.Errorf("smbuild %s: want it to parse and stop at the source:\n%s", strings.Join(args, " "), r)
+		}
+	}
+}

@@ -35,7 +35,7 @@ func (a Algorithm) String() string {
 
 // Extent is one stored piece of a file's data: Len decoded bytes from file
 // offset Off, stored as Stored bytes at image offset Phys. Uncompressed
-// data is cut into pieces of at most 1 MiB; a compressed extent is one
+// data is cut into pieces of at most 64 KiB; a compressed extent is one
 // physical cluster (pcluster). Two files whose extents have the same Off,
 // Len, Stored, Compressed and Algorithm and equal stored bytes hold the
 // same bytes there (given the same FeatureZeroPadding).
@@ -54,7 +54,7 @@ func (x Extent) Hole() bool { return x.Phys < 0 }
 
 // Limits on extents.
 const (
-	pieceSize       = 1 << 20  // uncompressed extents are cut at this size
+	pieceSize       = 64 << 10 // uncompressed extents are cut at this size
 	maxPcluster     = 1 << 20  // stored bytes of one pcluster (Z_EROFS_PCLUSTER_MAX_SIZE)
 	maxDecoded      = 12 << 20 // decoded bytes of one pcluster (Z_EROFS_PCLUSTER_MAX_DSIZE)
 	maxLclusterBits = 20

@@ -1,0 +1,341 @@
+// Package erofsdiff compares two EROFS images read in place (any
+// io.ReaderAt: a file, or an io.SectionReader over the ISO that holds
+// them), as sqfsdiff does for squashfs.
+//
+// It works in the order a person would, cheap to expensive:
+//   - Superblock: every on-disk field, by name; fields that only record
+//     where things were placed (block counts, table addresses, the root's
+//     nid, the checksum) are reported apart, as derived.
+//   - Metadata: one merge-walk of the two trees (both yield nodes in
+//     tree.Compare order), comparing type, full mode, owner, size, mtime,
+//     symlink target, device numbers, xattrs and link count, and writing the
+//     unified diff of the two listings as it goes. Nothing but the stack of
+//     open directories is held in memory.
+//   - Content: regular files present in both images are compared extent
+//     by extent. When both files cut their data at the same offsets (same
+//     size, block size and compression settings, the usual case for two
+//     builds of one tree), an extent whose stored (compressed) bytes are
+//     identical is identical without decompressing anything, and only the
+//     extents whose stored bytes differ are decoded; their spans are kept,
+//     so an explanation can read just those. Otherwise both files are
+//     decoded as streams and compared to the first differing byte.
+//
+// Files are matched by path, never by nid: nids and block addresses differ
+// between two builds of the same tree.
+package erofsdiff
+
+import (
+	"context"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/isodiff/isodiff/erofs"
+	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/internal/treediff"
+	"github.com/isodiff/isodiff/report"
+)
+
+// Options control a comparison.
+type Options struct {
+	// Scope labels the findings, e.g. "erofs:/LiveOS/squashfs.img".
+	Scope string
+	// NameA and NameB head the listing diff.
+	NameA, NameB string
+	// IgnoreMtime leaves modification times out of the metadata comparison.
+	IgnoreMtime bool
+	// MaxListingDiffBytes caps the listing diff text (16 MiB if zero).
+	MaxListingDiffBytes int
+	// Workers is how many file pairs are compared at once (GOMAXPROCS if
+	// zero).
+	Workers int
+	// SameStored, when set, reports whether the n stored bytes at offset
+	// off (from each image's start) are known to be equal in both images
+	// without reading them: a caller that has compared the two images
+	// chunk by chunk already (isodiff's hashing pass) saves reading again
+	// the extents that sit at one offset in both. It must be exact.
+	SameStored func(off, n int64) bool
+	// Budget is charged for the findings kept (the readers charge their
+	// own). When it refuses one, the walk ends with the refusal.
+	Budget *budget.Budget
+	// Compared, when set, is told how many regular-file pairs have been
+	// compared so far, as the count grows (for progress reports).
+	Compared func(n int)
+}
+
+// Problem is an error met on one path while the comparison went on.
+type Problem struct {
+	Path string
+	Err  error
+}
+
+// MetadataResult is what Metadata found.
+type MetadataResult struct {
+	Findings    []report.Finding
+	ListingDiff string
+	Problems    []Problem
+}
+
+// Superblock compares the two superblocks field by field. It returns nil
+// when they agree.
+func Superblock(a, b *erofs.Reader, opts Options) []report.Finding {
+	var out []report.Finding
+	own, placed := field.Split(field.Diff(a.Super.Fields(), b.Super.Fields()), superblockLayout)
+	if len(own) > 0 {
+		out = append(out, report.Finding{Scope: opts.Scope, Path: "superblock", Kind: report.KindHeader, Fields: own})
+	}
+	if len(placed) > 0 {
+		out = append(out, report.Finding{Scope: opts.Scope, Path: "superblock layout", Kind: report.KindHeader, Fields: placed, Derived: true})
+	}
+	return out
+}
+
+// superblockLayout tells the superblock fields that record counts and
+// where things were placed, and the checksum over them: they change
+// whenever the content does, so they are reported apart, as following from
+// the other differences.
+func superblockLayout(name string) bool {
+	switch name {
+	case "checksum", "inodes", "blocks", "meta_blkaddr", "xattr_blkaddr", "root_nid":
+		return true
+	}
+	return false
+}
+
+func (o Options) treeOptions() treediff.Options {
+	return treediff.Options{IgnoreMtime: o.IgnoreMtime, IgnoreDirSize: true}
+}
+
+// walker returns the next function of a walk of r that runs ahead in its
+// own goroutine (see treediff.Prefetch), and the function that stops it.
+func walker(r *erofs.Reader) (func() (*erofs.Entry, error), func()) {
+	return treediff.Prefetch(r.Walk().Next, 256)
+}
+
+func node(e *erofs.Entry) *tree.Node { return &e.Node }
+
+// Metadata merge-walks both trees and reports added, removed and changed
+// nodes, with the unified diff of the two listings. A walk error ends the
+// walk (the rest of the tree cannot be paired reliably) and is returned
+// with what was found so far.
+func Metadata(ctx context.Context, a, b *erofs.Reader, opts Options) (*MetadataResult, error) {
+	meta, _, err := compare(ctx, a, b, opts, true, false)
+	return meta, err
+}
+
+// ContentResult is what Content found.
+type ContentResult struct {
+	Findings []report.Finding
+	// Pairs holds, for each finding, the two entries compared, so a caller
+	// can open them again to explain the difference.
+	Pairs [][2]*erofs.Entry
+	// Spans holds, for each finding, the byte ranges outside which the two
+	// files are proven equal (their stored extents are equal), so that an
+	// explanation need only read those; nil when not known (sizes, extent
+	// boundaries or codecs differ). They are whole extents, a superset of
+	// the differences.
+	Spans    [][]report.Range
+	Problems []Problem
+	// Compared counts regular-file pairs compared; SameByRaw counts those
+	// proven identical from their compressed bytes alone.
+	Compared, SameByRaw int
+	// KnownStored counts the stored bytes (per image) found equal through
+	// Options.SameStored, without reading them.
+	KnownStored int64
+}
+
+// Content compares the bytes of every regular file present in both images.
+// A file that cannot be read is recorded as a Problem and the walk goes on;
+// a walk error ends it and is returned.
+func Content(ctx context.Context, a, b *erofs.Reader, opts Options) (*ContentResult, error) {
+	_, content, err := compare(ctx, a, b, opts, false, true)
+	return content, err
+}
+
+// Compare does what Metadata and Content do, in one merge-walk of the two
+// trees: each image's metadata is read once.
+func Compare(ctx context.Context, a, b *erofs.Reader, opts Options) (*MetadataResult, *ContentResult, error) {
+	return compare(ctx, a, b, opts, true, true)
+}
+
+// compare merge-walks the two trees once. The walk runs in one goroutine:
+// it compares metadata as it goes (doMeta) and hands runs of consecutive
+// regular-file pairs to opts.Workers comparers (default GOMAXPROCS) so that
+// decoding is spread over the cores (doContent). Findings come
+// back in walk order.
+func compare(ctx context.Context, a, b *erofs.Reader, opts Options, doMeta, doContent bool) (*MetadataResult, *ContentResult, error) {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan contentJob, workers)
+	results := make(chan contentResult, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			cmp := newComparer(a, b, opts.SameStored, opts.Budget)
+			defer cmp.release()
+			for j := range jobs {
+				results <- cmp.run(ctx, j, opts.Scope)
+			}
+		})
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	lister := treediff.Lister{Scope: opts.Scope, Opts: opts.treeOptions(), Budget: opts.Budget,
+		Diff: treediff.Unified{NameA: opts.NameA, NameB: opts.NameB, MaxBytes: opts.MaxListingDiffBytes}}
+	walkErr := make(chan error, 1)
+	go func() {
+		defer close(jobs)
+		seen := map[[2]uint64]bool{} // hard-linked inode pairs already queued
+		nextA, stopA := walker(a)
+		defer stopA()
+		nextB, stopB := walker(b)
+		defer stopB()
+		job := contentJob{}
+		send := func() bool {
+			if len(job.pairs) == 0 {
+				return true
+			}
+			select {
+			case jobs <- job:
+			case <-ctx.Done():
+				return false
+			}
+			job = contentJob{seq: job.seq + 1}
+			return true
+		}
+		err := treediff.Merge(ctx, nextA, nextB, node, func(ea, eb *erofs.Entry, inA, inB bool) error {
+			if doMeta {
+				treediff.VisitPair(&lister, ea, eb, inA, inB, node)
+				if lister.Err != nil {
+					return lister.Err
+				}
+			}
+			if !doContent || !inA || !inB || !ea.Mode.IsRegular() || !eb.Mode.IsRegular() {
+				return nil
+			}
+			if ea.Nlink > 1 || eb.Nlink > 1 {
+				key := [2]uint64{ea.Inode, eb.Inode}
+				if seen[key] {
+					return nil
+				}
+				seen[key] = true
+			}
+			job.pairs = append(job.pairs, [2]*erofs.Entry{ea, eb})
+			if len(job.pairs) == contentJobSize && !send() {
+				return ctx.Err()
+			}
+			return nil
+		})
+		if err == nil && !send() {
+			err = ctx.Err()
+		}
+		walkErr <- err
+	}()
+
+	// Collect in walk order: results arrive in any order.
+	res := &ContentResult{}
+	pending := map[int]contentResult{}
+	next := 0
+	var budgetErr error
+	for r := range results {
+		if budgetErr != nil {
+			continue // drain: the walk is being cancelled
+		}
+		held := int64(0)
+		for i := range r.findings {
+			held += treediff.FindingSize(&r.findings[i]) + 16*int64(len(r.spans[i])) + 64
+		}
+		for _, p := range r.problems {
+			held += int64(len(p.Path)+len(p.Err.Error())) + 64
+		}
+		if err := opts.Budget.Charge(held, "content findings of "+opts.Scope, -1); err != nil {
+			budgetErr = err
+			cancel()
+			continue
+		}
+		pending[r.seq] = r
+		for {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			res.Findings = append(res.Findings, r.findings...)
+			res.Pairs = append(res.Pairs, r.pairs...)
+			res.Spans = append(res.Spans, r.spans...)
+			res.Problems = append(res.Problems, r.problems...)
+			res.Compared += r.compared
+			if opts.Compared != nil {
+				opts.Compared(res.Compared)
+			}
+			res.SameByRaw += r.byRaw
+			res.KnownStored += r.knownStored
+		}
+	}
+	err := <-walkErr
+	if budgetErr != nil {
+		err = budgetErr
+	}
+	meta := &MetadataResult{Findings: lister.Findings, ListingDiff: lister.Diff.String()}
+	return meta, res, err
+}
+
+// contentJobSize is how many consecutive file pairs a worker takes at once.
+const contentJobSize = 64
+
+type contentJob struct {
+	seq   int
+	pairs [][2]*erofs.Entry
+}
+
+type contentResult struct {
+	seq             int
+	findings        []report.Finding
+	pairs           [][2]*erofs.Entry
+	spans           [][]report.Range
+	problems        []Problem
+	compared, byRaw int
+	knownStored     int64
+}
+
+// run compares a job's file pairs.
+func (c *comparer) run(ctx context.Context, j contentJob, scope string) contentResult {
+	r := contentResult{seq: j.seq}
+	before := c.knownStored
+	for _, p := range j.pairs {
+		if ctx.Err() != nil {
+			break
+		}
+		ea, eb := p[0], p[1]
+		r.compared++
+		diff, byRaw, err := c.compare(ctx, ea, eb)
+		if err != nil {
+			if ctx.Err() != nil {
+				break // cancelled, not a problem of this file
+			}
+			r.problems = append(r.problems, Problem{Path: ea.Path, Err: err})
+			continue
+		}
+		if byRaw {
+			r.byRaw++
+		}
+		if diff != nil {
+			r.findings = append(r.findings, report.Finding{Scope: scope, Path: ea.Path, Kind: report.KindContent, Type: "-", Content: diff})
+			r.pairs = append(r.pairs, p)
+			var spans []report.Range
+			if !c.spansLost {
+				spans = slices.Clone(c.spans)
+			}
+			r.spans = append(r.spans, spans)
+		}
+	}
+	r.knownStored = c.knownStored - before
+	return r
+}

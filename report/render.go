@@ -27,6 +27,7 @@ const (
 	FileSqfsDiff       = "sqfs-diff.txt"
 	FileChecklist      = "checklist.md"
 	FileJSON           = "report.json"
+	FileHTML           = "report.html"
 )
 
 // WriteDir writes every report file into dir, creating it if needed. Each
@@ -49,6 +50,7 @@ func WriteDir(dir string, r *Report) error {
 		{FileSqfsDiff, WriteSqfsDiff},
 		{FileChecklist, WriteChecklist},
 		{FileJSON, WriteJSON},
+		{FileHTML, WriteHTML},
 	}
 	for _, f := range files {
 		if err := writeAtomic(filepath.Join(dir, f.name), func(w io.Writer) error { return f.write(w, r) }); err != nil {
@@ -526,7 +528,7 @@ func answer(r *Report) []shortAnswer {
 			}
 		default:
 			for _, c := range f.Fields {
-				a.what = append(a.what, c.Name)
+				a.what = append(a.what, shortChange(c))
 			}
 			if f.Content != nil && len(f.Content.Ranges) > 0 {
 				a.what = append(a.what, fmt.Sprintf("%d differing byte range(s) from byte %d", len(f.Content.Ranges), f.Content.FirstDiff))

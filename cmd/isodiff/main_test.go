@@ -27,13 +27,15 @@ func TestDemoPairDiffers(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errs)
 	}
-	// The short answer names each injected difference (testdata/make-demo.sh).
+	// The short answer names each injected difference (testdata/make-demo.sh),
+	// with its values.
 	for _, want := range []string{
-		"[primary volume descriptor]: volume_creation_date, volume_modification_date",
+		"[primary volume descriptor]: volume_creation_date 2024-03-01 12:00:00 -> 13:00:00, volume_modification_date 2024-03-01 12:00:00 -> 13:00:00",
+		"[mbr]: disk_signature 0xd1db83c9 -> 0x77ac887d",
 		"/.disk/info: content",
 		"/boot/grub/efi.img: content",
 		"/live/filesystem.squashfs > /etc/machine-id: content",
-		"/live/filesystem.squashfs > /usr/bin/helper: mode",
+		"/live/filesystem.squashfs > /usr/bin/helper: mode 4755 -> 0755 (-rwsr-xr-x -> -rwxr-xr-x)",
 		"/live/filesystem.squashfs > /usr/lib/demo/libdemo.so: content",
 		"/live/filesystem.squashfs > /usr/share/doc/demo/changelog.gz: content",
 		"/live/filesystem.squashfs > /var/log/build.log: content",

@@ -1,0 +1,33 @@
+package report
+
+import (
+	"testing"
+
+	"github.com/isodiff/isodiff/internal/field"
+)
+
+func TestShortChange(t *testing.T) {
+	for _, tc := range []struct {
+		c    field.Change
+		want string
+	}{
+		{field.Change{Name: "mode", A: "-rwsr-xr-x", B: "-rwxr-xr-x"}, "mode 4755 -> 0755 (-rwsr-xr-x -> -rwxr-xr-x)"},
+		{field.Change{Name: "mode", A: "drwxrwxrwt", B: "drwxr-xr-x"}, "mode 1777 -> 0755 (drwxrwxrwt -> drwxr-xr-x)"},
+		{field.Change{Name: "mode", A: "-rw-r-Sr--", B: "-rw-r--r--"}, "mode 2644 -> 0644 (-rw-r-Sr-- -> -rw-r--r--)"},
+		{field.Change{Name: "mtime", A: "2024-03-01 12:00:00 UTC", B: "2024-03-02 08:00:00 UTC"}, "mtime 2024-03-01 12:00:00 -> 2024-03-02 08:00:00"},
+		{field.Change{Name: "volume_creation_date", A: "2024-03-01T12:00:00.00+00:00", B: "2024-03-01T13:00:00.00+00:00"},
+			"volume_creation_date 2024-03-01 12:00:00 -> 13:00:00"},
+		// GUIDs that differ in one digit stay told apart.
+		{field.Change{Name: "disk_guid", A: "34323032-3330-4130-B130-303230303030", B: "34323032-3330-4130-B130-303330303030"},
+			"disk_guid ...B130-303230303030 -> ...B130-303330303030"},
+		{field.Change{Name: "volume_id", A: "DEBIAN 12", B: "DEBIAN_12"}, `volume_id "DEBIAN 12" -> DEBIAN_12`},
+		{field.Change{Name: "xattr user.x", A: "1", OnlyA: true}, "xattr user.x 1 -> (absent)"},
+		{field.Change{Name: "size", A: "40672", B: "19176"}, "size 40672 -> 19176"},
+		// Image-derived text stays on one line.
+		{field.Change{Name: "link_target", A: "a\nb", B: "c"}, `link_target "a\nb" -> c`},
+	} {
+		if got := shortChange(tc.c); got != tc.want {
+			t.Errorf("%+v:\n got %s\nwant %s", tc.c, got, tc.want)
+		}
+	}
+}

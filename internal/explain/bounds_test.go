@@ -2,6 +2,7 @@ package explain
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
@@ -567,6 +568,38 @@ func TestBoundGzipBombInArchive(t *testing.T) {
 		}
 		tw.Close()
 		in[side] = memInput("bombs.tar", tb.Bytes())
+	}
+	run := checkBounds(t, in[0], in[1], Options{MaxTotalBytes: 64 << 20})
+	if !strings.Contains(run.r.Text(1<<20), "read budget of 67108864 bytes exhausted") {
+		t.Errorf("want the read budget reached:\n%s", run.r.Text(8192))
+	}
+}
+
+// TestBoundZipBomb: a zip of 8 members each inflating to 32 MiB (32 KiB
+// each). The members' decoded bytes count against MaxTotalBytes (they
+// were not counted: reading the zip from its spooled copy counted only
+// its stored bytes), and the comparison stops at it.
+func TestBoundZipBomb(t *testing.T) {
+	const size = 32 << 20
+	var comp bytes.Buffer
+	fw, _ := flate.NewWriter(&comp, flate.BestCompression)
+	fw.Write(make([]byte, size))
+	fw.Close()
+	crc := crc32.ChecksumIEEE(make([]byte, size))
+	var in [2]Input
+	for side := range in {
+		var zb bytes.Buffer
+		zw := zip.NewWriter(&zb)
+		for i := 0; i < 8; i++ {
+			w, err := zw.CreateRaw(&zip.FileHeader{Name: fmt.Sprintf("m%d", i), Method: zip.Deflate, Modified: t0.Add(time.Duration(side) * time.Hour),
+				CRC32: crc, CompressedSize64: uint64(comp.Len()), UncompressedSize64: size})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(comp.Bytes())
+		}
+		zw.Close()
+		in[side] = memInput("bombs.zip", zb.Bytes())
 	}
 	run := checkBounds(t, in[0], in[1], Options{MaxTotalBytes: 64 << 20})
 	if !strings.Contains(run.r.Text(1<<20), "read budget of 67108864 bytes exhausted") {

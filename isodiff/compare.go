@@ -60,8 +60,14 @@ type Options struct {
 	// squashfs magic are compared too, unless NoScan is set.
 	Squashfs []string
 	NoScan   bool
-	// IgnoreMtime leaves modification times out of tree comparisons.
+	// IgnoreMtime is the ignore rule "mtime" (and modification times are
+	// left out of the listing diffs).
 	IgnoreMtime bool
+	// Ignore lists ignore rules (see ignore.go: mtime, owner, nlink,
+	// timestamps, directory-metadata, semantic, path:GLOB): the differences
+	// they match are marked ignored (report.Finding.Ignored), counted and
+	// listed apart, never dropped. CompareInputs refuses an unknown rule.
+	Ignore []string
 	// MaxDiffBytes caps each listing diff text (16 MiB if zero).
 	MaxDiffBytes int
 	// ExplainMax is the most diverging files the explain stage explains
@@ -203,6 +209,14 @@ func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Repor
 	if len(opts.Squashfs) == 0 {
 		opts.Squashfs = []string{DefaultSquashfs}
 	}
+	specs := opts.Ignore
+	if opts.IgnoreMtime {
+		specs = append(slices.Clone(specs), "mtime")
+	}
+	ignore, err := parseIgnore(specs)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case opts.MemoryBudget == 0:
 		opts.MemoryBudget = DefaultMemoryBudget
@@ -210,6 +224,7 @@ func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Repor
 		opts.MemoryBudget = 0
 	}
 	s := newSession(a, b, opts)
+	s.ignore = ignore
 	r := &report.Report{
 		Schema:  report.SchemaVersion,
 		Tool:    "isodiff " + Version,
@@ -246,6 +261,7 @@ func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Repor
 		start := time.Now()
 		refusedBefore, _ := s.budget.Refusals()
 		runGuarded(stageCtx, s, stg, st)
+		s.ignore.apply(st)
 		if stageCtx.Err() != nil {
 			// Reads cut off by the stop are not problems of the images.
 			st.Problems = slices.DeleteFunc(st.Problems, func(p report.Problem) bool {

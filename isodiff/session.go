@@ -28,6 +28,7 @@ type session struct {
 	// the budget), which readers opened once for all stages keep.
 	budget *budget.Budget
 	ctx    context.Context
+	ignore ignoreRules
 
 	isoOnce [2]sync.Once
 	iso     [2]*iso9660.Image

@@ -56,6 +56,9 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 		if content == nil || d.finding >= len(content.Findings) || content.Findings[d.finding].Container {
 			continue // a squashfs image: its inner files are explained on their own
 		}
+		if content.Findings[d.finding].Ignored != "" {
+			continue // an ignore rule matched it: not worth the budget
+		}
 		todo = append(todo, d)
 	}
 	if len(todo) == 0 {

@@ -178,7 +178,7 @@ func (s *session) sqfsOptions(c *container) sqfsdiff.Options {
 		Scope:               c.scope(),
 		NameA:               s.in[0].Name + ":" + c.path,
 		NameB:               s.in[1].Name + ":" + c.path,
-		IgnoreMtime:         s.opts.IgnoreMtime,
+		ListingWithoutMtime: s.ignore.hidesMtime(),
 		MaxListingDiffBytes: s.opts.MaxDiffBytes,
 		Budget:              s.budget,
 		Compared: func(n int) {

@@ -15,7 +15,7 @@ import (
 // without Rock Ridge on both sides there are no owners or link counts.
 func (s *session) isoTreeOptions(a, b *iso9660.Image) treediff.Options {
 	rr := a.Namespace == iso9660.NamespaceRockRidge && b.Namespace == iso9660.NamespaceRockRidge
-	return treediff.Options{IgnoreMtime: s.opts.IgnoreMtime, IgnoreDirSize: true, IgnoreNlink: !rr, IgnoreOwner: !rr}
+	return treediff.Options{ListingWithoutMtime: s.ignore.hidesMtime(), IgnoreDirSize: true, IgnoreNlink: !rr, IgnoreOwner: !rr}
 }
 
 func isoNode(e *iso9660.Entry) *tree.Node { return &e.Node }

@@ -336,6 +336,10 @@ func writeChecklist(w io.Writer, r *Report) error {
 	} else {
 		writeShortAnswerMarkdown(w, view)
 	}
+	if line := ignoredLine(r); line != "" {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, mdText(line))
+	}
 	groups := groupByScope(r.Findings())
 	for _, g := range groups {
 		fmt.Fprintf(w, "\n## %s\n\n", mdText(inline(g.scope)))
@@ -370,6 +374,9 @@ func mdDescribe(f Finding) string {
 	}
 	if f.Derived {
 		parts = append(parts, "(follows from the other differences)")
+	}
+	if f.Ignored != "" {
+		parts = append(parts, "(ignored: "+inline(f.Ignored)+")")
 	}
 	if f.Explanation != "" {
 		first, _, _ := strings.Cut(f.Explanation, "\n")
@@ -489,6 +496,9 @@ func answer(r *Report) []shortAnswer {
 	for _, f := range all {
 		if f.Container || (f.Derived && !onlyDerived) {
 			continue // explained by other findings
+		}
+		if f.Ignored != "" {
+			continue // counted on a line of its own
 		}
 		if openDir != nil && f.Scope == openDir.scope && f.Kind == openDir.kind && strings.HasPrefix(f.Path, strings.TrimSuffix(openDir.path, "/")+"/") {
 			below[dirWhere]++
@@ -632,10 +642,39 @@ func writeSummary(w io.Writer, r *Report) error {
 	} else {
 		fmt.Fprintln(w, "  none besides what is said above")
 	}
+	if line := ignoredLine(r); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	if r.Failed() {
 		fmt.Fprintln(w, "\nthe analysis is incomplete: see the failed stages above")
 	}
 	return nil
+}
+
+// ignoredLine counts the differences ignore rules matched, by rule: they
+// are left out of the short answer, never dropped.
+func ignoredLine(r *Report) string {
+	counts := map[string]int{}
+	var rules []string
+	for _, f := range r.Findings() {
+		if f.Ignored == "" {
+			continue
+		}
+		if counts[f.Ignored] == 0 {
+			rules = append(rules, f.Ignored)
+		}
+		counts[f.Ignored]++
+	}
+	if len(rules) == 0 {
+		return ""
+	}
+	parts := make([]string, len(rules))
+	total := 0
+	for i, rule := range rules {
+		parts[i] = fmt.Sprintf("%s %d", inline(rule), counts[rule])
+		total += counts[rule]
+	}
+	return fmt.Sprintf("%d difference(s) ignored by the ignore rules (%s): listed in the report files, not above", total, strings.Join(parts, ", "))
 }
 
 func orUnknown(s string) string {

@@ -248,6 +248,10 @@ type Finding struct {
 	// are listed, with an Explanation naming the damage, but left out of
 	// the short answer.
 	FromDamage bool `json:"from_damage,omitempty"`
+	// Ignored names the ignore rule that matched ("mtime", "path:/var/log/*"),
+	// when one did: the difference is real and listed in the files, but
+	// left out of the short answer, where the summary counts it.
+	Ignored string `json:"ignored,omitempty"`
 	// Explanation and Hint say how and probably why the bytes differ. On a
 	// FromDamage finding, Explanation names the damage it follows from.
 	Explanation string `json:"explanation,omitempty"`

@@ -46,6 +46,9 @@ type Options struct {
 	NameA, NameB string
 	// IgnoreMtime leaves modification times out of the metadata comparison.
 	IgnoreMtime bool
+	// ListingWithoutMtime leaves them out of the listing diff only: they
+	// are still compared and reported.
+	ListingWithoutMtime bool
 	// MaxListingDiffBytes caps the listing diff text (16 MiB if zero).
 	MaxListingDiffBytes int
 	// Workers is how many file pairs are compared at once (GOMAXPROCS if
@@ -107,7 +110,7 @@ func superblockLayout(name string) bool {
 }
 
 func (o Options) treeOptions() treediff.Options {
-	return treediff.Options{IgnoreMtime: o.IgnoreMtime, IgnoreDirSize: true}
+	return treediff.Options{IgnoreMtime: o.IgnoreMtime, IgnoreDirSize: true, ListingWithoutMtime: o.ListingWithoutMtime}
 }
 
 // walker returns the next function of a walk of r that runs ahead in its

@@ -109,3 +109,17 @@ func TestProgress(t *testing.T) {
 		t.Errorf("progress uses colour: %q", errs)
 	}
 }
+
+func TestIgnoreFlags(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "ignore")
+	os.WriteFile(rules, []byte("# the build writes these\ntimestamps\n\npath:/live/filesystem.squashfs/var/log/\n"), 0o644)
+	code, out, errs := runCLI(t, "--ignore-file", rules, "--ignore", "owner", "--no-diffoscope", demoA, demoB)
+	if code != 1 || !strings.Contains(out, "difference(s) ignored by the ignore rules (timestamps 3, path:/live/filesystem.squashfs/var/log/ 1)") {
+		t.Errorf("exit %d, stderr %q:\n%s", code, errs, out)
+	}
+	os.WriteFile(rules, []byte("timestamps\nmtimes\n"), 0o644)
+	code, _, errs = runCLI(t, "--ignore-file", rules, demoA, demoB)
+	if code != 2 || !strings.Contains(errs, rules+`:2: unknown ignore rule "mtimes"`) {
+		t.Errorf("a bad rule file: exit %d, %q", code, errs)
+	}
+}

@@ -195,7 +195,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		outDir      = fs.String("output-dir", "", "write the report files (sizes.txt ... checklist.md, report.json) into `DIR`")
 		asJSON      = fs.Bool("json", false, "print the JSON report on stdout instead of the summary")
 		noScan      = fs.Bool("no-scan", false, "compare only the --squashfs paths, not every file with the squashfs magic")
-		ignoreMtime = fs.Bool("ignore-mtime", false, "leave modification times out of tree comparisons")
+		ignoreMtime = fs.Bool("ignore-mtime", false, "the same as --ignore mtime")
 		verbose     = fs.Bool("v", false, "log each stage to stderr as it runs")
 		showProg    = fs.Bool("progress", false, "show progress on stderr even when it is not a terminal")
 		quiet       = fs.Bool("quiet", false, "show no progress (it is shown when stderr is a terminal)")
@@ -210,8 +210,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		diffoMem    = sizeFlag(isodiff.DefaultDiffoscopeMemory)
 		diffoSize   = sizeFlag(isodiff.DefaultDiffoscopeMaxSize)
 		memBudget   = sizeFlag(isodiff.DefaultMemoryBudget + fixedMemory)
+		ignoreFile  = fs.String("ignore-file", "", "read ignore rules from `FILE`, one a line (# comments)")
 		squashfs    listFlag
+		ignore      listFlag
 	)
+	fs.Var(&ignore, "ignore", "leave differences matched by `RULE` out of the short answer, counted and listed apart (repeatable): mtime, owner, nlink, timestamps, directory-metadata, semantic, path:GLOB")
 	fs.Var(&memBudget, "memory-budget", "keep the process within about `SIZE` of memory (e.g. 512MiB; 0: no budget): 64 MiB of working memory, the rest for what the images make it hold; reaching it is a problem (exit 2)")
 	fs.Var(&diffoMem, "diffoscope-memory", "cap the address space of diffoscope and each tool it runs at `SIZE` (e.g. 2GiB)")
 	fs.Var(&diffoSize, "diffoscope-max-size", "hand no file larger than `SIZE` to diffoscope")
@@ -244,6 +247,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *timeLimit < 0 || *diffoTime < 0 || *explainBud < 0 {
 		return usageError(stderr, "durations must be positive (--timeout %v, --diffoscope-timeout %v, --explain-budget %v)", *timeLimit, *diffoTime, *explainBud)
 	}
+	if *ignoreFile != "" {
+		rules, err := isodiff.ReadIgnoreFile(*ignoreFile)
+		if err != nil {
+			return usageError(stderr, "--ignore-file: %v", err)
+		}
+		ignore = append(ignore, rules...)
+	}
+	if err := isodiff.CheckIgnore(ignore); err != nil {
+		return usageError(stderr, "--ignore: %v", err)
+	}
 	if *outDir != "" {
 		// Before any work: a typo here must not cost the whole analysis.
 		if err := checkOutputDir(*outDir); err != nil {
@@ -254,7 +267,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts := isodiff.Options{Squashfs: squashfs, NoScan: *noScan, IgnoreMtime: *ignoreMtime,
 		ExplainMax: *explainMax, NoDiffoscope: *noDiffo, DiffoscopeTimeout: *diffoTime,
 		DiffoscopeMemory: int64(diffoMem), DiffoscopeMaxSize: int64(diffoSize), TimeLimit: *timeLimit,
-		ExplainBudget: *explainBud, DiffoscopeVM: *diffoVM}
+		ExplainBudget: *explainBud, DiffoscopeVM: *diffoVM, Ignore: ignore}
 	if *explainMax == 0 {
 		opts.ExplainMax = -1
 	}

@@ -111,6 +111,10 @@ type Options struct {
 	// IgnoreDirSize leaves directory sizes out: they follow from the
 	// entries, which are compared one by one.
 	IgnoreDirSize bool
+	// ListingWithoutMtime leaves modification times out of listing lines
+	// only: they are still compared (for a caller that marks their
+	// differences ignored rather than dropping them).
+	ListingWithoutMtime bool
 }
 
 // CompareNodes lists the fields in which a and b differ. The directory link
@@ -238,7 +242,7 @@ func ListingLine(n *tree.Node, o Options) string {
 	default:
 		fmt.Fprintf(&b, " %8d", n.Size)
 	}
-	if !o.IgnoreMtime {
+	if !o.IgnoreMtime && !o.ListingWithoutMtime {
 		b.WriteString(" " + FormatTime(n.ModTime))
 	}
 	// Names from the image stay on this one line whatever they hold.

@@ -217,6 +217,11 @@ func (m *mapper) initCompressed() error {
 // meta returns n bytes of metadata at off, which must not cross a block
 // boundary, through a one-block cache.
 func (m *mapper) meta(off, n int64, what string) ([]byte, error) {
+	if off < 0 || off+n > m.r.end {
+		// A size or count of the inode's reached past the image: the
+		// inode is at fault.
+		return nil, newErr(m.e.iloc, what, fmt.Errorf("%w: %d bytes at %d", ErrBounds, n, off))
+	}
 	b := off / m.bs * m.bs
 	if off+n > b+m.bs {
 		return nil, corrupt(off, what, "%d bytes cross a block boundary", n)

@@ -14,6 +14,7 @@ type dirent struct {
 	name  string
 	nid   uint64
 	ftype uint8
+	off   int64 // image offset of the entry (-1 in a compressed listing)
 }
 
 // Limits on directories.
@@ -52,6 +53,9 @@ func (r *Reader) readDir(e *Entry) ([]dirent, int64, error) {
 		at := e.iloc // the listing block's image offset when known
 		if x, err := f.m.at(pos); err == nil && !x.Compressed && !x.Hole() {
 			at = x.Phys + pos - x.Off
+		}
+		if at == e.iloc {
+			at = -1
 		}
 		what := "directory block"
 		le := binary.LittleEndian
@@ -93,7 +97,7 @@ func (r *Reader) readDir(e *Entry) ([]dirent, int64, error) {
 				return fail(err)
 			}
 			charged += int64(len(nm)) + direntCost
-			ents = append(ents, dirent{name: nm, nid: le.Uint64(d[0:]), ftype: d[10]})
+			ents = append(ents, dirent{name: nm, nid: le.Uint64(d[0:]), ftype: d[10], off: at + 12*i})
 		}
 	}
 	slices.SortFunc(ents, func(a, b dirent) int { return strings.Compare(a.name, b.name) })

@@ -14,8 +14,9 @@ import (
 // fs.Stat, fs.ReadLink and fs.Lstat work on it, with full modes (setuid,
 // setgid, sticky, device and socket types) and the *Entry in Sys().
 // Symbolic links are never followed: Stat and Open describe the link
-// itself, and a path through a link does not exist. Its methods are safe
-// for concurrent use.
+// itself, and a path through a link does not exist. A name that is not
+// valid UTF-8 is listed by ReadDir but cannot be opened (io/fs paths are
+// UTF-8; Walk yields every name). Its methods are safe for concurrent use.
 func (r *Reader) FS() fs.FS { return fsys{r} }
 
 type fsys struct{ r *Reader }
@@ -31,7 +32,7 @@ func (f fsys) lookup(op, name string) (*Entry, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
-	e, err := f.r.Entry(uint64(f.r.Super.RootNid), "/")
+	e, err := f.r.entryAt(uint64(f.r.Super.RootNid), "/", SuperblockOffset+14)
 	if err != nil {
 		return nil, &fs.PathError{Op: op, Path: name, Err: err}
 	}
@@ -51,7 +52,7 @@ func (f fsys) lookup(op, name string) (*Entry, error) {
 		if !ok {
 			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
-		if e, err = f.r.Entry(ents[i].nid, path.Join(e.Path, part)); err != nil {
+		if e, err = f.r.entryAt(ents[i].nid, path.Join(e.Path, part), ents[i].off); err != nil {
 			return nil, &fs.PathError{Op: op, Path: name, Err: err}
 		}
 		if err := checkType(e, ents[i].ftype); err != nil {
@@ -196,7 +197,7 @@ func (d *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
 	}
 	out := make([]fs.DirEntry, 0, rest)
 	for _, de := range d.ents[d.next : d.next+rest] {
-		e, err := d.f.r.Entry(de.nid, path.Join(d.e.Path, de.name))
+		e, err := d.f.r.entryAt(de.nid, path.Join(d.e.Path, de.name), de.off)
 		if err == nil {
 			err = checkType(e, de.ftype)
 		}

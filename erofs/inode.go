@@ -140,6 +140,15 @@ func decodeDev(dev uint32) (major, minor uint32) {
 // Entry returns the inode nid as an Entry named path, with its xattrs and
 // symlink target. It is what the Walker yields for each node.
 func (r *Reader) Entry(nid uint64, path string) (*Entry, error) {
+	return r.entryAt(nid, path, -1)
+}
+
+// entryAt is Entry for a nid read at image offset ref (a directory entry),
+// which an out-of-range nid is reported at.
+func (r *Reader) entryAt(nid uint64, path string, ref int64) (*Entry, error) {
+	if nid >= uint64(r.end)/32 || r.nidOff(nid)+32 > r.end {
+		return nil, newErr(ref, fmt.Sprintf("directory entry of %s", path), fmt.Errorf("%w: nid %d", ErrBounds, nid))
+	}
 	e, err := r.readInode(nid)
 	if err != nil {
 		return nil, withPath(err, path)
@@ -170,9 +179,6 @@ func withPath(err error, path string) error {
 }
 
 func (r *Reader) readInode(nid uint64) (*Entry, error) {
-	if nid >= uint64(r.end)/32 {
-		return nil, newErr(-1, fmt.Sprintf("inode nid %d", nid), ErrBounds)
-	}
 	off := r.nidOff(nid)
 	what := fmt.Sprintf("inode nid %d", nid)
 	if err := r.stopped(off, what); err != nil {
@@ -296,11 +302,17 @@ func (r *Reader) readXattrs(e *Entry) error {
 	for i := range shared {
 		id := binary.LittleEndian.Uint32(area[12+4*i:])
 		off := int64(r.Super.XattrBlkAddr)<<r.Super.BlkSzBits + int64(id)*4
+		if off+4 > r.end {
+			return newErr(start+12+4*i, "shared xattr id", fmt.Errorf("%w: id %d", ErrBounds, id))
+		}
 		var h [4]byte
 		if err := r.readAt(h[:], off, "shared xattr"); err != nil {
 			return err
 		}
 		n := 4 + int64(h[0]) + int64(binary.LittleEndian.Uint16(h[2:]))
+		if off+n > r.end {
+			return newErr(start+12+4*i, "shared xattr id", fmt.Errorf("%w: id %d holds %d bytes", ErrBounds, id, n))
+		}
 		buf := make([]byte, n)
 		if err := r.readAt(buf, off, "shared xattr"); err != nil {
 			return err

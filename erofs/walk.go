@@ -98,7 +98,7 @@ func (w *Walker) release() {
 func (w *Walker) next() (*Entry, error) {
 	if !w.started {
 		w.started = true
-		e, err := w.visit("/", uint64(w.r.Super.RootNid), 2)
+		e, err := w.visit("/", uint64(w.r.Super.RootNid), 2, SuperblockOffset+14)
 		return e, err
 	}
 	for len(w.stack) > 0 {
@@ -111,14 +111,14 @@ func (w *Walker) next() (*Entry, error) {
 		}
 		d := top.ents[top.next]
 		top.next++
-		return w.visit(tree.Join(top.path, d.name), d.nid, d.ftype)
+		return w.visit(tree.Join(top.path, d.name), d.nid, d.ftype, d.off)
 	}
 	return nil, io.EOF
 }
 
-func (w *Walker) visit(path string, nid uint64, ftype uint8) (*Entry, error) {
+func (w *Walker) visit(path string, nid uint64, ftype uint8, ref int64) (*Entry, error) {
 	r := w.r
-	e, err := r.Entry(nid, path)
+	e, err := r.entryAt(nid, path, ref)
 	if err != nil {
 		return nil, err
 	}

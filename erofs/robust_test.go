@@ -1,0 +1,326 @@
+package erofs
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/isodiff/isodiff/internal/budget"
+)
+
+// smallTree writes a tree with a little of everything: compressible and
+// incompressible multi-cluster files, a directory listing over a block,
+// xattrs (one shared), symlinks, nesting.
+func smallTree(t testing.TB, root string) {
+	t.Helper()
+	var text bytes.Buffer
+	for i := 0; text.Len() < 40000; i++ {
+		fmt.Fprintf(&text, "line %d\n", i)
+	}
+	rnd := make([]byte, 9000)
+	for i := range rnd {
+		rnd[i] = byte(i*7919 + i>>3*31)
+	}
+	files := map[string][]byte{
+		"a/text": text.Bytes(), "a/rnd": rnd, "a/b/c/deep": []byte("deep"), "empty": nil, "small": []byte("small\n"),
+	}
+	for i := range 150 {
+		files[fmt.Sprintf("d/entry-with-a-long-name-%03d", i)] = []byte{byte(i)}
+	}
+	for name, b := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Symlink("a/text", filepath.Join(root, "link"))
+	os.Symlink(strings.Repeat("x/", 700), filepath.Join(root, "a/longlink"))
+	for _, n := range []string{"a/text", "a/rnd", "small"} {
+		setxattr(t, filepath.Join(root, n), "user.shared", []byte("shared value"))
+	}
+	setxattr(t, filepath.Join(root, "small"), "user.long", bytes.Repeat([]byte("v"), 200))
+}
+
+// smallImage builds an image of smallTree with mkfs.erofs and args.
+func smallImage(t testing.TB, args ...string) []byte {
+	t.Helper()
+	needTools(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	smallTree(t, src)
+	img := filepath.Join(dir, "img")
+	makeImage(t, src, img, args...)
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// exercise opens the image with b and ctx, walks it, lists every file's
+// extents, reads every file (at most limit bytes in all) and walks the
+// io/fs view. It returns the first error.
+func exercise(ctx context.Context, ra io.ReaderAt, size int64, b *budget.Budget, limit int64) error {
+	r, err := OpenOptions(ra, size, Options{Budget: b, Context: ctx})
+	if err != nil {
+		return err
+	}
+	w := r.Walk()
+	defer w.Close()
+	for n := 0; n < 1<<14; n++ {
+		e, err := w.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		for _, err := range r.Extents(e) {
+			if err != nil {
+				return err
+			}
+		}
+		if !e.IsRegular() {
+			continue
+		}
+		f, err := r.Open(e)
+		if err != nil {
+			return err
+		}
+		k, err := io.Copy(io.Discard, io.LimitReader(f, limit))
+		if err != nil {
+			return err
+		}
+		if limit -= k; limit <= 0 {
+			break
+		}
+	}
+	n := 0
+	return fs.WalkDir(r.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if n++; n > 1<<12 {
+			return fs.SkipAll
+		}
+		return err
+	})
+}
+
+// checkErr fails unless err is nil, a *FormatError, a refused budget
+// charge or the context's end.
+func checkErr(t testing.TB, err error) {
+	t.Helper()
+	var fe *FormatError
+	var be *budget.ExceededError
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		if pe.Err == fs.ErrInvalid && !fs.ValidPath(pe.Path) {
+			return // a name io/fs cannot express (not UTF-8): FS says so
+		}
+		err = pe.Err
+	}
+	if err == nil || errors.As(err, &fe) || errors.As(err, &be) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return
+	}
+	t.Fatalf("error is not a *FormatError: %T %v", err, err)
+}
+
+// FuzzReader mutates small real images: no panic, errors are
+// *FormatError (or a refused charge, or the context's end), and a fixed
+// budget of 16 MiB is never exceeded.
+func FuzzReader(f *testing.F) {
+	f.Add(smallImage(f))
+	f.Add(smallImage(f, "-zlz4hc", "-C16384", "-Eztailpacking"))
+	f.Add(smallImage(f, "-zlz4"))
+	f.Add(smallImage(f, "--chunksize=8192"))
+	f.Fuzz(func(t *testing.T, img []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		b := budget.New(16 << 20)
+		err := exercise(ctx, bytes.NewReader(img), int64(len(img)), b, 1<<24)
+		checkErr(t, err)
+		if b.Peak() > b.Limit() {
+			t.Fatalf("budget peak %d over %d", b.Peak(), b.Limit())
+		}
+	})
+}
+
+// TestCorruptions flips bytes all over the metadata of real images and
+// cuts them short: every error is a *FormatError with an offset inside
+// the image, nothing panics or hangs.
+func TestCorruptions(t *testing.T) {
+	for _, args := range [][]string{nil, {"-zlz4hc", "-C16384", "-Eztailpacking"}, {"--chunksize=4096", "-Eforce-chunk-indexes"}} {
+		img := smallImage(t, args...)
+		r, err := Open(bytes.NewReader(img), int64(len(img)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta := r.nidOff(0)
+		var failed, total int
+		try := func(b []byte) {
+			total++
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			start := time.Now()
+			bud := budget.New(16 << 20)
+			err := exercise(ctx, bytes.NewReader(b), int64(len(b)), bud, 1<<22)
+			checkErr(t, err)
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("%v: %v", args, d)
+			}
+			var fe *FormatError
+			if errors.As(err, &fe) {
+				failed++
+				if fe.Off < -1 || fe.Off > int64(len(img)) {
+					t.Errorf("offset %d outside the image: %v", fe.Off, err)
+				}
+			}
+		}
+		// Bytes of the superblock and of the first 16 KiB of metadata,
+		// flipped in turn (every 29th byte to keep it quick).
+		for off := int64(SuperblockOffset); off < meta+16<<10 && off < int64(len(img)); off += 29 {
+			if off >= SuperblockOffset+superblockSize && off < meta {
+				continue
+			}
+			b := bytes.Clone(img)
+			b[off] ^= 0xff
+			try(b)
+			b[off] ^= 0x7f // another value at the same place
+			try(b)
+		}
+		for _, n := range []int{0, 1000, 1100, 4096, len(img) / 3, len(img) / 2, len(img) - 4096, len(img) - 1} {
+			try(img[:n])
+		}
+		t.Logf("%v: %d of %d corrupt images refused", args, failed, total)
+	}
+}
+
+// dirEntryAt finds the dirent of name in directory path of r and returns
+// its image offset.
+func dirEntryAt(t *testing.T, r *Reader, path, name string) int64 {
+	t.Helper()
+	for e, err := range r.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Path != path {
+			continue
+		}
+		for x, err := range r.Extents(e) {
+			if err != nil || x.Compressed {
+				t.Fatalf("%s: %v %+v", path, err, x)
+			}
+			blk := make([]byte, x.Len)
+			if err := r.readAt(blk, x.Phys, "test"); err != nil {
+				t.Fatal(err)
+			}
+			count := int(binary.LittleEndian.Uint16(blk[8:])) / 12
+			for i := range count {
+				start := int(binary.LittleEndian.Uint16(blk[12*i+8:]))
+				end := len(blk)
+				if i+1 < count {
+					end = int(binary.LittleEndian.Uint16(blk[12*i+12+8:]))
+				}
+				if strings.TrimRight(string(blk[start:end]), "\x00") == name {
+					return x.Phys + int64(12*i)
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s in %s", name, path)
+	return 0
+}
+
+// TestHostileDirectories points directory entries at the root (a cycle),
+// at another directory (a directory reached twice) and at an inode of
+// another type: each is a *FormatError naming the directory's inode.
+func TestHostileDirectories(t *testing.T) {
+	img := smallImage(t)
+	r, err := Open(bytes.NewReader(img), int64(len(img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bNid, smallNid uint64
+	for e, err := range r.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch e.Path {
+		case "/a/b":
+			bNid = e.Nid
+		case "/small":
+			smallNid = e.Nid
+		}
+	}
+	for _, c := range []struct {
+		name       string
+		dir, entry string
+		nid        uint64
+		want       string
+	}{
+		{"cycle", "/a/b", "c", uint64(r.Super.RootNid), "reached twice"},
+		{"shared", "/", "d", bNid, "reached twice"},
+		{"type", "/", "link", smallNid, "directory entry says"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := bytes.Clone(img)
+			at := dirEntryAt(t, r, c.dir, c.entry)
+			binary.LittleEndian.PutUint64(b[at:], c.nid)
+			err := exercise(context.Background(), bytes.NewReader(b), int64(len(b)), budget.New(16<<20), 1<<20)
+			var fe *FormatError
+			if !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) || fe.Off <= 0 {
+				t.Fatalf("got %v, want a FormatError saying %q", err, c.want)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// TestBudget walks an image under a budget too small for its listings:
+// a refused charge, as *budget.ExceededError, and nothing left held.
+func TestBudget(t *testing.T) {
+	img := smallImage(t, "-zlz4hc")
+	b := budget.New(4 << 10)
+	err := exercise(context.Background(), bytes.NewReader(img), int64(len(img)), b, 1<<20)
+	var be *budget.ExceededError
+	if !errors.As(err, &be) {
+		t.Fatalf("got %v, want a refused charge", err)
+	}
+	if b.Peak() > b.Limit() {
+		t.Fatalf("peak %d over %d", b.Peak(), b.Limit())
+	}
+	big := budget.New(64 << 20)
+	if err := exercise(context.Background(), bytes.NewReader(img), int64(len(img)), big, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the whole walk and reads held at most %d bytes", big.Peak())
+}
+
+// TestCancel stops a walk with a cancelled context.
+func TestCancel(t *testing.T) {
+	img := smallImage(t, "-zlz4")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := exercise(ctx, bytes.NewReader(img), int64(len(img)), nil, 1<<20)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func setxattr(t testing.TB, p, key string, value []byte) {
+	t.Helper()
+	if err := syscall.Setxattr(p, key, value, 0); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -91,7 +91,7 @@ type Options struct {
 	// together (DefaultExplainBudget if zero): diffoscope gets the pairs
 	// the built-in comparison explained least first, each run bounded by
 	// what is left, and the stage notes list what was left unexplained.
-	ExplainBudget time.Duration
+	ExplainBudget     time.Duration
 	DiffoscopeTimeout time.Duration
 	DiffoscopeMemory  int64
 	DiffoscopeMaxSize int64

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func memInput(name string, data []byte) Input {
 func zstdOf(t *testing.T, write func(w io.Writer)) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	zw, err := zstd.NewWriter(&buf, zstd.WithWindowSize(1<<20), zstd.WithEncoderConcurrency(1))
+	zw, err := zstd.NewWriter(&buf, zstd.WithWindowSize(1<<20), zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,30 +177,67 @@ func checkTempEmpty(t *testing.T, dir string) {
 	}
 }
 
-// paxTar writes a tar of n members, each with a PAX record of valueLen
-// bytes (the last byte differing by side) and a GNU long name when
-// longName is set.
-func paxTar(w io.Writer, side byte, n, valueLen int, longName bool) error {
-	tw := tar.NewWriter(w)
-	value := strings.Repeat("v", valueLen-1) + string(rune('a'+side))
-	for i := 0; i < n; i++ {
-		h := &tar.Header{Name: fmt.Sprintf("m%04d", i), Mode: 0o644, Size: 1, ModTime: t0, Typeflag: tar.TypeReg}
-		if longName {
-			h.Name = fmt.Sprintf("%s/m%04d", strings.Repeat("d", valueLen-16), i)
-			h.ModTime = t0.Add(time.Duration(side) * time.Hour)
-			h.Format = tar.FormatGNU
-		} else {
-			h.PAXRecords = map[string]string{"comment": value}
-			h.Format = tar.FormatPAX
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if _, err := tw.Write([]byte{side}); err != nil {
-			return err
-		}
+// tarHeader is a ustar (or GNU, with gnu set) header block.
+func tarHeader(name string, typ byte, size, mtime int64, gnu bool) []byte {
+	h := make([]byte, 512)
+	copy(h, name)
+	copy(h[100:], "0000644\x00")
+	copy(h[108:], "0000000\x00")
+	copy(h[116:], "0000000\x00")
+	copy(h[124:], fmt.Sprintf("%011o\x00", size))
+	copy(h[136:], fmt.Sprintf("%011o\x00", mtime))
+	h[156] = typ
+	if gnu {
+		copy(h[257:], "ustar  \x00")
+	} else {
+		copy(h[257:], "ustar\x0000")
 	}
-	return tw.Close()
+	copy(h[148:], "        ")
+	sum := 0
+	for _, c := range h {
+		sum += int(c)
+	}
+	copy(h[148:], fmt.Sprintf("%06o\x00 ", sum))
+	return h
+}
+
+// tarEntry writes a header, n bytes of data from pieces, and padding.
+func tarEntry(w io.Writer, hdr []byte, n int64, pieces ...[]byte) {
+	w.Write(hdr)
+	for _, p := range pieces {
+		w.Write(p)
+	}
+	w.Write(make([]byte, (512-n%512)%512))
+}
+
+// paxTar writes a tar of n members, each with a PAX record of valueLen
+// bytes (the last byte differing by side), or a GNU long name of about
+// valueLen bytes when longName is set (as archive/tar writes them, by
+// hand: archive/tar's writer is slow on them under the race detector).
+func paxTar(w io.Writer, side byte, n, valueLen int, longName bool) error {
+	filler := bytes.Repeat([]byte("v"), valueLen)
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("m%04d", i)
+		mtime := t0.Unix()
+		if longName {
+			long := append(bytes.Repeat([]byte("d"), valueLen-16), fmt.Sprintf("/m%04d\x00", i)...)
+			tarEntry(w, tarHeader("././@LongLink", 'L', int64(len(long)), 0, true), int64(len(long)), long)
+			name = string(long[:100])
+			mtime += int64(side) * 3600
+		} else {
+			value := append(filler[:valueLen-1:valueLen-1], 'a'+side)
+			rec := " comment=" + string(value) + "\n"
+			n := len(rec) + 7
+			for len(fmt.Sprint(n))+len(rec) != n {
+				n = len(fmt.Sprint(n)) + len(rec)
+			}
+			data := fmt.Sprint(n) + rec
+			tarEntry(w, tarHeader("PaxHeaders/"+name, 'x', int64(len(data)), 0, false), int64(len(data)), []byte(data))
+		}
+		tarEntry(w, tarHeader(name, '0', 1, mtime, longName), 1, []byte{side})
+	}
+	_, err := w.Write(make([]byte, 1024))
+	return err
 }
 
 // TestBoundTarPAX: 100 members each carrying a PAX record of almost 1 MiB
@@ -438,17 +476,32 @@ func TestBoundFATClusterLoop(t *testing.T) {
 	}
 }
 
+// deflateZeros returns a deflate stream of mib MiB of zeros then tail, and
+// its CRC-32, quickly: one MiB of zeros is compressed once and flushed
+// (its blocks end byte-aligned, not final), and repeated.
+func deflateZeros(mib int, tail []byte) ([]byte, uint32) {
+	zeros := make([]byte, 1<<20)
+	var one bytes.Buffer
+	fw, _ := flate.NewWriter(&one, flate.BestCompression)
+	fw.Write(zeros)
+	fw.Flush()
+	var last bytes.Buffer
+	fw, _ = flate.NewWriter(&last, flate.BestCompression)
+	fw.Write(tail)
+	fw.Close()
+	out := append(bytes.Repeat(one.Bytes(), mib), last.Bytes()...)
+	crc := uint32(0)
+	for i := 0; i < mib; i++ {
+		crc = crc32.Update(crc, crc32.IEEETable, zeros)
+	}
+	return out, crc32.Update(crc, crc32.IEEETable, tail)
+}
+
 // zipOneMember builds a zip whose n central directory entries (named
-// e00000...) all point at one deflated member of size bytes (zeros, then
+// e00000...) all point at one deflated member of size+1 bytes (zeros, then
 // the side's byte).
 func zipOneMember(t *testing.T, side byte, n, size int) []byte {
-	content := make([]byte, size)
-	content[size-1] = side
-	var comp bytes.Buffer
-	fw, _ := flate.NewWriter(&comp, flate.BestCompression)
-	fw.Write(content)
-	fw.Close()
-	crc := crc32.ChecksumIEEE(content)
+	comp, crc := deflateZeros(size/(1<<20), []byte{side})
 	le := binary.LittleEndian
 	var b bytes.Buffer
 	hdr := func(sig uint32, fields ...any) {
@@ -457,13 +510,14 @@ func zipOneMember(t *testing.T, side byte, n, size int) []byte {
 			binary.Write(&b, le, f)
 		}
 	}
-	hdr(0x04034b50, uint16(20), uint16(0), uint16(8), uint16(0), uint16(0x5821), crc, uint32(comp.Len()), uint32(size), uint16(4), uint16(0))
+	size++
+	hdr(0x04034b50, uint16(20), uint16(0), uint16(8), uint16(0), uint16(0x5821), crc, uint32(len(comp)), uint32(size), uint16(4), uint16(0))
 	b.WriteString("data")
-	b.Write(comp.Bytes())
+	b.Write(comp)
 	cdOff := b.Len()
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("e%05d", i)
-		hdr(0x02014b50, uint16(0x0314), uint16(20), uint16(0), uint16(8), uint16(0), uint16(0x5821), crc, uint32(comp.Len()), uint32(size),
+		hdr(0x02014b50, uint16(0x0314), uint16(20), uint16(0), uint16(8), uint16(0), uint16(0x5821), crc, uint32(len(comp)), uint32(size),
 			uint16(len(name)), uint16(0), uint16(0), uint16(0), uint16(0), uint32(0o100644<<16), uint32(0))
 		b.WriteString(name)
 	}
@@ -486,12 +540,18 @@ func TestBoundZipSharedMember(t *testing.T) {
 
 // cpioMany is a newc archive of n empty files.
 func cpioMany(w io.Writer, side byte, n int) {
+	var b []byte
 	member := func(ino int, name string, mtime int) {
-		fmt.Fprintf(w, "070701%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x", ino, 0o100644, 0, 0, 1, mtime, 0, 0, 0, 0, 0, len(name)+1, 0)
-		w.Write(append([]byte(name), make([]byte, 1+int(pad4(int64(110+len(name)+1))))...))
+		b = append(b[:0], "070701"...)
+		for _, v := range []int{ino, 0o100644, 0, 0, 1, mtime, 0, 0, 0, 0, 0, len(name) + 1, 0} {
+			b = append(b, fmt.Sprintf("%08x", v)...)
+		}
+		b = append(b, name...)
+		b = append(b, make([]byte, 1+int(pad4(int64(110+len(name)+1))))...)
+		w.Write(b)
 	}
 	for i := 0; i < n; i++ {
-		member(i+1, fmt.Sprintf("usr/lib/f%06d", i), 1700000000+int(side))
+		member(i+1, "usr/lib/f"+strconv.Itoa(1000000+i)[1:], 1700000000+int(side))
 	}
 	member(0, "TRAILER!!!", 0)
 }
@@ -581,22 +641,18 @@ func TestBoundGzipBombInArchive(t *testing.T) {
 // its stored bytes), and the comparison stops at it.
 func TestBoundZipBomb(t *testing.T) {
 	const size = 32 << 20
-	var comp bytes.Buffer
-	fw, _ := flate.NewWriter(&comp, flate.BestCompression)
-	fw.Write(make([]byte, size))
-	fw.Close()
-	crc := crc32.ChecksumIEEE(make([]byte, size))
+	comp, crc := deflateZeros(32, nil)
 	var in [2]Input
 	for side := range in {
 		var zb bytes.Buffer
 		zw := zip.NewWriter(&zb)
 		for i := 0; i < 8; i++ {
 			w, err := zw.CreateRaw(&zip.FileHeader{Name: fmt.Sprintf("m%d", i), Method: zip.Deflate, Modified: t0.Add(time.Duration(side) * time.Hour),
-				CRC32: crc, CompressedSize64: uint64(comp.Len()), UncompressedSize64: size})
+				CRC32: crc, CompressedSize64: uint64(len(comp)), UncompressedSize64: size})
 			if err != nil {
 				t.Fatal(err)
 			}
-			w.Write(comp.Bytes())
+			w.Write(comp)
 		}
 		zw.Close()
 		in[side] = memInput("bombs.zip", zb.Bytes())

@@ -214,7 +214,7 @@ func (ex *explainer) describeRanges(r Result, a, b *node, s rangeScan) Result {
 	var d strings.Builder
 	var hints []string
 	for i, rg := range s.ranges {
-		fmt.Fprintf(&d, "bytes %d-%d (%d):\n", rg.start, rg.end, rg.end-rg.start)
+		fmt.Fprintf(&d, "bytes %d-%d (%d bytes):\n", rg.start, rg.end-1, rg.end-rg.start) // inclusive, as everywhere
 		var bufA, bufB []byte
 		var offA, offB int64
 		if i < len(wa) {

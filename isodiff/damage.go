@@ -244,7 +244,7 @@ func (s *session) cutOff(i int, claims []lengthClaim) []string {
 			for e, entry := range cat.Entries {
 				off := int64(entry.LoadRBA) * iso9660.SectorSize
 				if bootImageCutAt(im, entry, size) {
-					out = append(out, fmt.Sprintf("El Torito entry %d (%s) boot image at offset %d", e, iso9660.PlatformName(entry.PlatformID), off))
+					out = append(out, fmt.Sprintf("El Torito entry %d (%s) boot image at offset %d", e+1, iso9660.PlatformName(entry.PlatformID), off))
 				}
 			}
 		}

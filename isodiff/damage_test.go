@@ -134,7 +134,7 @@ func TestDamageTruncatedCopy(t *testing.T) {
 				if !marked["gpt backup header"] {
 					t.Errorf("the missing backup GPT header is not marked as following from the damage: %v", marked)
 				}
-				if cut <= efi+1474560 && !marked["el torito entry 1 (UEFI) boot image"] {
+				if cut <= efi+1474560 && !marked["el torito entry 2 (UEFI) boot image"] {
 					t.Errorf("the cut UEFI boot image is not marked as following from the damage: %v", marked)
 				}
 				if st := rep.Stage(report.StageHeader); st.Status == report.StatusFailed {

@@ -399,7 +399,7 @@ func malformedCases(t *testing.T, m *malImage) []malCase {
 			// The header stage still compares everything but the isolinux
 			// boot image, whose file lies past the loop in the tree.
 			ran: []string{report.StageSizes}, failed: []string{report.StageTOC},
-			only: map[string]string{report.StageHeader: "El Torito entry 0 boot image"},
+			only: map[string]string{report.StageHeader: "El Torito entry 1 boot image"},
 			break_: func(t *testing.T, m *malImage) []byte {
 				b := m.clone()
 				rec := m.rec("/d/sub")
@@ -506,7 +506,7 @@ func malformedCases(t *testing.T, m *malImage) []malCase {
 				both32(b, m.rec("/d/sub/deep")+2, uint32(m.sq/2048))
 			})},
 		malCase{name: "iso directory sharing another's records", exit: []int{1, 2},
-			ran: []string{report.StageSizes}, only: map[string]string{report.StageHeader: "El Torito entry 0 boot image"},
+			ran: []string{report.StageSizes}, only: map[string]string{report.StageHeader: "El Torito entry 1 boot image"},
 			break_: sq(func(b []byte) {
 				copy(b[m.rec("/d")+2:m.rec("/d")+18], b[m.rec("/boot")+2:m.rec("/boot")+18])
 			})},

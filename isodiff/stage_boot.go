@@ -174,14 +174,14 @@ func (s *session) compareElTorito(ctx context.Context, st *report.Stage, a, b *i
 			}
 			sum, size, err := bootImageSum(ctx, ims[i], entry, sums[i])
 			if err != nil {
-				st.Problems = append(st.Problems, s.problem(i, st.Name, extent, "", fmt.Errorf("El Torito entry %d boot image: %w", e, err)))
+				st.Problems = append(st.Problems, s.problem(i, st.Name, extent, "", fmt.Errorf("El Torito entry %d boot image: %w", e+1, err)))
 				failed = true
 				continue
 			}
 			images[i] = []field.Field{{Name: "boot_image", Value: fmt.Sprintf("%d bytes, sha256 %s", size, sum)},
 				{Name: "boot_image_size", Value: fmt.Sprint(size)}, {Name: "boot_image_sha256", Value: sum}}
 		}
-		name := fmt.Sprintf("el torito entry %d", e)
+		name := fmt.Sprintf("el torito entry %d", e+1) // numbered from 1, as xorriso -report_el_torito does
 		if c := cats[0]; c != nil && e < len(c.Entries) {
 			name += " (" + iso9660.PlatformName(c.Entries[e].PlatformID) + ")"
 		}
@@ -248,7 +248,7 @@ func headerLayout(name string) bool {
 	switch name {
 	case "volume_space_size", "path_table_size", "l_path_table", "opt_l_path_table",
 		"m_path_table", "opt_m_path_table", "root_directory_extent", "root_directory_size",
-		"catalog_lba", "boot_catalog_lba", "load_rba", "first_lba", "last_lba", "sectors", "end_chs",
+		"catalog_lba", "boot_catalog_lba", "load_rba", "first_lba", "last_lba", "sectors", "start_chs", "end_chs",
 		"backup_lba", "last_usable_lba", "header_crc32", "entries_crc32":
 		return true
 	}

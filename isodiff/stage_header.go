@@ -186,7 +186,7 @@ func (s *session) compareSystemArea(st *report.Stage) {
 	cd := &report.ContentDiff{SizeA: int64(len(areas[0])), SizeB: int64(len(areas[1])), FirstDiff: int64(ranges[0][0])}
 	for _, r := range ranges {
 		cd.Ranges = append(cd.Ranges, report.Range{Start: int64(r[0]), End: int64(r[1])})
-		fmt.Fprintf(&body, "  bytes %d-%d (%d) in %s\n", r[0], r[1]-1, r[1]-r[0], systemAreaRegion(r[0]))
+		fmt.Fprintf(&body, "  bytes %d-%d (%d bytes) in %s\n", r[0], r[1]-1, r[1]-r[0], systemAreaRegion(r[0]))
 		for i, label := range []string{"A", "B"} {
 			end := min(r[1], r[0]+32, len(areas[i]))
 			if r[0] < end {

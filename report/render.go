@@ -27,7 +27,6 @@ const (
 	FileSqfsDiff       = "sqfs-diff.txt"
 	FileChecklist      = "checklist.md"
 	FileJSON           = "report.json"
-	FileHTML           = "report.html"
 )
 
 // WriteDir writes every report file into dir, creating it if needed. Each
@@ -50,7 +49,6 @@ func WriteDir(dir string, r *Report) error {
 		{FileSqfsDiff, WriteSqfsDiff},
 		{FileChecklist, WriteChecklist},
 		{FileJSON, WriteJSON},
-		{FileHTML, WriteHTML},
 	}
 	for _, f := range files {
 		if err := writeAtomic(filepath.Join(dir, f.name), func(w io.Writer) error { return f.write(w, r) }); err != nil {
@@ -222,7 +220,10 @@ func writeTOCDiff(w io.Writer, r *Report) error {
 // writeSquashfsSHA256 is WriteSquashfsSHA256 before escaping (safe.go).
 func writeSquashfsSHA256(w io.Writer, r *Report) error {
 	stageProblems(w, r, StageSquashfs)
-	if len(r.Containers) == 0 {
+	switch {
+	case r.Identical:
+		fmt.Fprintln(w, "# the images are identical (same size and SHA-256): so is every squashfs image inside them")
+	case len(r.Containers) == 0:
 		fmt.Fprintln(w, "# no squashfs image found in either ISO")
 	}
 	for _, c := range r.Containers {
@@ -240,6 +241,15 @@ func writeSquashfsSHA256(w io.Writer, r *Report) error {
 				sum = strings.Repeat("?", 64)
 			}
 			fmt.Fprintf(w, "%s  %s:%s\n", sum, inline(side.iso), inline(c.Path))
+		}
+		// Its superblock and compressor options, field by field: the text
+		// files say what the summary says.
+		if s := r.Stage(StageSquashfs); s != nil {
+			for _, f := range s.Findings {
+				if f.Scope == "squashfs:"+c.Path && f.Kind == KindHeader && f.Path != "(squashfs image)" {
+					fmt.Fprintf(w, "# %s %s: %s\n", inline(c.Path), inline(f.Path), Describe(f))
+				}
+			}
 		}
 	}
 	return nil

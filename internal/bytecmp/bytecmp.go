@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -68,7 +69,7 @@ type ReadError struct {
 }
 
 func (e *ReadError) Error() string {
-	return "reading " + e.Side + " at offset " + strconv.FormatInt(e.Off, 10) + ": " + e.Err.Error()
+	return "reading image " + strings.ToUpper(e.Side) + " at offset " + strconv.FormatInt(e.Off, 10) + ": " + e.Err.Error()
 }
 
 func (e *ReadError) Unwrap() error { return e.Err }

@@ -207,7 +207,7 @@ func (v *VolumeDescriptor) Fields() []field.Field {
 	if v.Type == TypeSupplementary {
 		f = append(f,
 			field.Field{Name: "volume_flags", Value: fmt.Sprintf("0x%02x", v.VolumeFlags)},
-			field.Field{Name: "escape_sequences", Value: strconv.Quote(string(bytes.TrimRight(v.EscapeSequences[:], "\x00")))},
+			field.Field{Name: "escape_sequences", Value: string(bytes.TrimRight(v.EscapeSequences[:], "\x00"))},
 		)
 	}
 	f = append(f,

@@ -99,7 +99,7 @@ func TestVolumeDescriptorsMatchXorriso(t *testing.T) {
 	j := fieldMap(im.Joliet.Fields())
 	for name, want := range map[string]string{
 		"volume_id": "MY_VOL", "publisher_id": "Pub Lisher", "application_id": "App Id 1",
-		"volume_set_id": "SetId", "escape_sequences": `"%/E"`,
+		"volume_set_id": "SetId", "escape_sequences": "%/E",
 		"volume_creation_date": "2021-01-02T03:04:05.00+00:00",
 	} {
 		if j[name] != want {

@@ -25,7 +25,7 @@ declare -A need=(
 	[gzip]=gzip
 	[zstd]=zstd
 	[zip]=zip
-	[dpkg-deb]=dpkg
+	[dpkg-deb]=dpkg [dpkg-query]=dpkg [dpkg-divert]=dpkg [md5sum]=coreutils
 	[diffoscope]=diffoscope-minimal
 	[faketime]=faketime
 	[cmark-gfm]=cmark-gfm

@@ -1,0 +1,87 @@
+// Package pkgdb attributes diverging files of a Debian root filesystem to
+// the packages that installed them, and says from the shipped checksums why
+// each differs.
+//
+// Load reads dpkg's database from a root filesystem given as an io/fs.FS
+// (an extracted tree through os.DirFS, or a squashfs image through
+// SquashfsFS / LoadSquashfs): var/lib/dpkg/status, info/<pkg>[:<arch>].list
+// and .md5sums, and diversions when present; status-old and the other
+// backups are never read. Owner, Owners and ShippedMD5 answer for one path.
+// Attribute compares the two images' databases for one diverging file,
+// given the MD5 of its bytes on each side (MD5 computes it), and returns a
+// Verdict; Group folds many attributions into a few lines, one per package
+// change and one per top directory of unowned files.
+//
+// A caller with two squashfs readers and the diverging files does:
+//
+//	a, err := pkgdb.LoadSquashfs(ra, pkgdb.Options{Budget: b, Context: ctx})
+//	b, err := pkgdb.LoadSquashfs(rb, pkgdb.Options{Budget: b, Context: ctx})
+//	defer a.Close(); defer b.Close()
+//	attrs := pkgdb.AttributeAll(a, b, files) // []pkgdb.File{Path, MD5A, MD5B}
+//	groups := pkgdb.Group(attrs, pkgdb.GroupOptions{})
+//
+// # What counts as installed
+//
+// Every status paragraph whose state (the Status field's third word) is
+// not "not-installed": installed, half-configured, unpacked,
+// half-installed, triggers-awaited and triggers-pending packages own the
+// paths of their .list; a config-files package (removed, not purged) owns
+// only its conffiles. Package.Status keeps the word.
+//
+// # Checksums
+//
+// A file's shipped MD5 comes from the package's .md5sums; a conffile's
+// from the Status file's Conffiles field (dpkg does not keep conffiles in
+// .md5sums, and the field holds the checksum of the version the package
+// last installed). "newconffile" (not configured yet) is no checksum.
+//
+// # usrmerge
+//
+// Packages built before the /usr merge list /bin/tar; on a merged image
+// /bin is a symlink to usr/bin and the file is at /usr/bin/tar. Load reads
+// the root directory's symlinks through fs.ReadLinkFS and, for those that
+// lead to a directory, keys every listed path under its target: Owner
+// ("/usr/bin/tar") and Owner("/bin/tar") both find the package that listed
+// /bin/tar. Only the first component is resolved; the link itself ("/bin")
+// stays as listed. dpkg -S does not resolve aliases: it answers for the
+// listed spelling only.
+//
+// # Diversions
+//
+// A diversion (original, diverted-to, package) sends every other
+// package's copy of the original to the diverted-to path; the diverting
+// package's own copy stays. The index follows that: the original path
+// belongs to the diverting package (when it ships one), and the
+// diverted-to path to the packages whose lists name the original, with
+// their checksums for it. A local diversion (package ":") diverts every
+// package's copy. Diversions of diversions are not followed.
+//
+// # Verdicts
+//
+// Attribute tries, in order: NotOwned (no package lists it on either
+// side), OwnedOneSide, SameContent (equal bytes: only metadata differs),
+// PackageDiffers (the owner's name, architecture or version differs),
+// ChangedAfterInstall (same version, and the bytes do not match the
+// shipped MD5 on at least one side), ShippedThisWay (same version, the
+// bytes match on each side, the shipped MD5s differ), Unverified (same
+// version, a checksum is missing). A version that moved is reported as
+// PackageDiffers even when the build also changed the file; Side.Modified
+// keeps that fact. The same version with different shipped checksums is
+// ShippedThisWay rather than PackageDiffers: a Debian archive never holds
+// two different builds of one version, so two of them means a package
+// built outside it (a local package rebuilt during the build, a rebuilt
+// repository): the package itself is not reproducible.
+//
+// # Bounds
+//
+// The database comes from an untrusted image. Files are streamed line by
+// line through a 64 KiB buffer: a longer line is skipped without being
+// held when its field is not used (a Description) and is an error
+// otherwise; used fields are capped at 4 KiB and paths at 4096 bytes.
+// What the index holds (packages, paths, claims, conffiles, diversions)
+// is charged to Options.Budget as it grows and given back by Close, and
+// capped by MaxPackages and MaxPaths whatever the budget; Options.Want
+// narrows the path index to the paths of interest. The context is checked
+// every 1024 lines and at every 64 KiB of an over-long line. Errors are
+// *ParseError values naming the file, the line and its byte offset.
+package pkgdb

@@ -151,6 +151,7 @@ func TestVerifyDeterministicBuilderPasses(t *testing.T) {
 		// Build b's clock is 398 days ahead, and its zone is UTC+14.
 		"[b] fakebuilder: date +%F says " + time.Now().UTC().Add(14*time.Hour).AddDate(0, 0, 398).Format("2006-01-02") + "\n",
 		"[a] fakebuilder: done\n", "[b] fakebuilder: done\n",
+		"[b] smbuild: copying the source to /dev/shm, each directory's entries in reverse order\n",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r)
@@ -200,7 +201,7 @@ func TestVerifyDeterministicBuilderPasses(t *testing.T) {
 	infoB := readBuildInfo(t, filepath.Join(out, "build-b", "BUILD_INFO"))
 	for k, want := range map[string]string{
 		"BUILD_CLOCK": "+398d", "BUILD_CPUS": "1 (cpuset 0)", "BUILD_USER": "1000:1000", "BUILD_HOME": "/nonexistent/smbuild-variant-b",
-		"BUILD_LOCALE": "fr_CH.UTF-8", "BUILD_TZ": "<+14>-14", "BUILD_HOSTNAME": "smbuild-variant-b.invalid",
+		"BUILD_LOCALE": "fr_CH.UTF-8", "BUILD_TZ": "<+14>-14", "BUILD_HOSTNAME": "smbuild-variant-b.invalid", "BUILD_FILE_ORDER": "reversed (a copy)",
 	} {
 		if infoB[k] != want {
 			t.Errorf("build-b BUILD_INFO %s=%q, want %q", k, infoB[k], want)
@@ -223,6 +224,7 @@ func TestVerifyLeakyBuilderFails(t *testing.T) {
 		{"home", "/etc/build-home"},
 		{"locale", "/etc/build-locale"},
 		{"timezone", "/etc/build-date"},
+		{"fileordering", "/etc/build-order"},
 	} {
 		t.Run(tc.leak, func(t *testing.T) {
 			src := source(t, image, "FAKEBUILDER_LEAK="+tc.leak+"\n", nil)
@@ -259,11 +261,11 @@ func TestVerifyLeakyBuilderFails(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, x := range smbuild.Variations {
-				if !bytes.Contains(vary, []byte(fmt.Sprintf("\n%-9s a: ", x.Name))) {
+				if !bytes.Contains(vary, []byte(fmt.Sprintf("\n%-12s a: ", x.Name))) {
 					t.Errorf("diagnosis/VARIATIONS does not say %s was varied:\n%s", x.Name, vary)
 				}
 			}
-			if !strings.Contains(r.stdout, "smbuild: what differed between the builds (and what did not):\n  hostname  a: smbuild-a | b: smbuild-variant-b.invalid\n") {
+			if !strings.Contains(r.stdout, "smbuild: what differed between the builds (and what did not):\n  hostname     a: smbuild-a | b: smbuild-variant-b.invalid\n") {
 				t.Errorf("output does not say what differed:\n%s", r)
 			}
 		})

@@ -303,6 +303,10 @@ func TestLeftoverContainersRemoved(t *testing.T) {
 	if left := containers(); len(left) > 0 {
 		t.Errorf("containers still there: %v", left)
 	}
+	// Build b's reordered copy of the source, left by the killed run.
+	if !strings.Contains(r.stdout, "smbuild: removed leftover source copy /dev/shm/smbuild-source-") {
+		t.Errorf("the next run did not say it removed the killed run's source copy:\n%s", r)
+	}
 }
 
 // TestExampleWorkflow: every smbuild command of the example workflow

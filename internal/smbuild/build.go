@@ -127,6 +127,7 @@ func Prepare(ctx context.Context, o Options) (*Job, error) {
 	if err := o.Docker.RemoveLeftovers(ctx, src.Short(), o.Progress); err != nil {
 		return nil, err
 	}
+	removeLeftoverCopies(o.Progress)
 	if err := checkRunnerEnv(o.RunnerEnv, cfg); err != nil {
 		return nil, err
 	}
@@ -264,11 +265,17 @@ func (j *Job) Env(v Variant) []string {
 }
 
 // RunArgs are the arguments of `docker run` for a build of variant v into
-// the host folder dir, in a container named name.
+// the host folder dir, in a container named name, of the source itself.
 func (j *Job) RunArgs(v Variant, dir, name string) []string {
+	return j.runArgs(v, dir, name, j.Source.Dir)
+}
+
+// runArgs is RunArgs with the host folder that holds the source (the
+// source, or build b's reordered copy of it).
+func (j *Job) runArgs(v Variant, dir, name, srcDir string) []string {
 	args := []string{"run", "--rm", "--init", "--name", name, "--label", "smbuild=" + j.Source.Short(), "--label", OwnerLabel + "=" + Owner(),
 		"--hostname", v.Hostname, "--workdir", v.SourcePath,
-		"--mount", mountArg("type=bind", "source="+j.Source.Dir, "target="+v.SourcePath, "readonly"),
+		"--mount", mountArg("type=bind", "source="+srcDir, "target="+v.SourcePath, "readonly"),
 		"--mount", mountArg("type=bind", "source="+dir, "target="+OutputPath),
 	}
 	// Hide the output folder from the source mount when it lies inside it,
@@ -333,6 +340,18 @@ func (j *Job) Build(ctx context.Context, v Variant, dir string, term io.Writer, 
 		return &BuildError{Variant: v, Log: logPath, ExitCode: code, Reason: reason, Tail: tail, ErrTail: errTail}
 	}
 
+	srcDir := j.Source.Dir
+	if v.ReorderSource {
+		fmt.Fprintf(sink, "smbuild: copying the source to %s, each directory's entries in reverse order\n", OrderBase)
+		copyStart := time.Now()
+		root, err := reorderedCopy(j.Source.Dir, j.Opts.OutDir)
+		if err != nil {
+			return nil, fail(-1, err.Error())
+		}
+		defer os.RemoveAll(filepath.Dir(root))
+		fmt.Fprintf(sink, "smbuild: copied in %s\n", time.Since(copyStart).Round(time.Millisecond))
+		srcDir = root
+	}
 	name := ContainerName(j.Source.Short(), v.Name)
 	start := time.Now().UTC()
 	vals := v.values()
@@ -341,7 +360,7 @@ func (j *Job) Build(ctx context.Context, v Variant, dir string, term io.Writer, 
 		desc = append(desc, x.Name+" "+vals[x.Name])
 	}
 	fmt.Fprintf(sink, "smbuild: build %s of %s in container %s (%s)\n", v.Name, j.Source.Short(), name, strings.Join(desc, ", "))
-	cmd := j.Opts.Docker.command(j.RunArgs(v, dir, name)...)
+	cmd := j.Opts.Docker.command(j.runArgs(v, dir, name, srcDir)...)
 	cmd.Stdout, cmd.Stderr = sink, sink.Stderr()
 	if err := cmd.Start(); err != nil {
 		return nil, fail(-1, fmt.Sprintf("cannot run docker: %v", err))
@@ -491,6 +510,7 @@ func (j *Job) buildInfo(v Variant, iso, sum string, start, end time.Time) []byte
 		{"BUILD_HOME", v.Home},
 		{"BUILD_LOCALE", v.Locale},
 		{"BUILD_TZ", v.TZ},
+		{"BUILD_FILE_ORDER", v.values()["fileordering"]},
 	}
 	for _, x := range Variations {
 		val := "yes"

@@ -58,7 +58,7 @@ func TestRunArgs(t *testing.T) {
 func TestVariationsOff(t *testing.T) {
 	j := &Job{Config: &Config{varyOff: map[string]string{}}, EngineCPUs: 2}
 	on := j.Variants()
-	if a, b := on[0], on[1]; a.CPUSet != "" || a.CPUs != 2 || b.CPUSet != "0" || b.CPUs != 1 || a.ClockOffset != "" || b.ClockOffset != "+398d" {
+	if a, b := on[0], on[1]; a.CPUSet != "" || a.CPUs != 2 || b.CPUSet != "0" || b.CPUs != 1 || a.ClockOffset != "" || b.ClockOffset != "+398d" || a.ReorderSource || !b.ReorderSource {
 		t.Errorf("all on: a %+v, b %+v", a, b)
 	}
 	for _, x := range Variations {
@@ -70,7 +70,7 @@ func TestVariationsOff(t *testing.T) {
 				t.Errorf("%s off: %s a %q b %q", x.Name, y.Name, a[y.Name], b[y.Name])
 			}
 		}
-		if r := j.VariationReport(); !strings.Contains(r, x.Name+strings.Repeat(" ", 9-len(x.Name))+" not varied ("+x.Key+"=no): a reason; both: "+a[x.Name]+"\n") {
+		if r := j.VariationReport(); !strings.Contains(r, x.Name+strings.Repeat(" ", 12-len(x.Name))+" not varied ("+x.Key+"=no): a reason; both: "+a[x.Name]+"\n") {
 			t.Errorf("%s off: report\n%s", x.Name, r)
 		}
 	}

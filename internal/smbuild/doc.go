@@ -9,7 +9,7 @@
 //
 // A build is build a or build b of verify (Job.Variants). Build b differs
 // from a in every Variation that is on: host name, source path, umask,
-// clock, CPUs, user, HOME, locale and time zone; config/*.conf switches one
+// clock, CPUs, user, HOME, locale, time zone and file ordering; config/*.conf switches one
 // off with BUILD_VARY_<NAME>='no: <reason>', and BUILD_INFO and the
 // diagnosis (Job.VariationReport) record it. Prepare checks that each
 // variation that is on can be made before anything runs.
@@ -26,8 +26,11 @@
 // their libraries, and the builder's time leak runs date(1), as a shell
 // script writing `date +%F` into the image would.
 //
-// File ordering (reprotest's disorderfs) is not varied: it needs FUSE, that
-// is /dev/fuse and CAP_SYS_ADMIN in the build.
+// File ordering is varied without FUSE (reprotest's disorderfs needs
+// /dev/fuse and CAP_SYS_ADMIN): build b's source is a copy on a tmpfs
+// (OrderBase) in which every directory lists its entries in the reverse of
+// the source's order, which a tmpfs allows since it lists entries in the
+// order they were made (or the reverse).
 //
 // Runner settings (Mount, ParseRunnerEnv, Options.Image) belong to the
 // machine, not the commit: BUILD_INFO records mount targets, variable names

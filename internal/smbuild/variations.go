@@ -20,9 +20,7 @@ type Variation struct {
 
 // Variations are the conditions verify varies, as reprotest defines them
 // (its domain_host, build_path, umask, time, num_cpus, user_group, home,
-// locales and timezone), in the order they are reported. reprotest's
-// fileordering needs disorderfs, a FUSE file system, and so privileges that
-// smbuild does not ask for; it is not among them.
+// locales, timezone and fileordering), in the order they are reported.
 var Variations = []Variation{
 	{"hostname", "BUILD_VARY_HOSTNAME", "host name"},
 	{"path", "BUILD_VARY_PATH", "source path"},
@@ -33,6 +31,7 @@ var Variations = []Variation{
 	{"home", "BUILD_VARY_HOME", "HOME"},
 	{"locale", "BUILD_VARY_LOCALE", "locale (LC_ALL, LANG)"},
 	{"timezone", "BUILD_VARY_TIMEZONE", "time zone (TZ)"},
+	{"fileordering", "BUILD_VARY_FILEORDERING", "the order directories of the source list their entries (build b's source is a copy on a tmpfs, each directory reversed)"},
 }
 
 // Build b's values of the variations that are not simply a second string.
@@ -83,6 +82,9 @@ type Variant struct {
 	Home   string // HOME
 	Locale string // LC_ALL and LANG
 	TZ     string // TZ
+	// ReorderSource makes the build's source a copy in which every
+	// directory lists its entries in the reverse order (see OrderBase).
+	ReorderSource bool
 }
 
 // The two variants' values of each variation. Build a's are those of
@@ -98,7 +100,7 @@ var (
 		// UTC+14, as a POSIX TZ rule so that it needs no tzdata in the
 		// image (glibc reads it; a name like Pacific/Kiritimati would
 		// silently be UTC without tzdata).
-		TZ: "<+14>-14"}
+		TZ: "<+14>-14", ReorderSource: true}
 )
 
 // Variants are the two builds of `smbuild verify`: b differs from a in
@@ -141,6 +143,9 @@ func (j *Job) Variants() [2]Variant {
 	if off("timezone") {
 		b.TZ = a.TZ
 	}
+	if off("fileordering") {
+		b.ReorderSource = a.ReorderSource
+	}
 	return [2]Variant{a, b}
 }
 
@@ -159,9 +164,14 @@ func (v Variant) values() map[string]string {
 	if v.User != "" {
 		user = v.User
 	}
+	order := "as the file system lists it"
+	if v.ReorderSource {
+		order = "reversed (a copy)"
+	}
 	return map[string]string{
 		"hostname": v.Hostname, "path": v.SourcePath, "umask": v.Umask, "time": clock,
 		"cpus": cpus, "user": user, "home": v.Home, "locale": v.Locale, "timezone": v.TZ,
+		"fileordering": order,
 	}
 }
 
@@ -174,10 +184,10 @@ func (j *Job) VariationReport() string {
 	var sb strings.Builder
 	for _, x := range Variations {
 		if why := j.Config.VaryOff(x.Name); why != "" {
-			fmt.Fprintf(&sb, "%-9s not varied (%s=no): %s; both: %s\n", x.Name, x.Key, why, a[x.Name])
+			fmt.Fprintf(&sb, "%-12s not varied (%s=no): %s; both: %s\n", x.Name, x.Key, why, a[x.Name])
 			continue
 		}
-		fmt.Fprintf(&sb, "%-9s a: %s | b: %s\n", x.Name, a[x.Name], b[x.Name])
+		fmt.Fprintf(&sb, "%-12s a: %s | b: %s\n", x.Name, a[x.Name], b[x.Name])
 	}
 	return sb.String()
 }
@@ -195,6 +205,11 @@ func (j *Job) checkVariations(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("cannot check for BUILDER_LIBFAKETIME in the builder image: %v", err))
 		} else if !ok {
 			errs = append(errs, fmt.Errorf("BUILDER_LIBFAKETIME %s is not in the builder image %s: without it build b's clock would not move (the dynamic loader ignores a missing LD_PRELOAD); install libfaketime there or switch the variation off with BUILD_VARY_TIME='no: <reason>'", j.Config.LibFaketime, j.Config.BuilderImage))
+		}
+	}
+	if j.Config.VaryOff("fileordering") == "" {
+		if _, err := probeOrder(OrderBase); err != nil {
+			errs = append(errs, fmt.Errorf("the fileordering variation copies the source to %s, a tmpfs, and cannot: %v; switch it off with BUILD_VARY_FILEORDERING='no: <reason>'", OrderBase, err))
 		}
 	}
 	if j.Config.VaryOff("user") == "" {

@@ -23,6 +23,8 @@
 //	                      locale    /etc/build-locale holds $LC_ALL
 //	                      timezone  /etc/build-date holds `date -d @$SOURCE_DATE_EPOCH`
 //	                                in the local time zone (date(1) reads TZ)
+//	                      fileordering  /etc/build-order lists the working directory
+//	                                in the order the file system gives (as `ls -U`)
 //	FAKEBUILDER_FAIL    non-empty: print some progress, then fail with exit 3
 //	FAKEBUILDER_SLEEP   a Go duration to sleep before writing (to test Ctrl-C)
 //	FAKEBUILDER_CACHE   a folder to use as a cache (a mounted volume): each run
@@ -43,6 +45,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -124,7 +127,7 @@ func run() error {
 	}
 	leak := os.Getenv("FAKEBUILDER_LEAK")
 	switch leak {
-	case "", "hostname", "time", "path", "umask", "cpus", "user", "home", "locale", "timezone":
+	case "", "hostname", "time", "path", "umask", "cpus", "user", "home", "locale", "timezone", "fileordering":
 	default:
 		return fmt.Errorf("bad FAKEBUILDER_LEAK %q", leak)
 	}
@@ -136,7 +139,7 @@ func run() error {
 	}
 
 	host, buildDate, buildPath := "builder\n", epoch.Format(time.RFC3339)+"\n", "/build\n"
-	cpus, user, home, locale := "some\n", "root\n", "/root\n", "C.UTF-8\n"
+	cpus, user, home, locale, order := "some\n", "root\n", "/root\n", "C.UTF-8\n", "sorted\n"
 	switch leak {
 	case "hostname":
 		h, err := os.Hostname()
@@ -164,6 +167,17 @@ func run() error {
 		home = os.Getenv("HOME") + "\n"
 	case "locale":
 		locale = os.Getenv("LC_ALL") + "\n"
+	case "fileordering":
+		d, err := os.Open(".")
+		if err != nil {
+			return err
+		}
+		names, err := d.Readdirnames(-1)
+		d.Close()
+		if err != nil {
+			return err
+		}
+		order = strings.Join(names, "\n") + "\n"
 	case "path":
 		wd, err := os.Getwd()
 		if err != nil {
@@ -184,6 +198,7 @@ func run() error {
 		{Path: "etc/build-user", Mode: mode(0o644), Data: []byte(user)},
 		{Path: "etc/build-home", Mode: mode(0o644), Data: []byte(home)},
 		{Path: "etc/build-locale", Mode: mode(0o644), Data: []byte(locale)},
+		{Path: "etc/build-order", Mode: mode(0o644), Data: []byte(order)},
 		{Path: "usr/bin/hello", Mode: mode(0o755), Data: noise(1, 300<<10)},
 		{Path: "usr/share/doc/fakelive/VERSION", Mode: mode(0o644), Data: []byte(version)},
 	}

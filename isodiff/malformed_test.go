@@ -785,7 +785,7 @@ func TestOutputDirAtomic(t *testing.T) {
 		}
 		return names
 	}
-	want := []string{report.FileChecklist, report.FileHeaderCmp, report.FileJSON, report.FileSHA256, report.FileSizes,
+	want := []string{report.FileChecklist, report.FileHeaderCmp, report.FileHTML, report.FileJSON, report.FileSHA256, report.FileSizes,
 		report.FileSqfsDiff, report.FileSqfsLsDiff, report.FileSquashfsSHA256, report.FileTOCDiff}
 	slices.Sort(want)
 	if got := listing(); !slices.Equal(got, want) {

@@ -27,6 +27,7 @@ const (
 	FileSqfsDiff       = "sqfs-diff.txt"
 	FileChecklist      = "checklist.md"
 	FileJSON           = "report.json"
+	FileHTML           = "report.html"
 )
 
 // WriteDir writes every report file into dir, creating it if needed. Each
@@ -49,6 +50,7 @@ func WriteDir(dir string, r *Report) error {
 		{FileSqfsDiff, WriteSqfsDiff},
 		{FileChecklist, WriteChecklist},
 		{FileJSON, WriteJSON},
+		{FileHTML, WriteHTML},
 	}
 	for _, f := range files {
 		if err := writeAtomic(filepath.Join(dir, f.name), func(w io.Writer) error { return f.write(w, r) }); err != nil {

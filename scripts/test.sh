@@ -29,6 +29,7 @@ declare -A need=(
 	[diffoscope]=diffoscope-minimal
 	[faketime]=faketime
 	[cmark-gfm]=cmark-gfm
+	[chromium]=chromium
 	[mkfs.erofs]=erofs-utils [dump.erofs]=erofs-utils [fsck.erofs]=erofs-utils
 )
 missing=()

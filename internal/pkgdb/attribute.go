@@ -23,7 +23,7 @@ const (
 	PackageDiffers
 	// ChangedAfterInstall: same package version on both sides, but on at least one side the bytes no longer match the MD5 the package shipped: the build (a maintainer script, a hook) changed the file.
 	ChangedAfterInstall
-	// ShippedThisWay: same package version on both sides, each side's bytes are what its package shipped, and the two shipped MD5s differ: two different builds of one version were installed, the package itself is not reproducible.
+	// ShippedThisWay: same package version on both sides, the two shipped MD5s differ and each side's bytes are what its package shipped (or were not hashed): two different builds of one version were installed, the package itself is not reproducible.
 	ShippedThisWay
 	// Unverified: same package version on both sides, but a shipped MD5 or the bytes' MD5 is missing (no .md5sums, a directory or symlink, a conffile not yet configured), so the build and the package cannot be told apart.
 	Unverified

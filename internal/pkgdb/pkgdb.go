@@ -104,7 +104,7 @@ type diversion struct {
 // DB is a dpkg database read from a root filesystem: the installed packages
 // and, for each path their file lists name, the owning packages and the
 // MD5 each shipped. Its methods are safe for concurrent use once Load has
-// returned.
+// returned, Close excepted.
 type DB struct {
 	pkgs    []Package
 	byKey   map[string]int32  // "name:arch" -> index in pkgs

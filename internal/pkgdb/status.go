@@ -36,6 +36,7 @@ type stanza struct {
 	conffiles []conffile
 	line      int64 // of the first field
 	off       int64
+	charged   int64 // budget held for conffiles
 	seen      map[string]bool
 }
 
@@ -155,9 +156,11 @@ func (d *DB) addConffile(l *lineReader, st *stanza, line []byte) error {
 	if len(st.conffiles) >= maxConffiles {
 		return l.errf(ErrLimit, "more than %d conffiles in one package", maxConffiles)
 	}
-	if err := d.charge(int64(len(p)+len(sum))+conffileCost, "dpkg status conffiles", l.off); err != nil {
+	cost := int64(len(p)+len(sum)) + conffileCost
+	if err := d.charge(cost, "dpkg status conffiles", l.off); err != nil {
 		return l.errAt(err)
 	}
+	st.charged += cost
 	st.conffiles = append(st.conffiles, conffile{path: p, md5: sum})
 	return nil
 }
@@ -181,7 +184,7 @@ func (d *DB) addStanza(l *lineReader, st *stanza) error {
 	}
 	p.Status = w[2]
 	if p.Status == "not-installed" {
-		d.release(int64(len(st.conffiles)) * conffileCost)
+		d.release(st.charged)
 		return nil
 	}
 	if p.Source == "" {

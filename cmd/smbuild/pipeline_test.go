@@ -346,3 +346,36 @@ func TestExampleWorkflow(t *testing.T) {
 		}
 	}
 }
+
+// TestVariationCannotBeMade: a variation that is on but cannot be made
+// stops smbuild before anything runs, saying how to switch it off.
+func TestVariationCannotBeMade(t *testing.T) {
+	image := builderImage(t)
+	src := source(t, image, "", nil)
+	conf := filepath.Join(src, "config", "build.conf")
+	data, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.Replace(string(data), "BUILDER_LIBFAKETIME="+smbuildtest.LibFaketime, "BUILDER_LIBFAKETIME=/usr/lib/none/libfaketime.so.1", 1))
+	if err := os.WriteFile(conf, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	smbuildtest.Git(t, src, "commit", "--quiet", "--all", "--message", "wrong libfaketime")
+	if err := os.Chmod(src, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r := smbuild_(t.Context(), "verify", "--src", src)
+	for _, want := range []string{
+		"smbuild: BUILDER_LIBFAKETIME /usr/lib/none/libfaketime.so.1 is not in the builder image " + image + ": without it build b's clock would not move",
+		"BUILD_VARY_TIME='no: <reason>'",
+		"smbuild: build b runs as uid:gid 1000:1000 and cannot enter the source " + src + " (mode 0700)",
+	} {
+		if r.code != 2 || !strings.Contains(r.stderr, want) {
+			t.Errorf("want exit 2 and %q:\n%s", want, r)
+		}
+	}
+	if strings.Contains(r.stdout, "[a] ") || exists(filepath.Join(src, "output", short(t, src), "build-a")) {
+		t.Errorf("a build ran:\n%s", r)
+	}
+}

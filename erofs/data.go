@@ -460,12 +460,13 @@ func (m *mapper) at(off int64) (Extent, error) {
 			blk = binary.LittleEndian.Uint32(b)
 		}
 		chunk := idx << m.chunkBits
+		if blk == nullAddr {
+			// A hole: one extent for the whole chunk.
+			return Extent{Off: chunk, Len: min(int64(1)<<m.chunkBits, e.Size-chunk), Phys: -1}, nil
+		}
 		within := (off - chunk) / pieceSize * pieceSize
 		start := chunk + within
 		n := min(pieceSize, int64(1)<<m.chunkBits-within, e.Size-start)
-		if blk == nullAddr {
-			return Extent{Off: start, Len: n, Phys: -1}, nil
-		}
 		phys := int64(blk)*m.bs + within
 		if phys+n > m.r.end {
 			return Extent{}, newErr(pos, "chunk index of "+e.Path, fmt.Errorf("%w: block %d", ErrBounds, blk))
@@ -560,7 +561,13 @@ func (r *Reader) Extents(e *Entry) iter.Seq2[Extent, error] {
 			yield(Extent{}, err)
 			return
 		}
-		for pos := int64(0); pos < e.Size; {
+		for i, pos := 0, int64(0); pos < e.Size; i++ {
+			if i%256 == 0 {
+				if err := r.stopped(e.iloc, "extents of "+e.Path); err != nil {
+					yield(Extent{}, err)
+					return
+				}
+			}
 			x, err := m.at(pos)
 			if err != nil {
 				yield(Extent{}, err)

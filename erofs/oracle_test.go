@@ -287,8 +287,132 @@ func TestOracle(t *testing.T) {
 					layouts[e.Layout]++
 				}
 			}
-			t.Logf("%d nodes; regular files by layout: %v", len(ents), layouts)
+			ls := layoutStats(t, r, ents)
+			checkLayoutStats(t, c.name, ls)
+			t.Logf("%d nodes, regular files by layout %v; %+v", len(ents), layouts, ls)
 		})
+	}
+}
+
+// stats counts what the walk met, so each configuration can be shown to
+// exercise the layout it is there for.
+type stats struct {
+	FlatPlain, FlatInline, Chunked, Compressed int // regular files by layout
+	ChunkIndexes, BlockMap                     int // chunk-based files by index format
+	Compact2B, FullIndexes                     int // compressed files with 2-byte compact indexes, full indexes
+	LZ4, PlainPclusters, BigPclusters          int // compressed extents: lz4, stored uncompressed, over one block
+	InlinePclusters, InlineTails               int // ztailpacking tails; flat inline tails
+	Setuid, Sticky, Devices, Shared            int
+}
+
+func layoutStats(t *testing.T, r *Reader, ents []*Entry) stats {
+	var st stats
+	for _, e := range ents {
+		if e.Mode&fs.ModeSetuid != 0 {
+			st.Setuid++
+		}
+		if e.Mode&fs.ModeSticky != 0 {
+			st.Sticky++
+		}
+		if e.Mode&fs.ModeDevice != 0 {
+			st.Devices++
+		}
+		for _, x := range e.Xattrs {
+			if x.Name == "user.shared" {
+				st.Shared++
+			}
+		}
+		if !e.IsRegular() {
+			continue
+		}
+		switch e.Layout {
+		case LayoutFlatPlain:
+			st.FlatPlain++
+		case LayoutFlatInline:
+			st.FlatInline++
+		case LayoutChunkBased:
+			st.Chunked++
+		default:
+			st.Compressed++
+		}
+		if e.Size == 0 {
+			continue
+		}
+		m, err := r.newMapper(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case e.Layout == LayoutChunkBased && m.chunkUnit == 8:
+			st.ChunkIndexes++
+		case e.Layout == LayoutChunkBased:
+			st.BlockMap++
+		case e.Layout == LayoutCompressedCompact && m.c2 > 0:
+			st.Compact2B++
+		case e.Layout == LayoutCompressedFull:
+			st.FullIndexes++
+		}
+		for x, err := range r.Extents(e) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case x.Compressed && x.Algorithm == LZ4:
+				st.LZ4++
+			case !x.Compressed && e.Layout.Compressed():
+				st.PlainPclusters++
+			}
+			if x.Compressed && x.Stored > r.Super.BlockSize() {
+				st.BigPclusters++
+			}
+			if x.Inline && e.Layout.Compressed() {
+				st.InlinePclusters++
+			}
+			if x.Inline && e.Layout == LayoutFlatInline {
+				st.InlineTails++
+			}
+		}
+	}
+	return st
+}
+
+// checkLayoutStats requires each configuration to exercise its layout.
+func checkLayoutStats(t *testing.T, name string, st stats) {
+	t.Helper()
+	want := func(what string, n int) {
+		if n == 0 {
+			t.Errorf("%s: no %s (%+v)", name, what, st)
+		}
+	}
+	want("setuid", st.Setuid)
+	want("sticky", st.Sticky)
+	want("devices", st.Devices)
+	want("shared xattrs", st.Shared)
+	switch {
+	case name == "plain":
+		want("flat plain", st.FlatPlain)
+		want("inline tails", st.InlineTails)
+	case name == "noinline":
+		want("flat plain", st.FlatPlain)
+		if st.InlineTails > 0 {
+			t.Errorf("noinline: %d inline tails", st.InlineTails)
+		}
+	case name == "chunk-indexes":
+		want("chunk indexes", st.ChunkIndexes)
+	case strings.HasPrefix(name, "chunk"), name == "blockmap":
+		want("block maps", st.BlockMap)
+	case strings.HasPrefix(name, "lz4"):
+		want("lz4 pclusters", st.LZ4)
+		want("2-byte compact indexes", st.Compact2B)
+		if !strings.Contains(name, "big") {
+			want("uncompressed pclusters", st.PlainPclusters)
+		}
+	}
+	if strings.Contains(name, "big") {
+		want("big pclusters", st.BigPclusters)
+	}
+	if strings.Contains(name, "ztail") {
+		want("inline pclusters", st.InlinePclusters)
 	}
 }
 

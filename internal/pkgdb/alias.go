@@ -24,6 +24,10 @@ func (d *DB) findAliases(fsys fs.FS) {
 		if e.Type()&fs.ModeSymlink == 0 {
 			continue
 		}
+		if len(links) == maxRootLinks {
+			d.warnf("more than %d symlinks in the root directory: the rest are not used as aliases", maxRootLinks)
+			break
+		}
 		t, err := fs.ReadLink(fsys, e.Name())
 		if err != nil {
 			d.warnf("cannot read the symlink /%s (%v): not used as an alias", e.Name(), err)

@@ -90,6 +90,22 @@ type Attribution struct {
 	Verdict Verdict
 }
 
+// String renders the attribution on one line: the path, the owners
+// ("alpha 1.0 -> 1.1", "conf 1.0") and the verdict.
+func (a Attribution) String() string {
+	g := FileGroup{Owned: a.A.Owned || a.B.Owned, Dir: a.Path}
+	if a.A.Owned {
+		g.A = a.A.Package
+	}
+	if a.B.Owned {
+		g.B = a.B.Package
+	}
+	if !g.Owned {
+		return a.Path + ": " + a.Verdict.String()
+	}
+	return a.Path + ": " + g.Name() + " " + g.Versions() + ": " + a.Verdict.String()
+}
+
 // File is one diverging file: its path in both images and the MD5 of its
 // bytes on each side ("" for a directory, symlink or file not hashed).
 type File struct {

@@ -23,6 +23,7 @@ const (
 	maxDiversions      = 1 << 16
 	maxWarnings        = 64
 	maxAliasHops       = 8
+	maxRootLinks       = 4096 // top-level symlinks considered as aliases
 )
 
 // What the index is charged per item, beyond the strings' bytes: a map
@@ -127,7 +128,9 @@ type DB struct {
 // the other backups are never read. Everything is streamed; see Options
 // for what is held and charged. Missing .list or .md5sums files are not
 // errors: they are said in Warnings, and such a package's files are
-// unknown (no list) or unverifiable (no checksums).
+// unknown (no list) or unverifiable (no checksums). An image without a
+// dpkg database gives an error for which errors.Is(err, fs.ErrNotExist)
+// holds.
 func Load(fsys fs.FS, o Options) (*DB, error) {
 	if o.Context == nil {
 		o.Context = context.Background()

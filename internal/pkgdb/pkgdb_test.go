@@ -313,6 +313,9 @@ func TestAttributeDirFS(t *testing.T) {
 		if at.Path == "/etc/conf/conf.conf" && (!at.B.Conffile || !at.B.Modified() || at.A.Modified()) {
 			t.Errorf("conffile: %+v", at)
 		}
+		if at.Path == "/usr/bin/gamma" && at.String() != "/usr/bin/gamma: gamma 0.9 -> 1.0: package differs between A and B" {
+			t.Errorf("String() = %q", at.String())
+		}
 	}
 }
 
@@ -386,7 +389,7 @@ func TestAttributeSquashfs(t *testing.T) {
 	if a.Paths() != da.Paths() {
 		t.Errorf("squashfs index %d paths, directory %d", a.Paths(), da.Paths())
 	}
-	for _, p := range paths {
+	for _, p := range append(paths, "/usr/bin/thing.distrib") {
 		s1, ok1 := a.ShippedMD5(p)
 		s2, ok2 := da.ShippedMD5(p)
 		o1, o2 := a.Owners(p), da.Owners(p)

@@ -611,15 +611,20 @@ func (r *Reader) readExtent(dst, scratch []byte, x Extent) ([]byte, error) {
 	case x.Algorithm != LZ4:
 		return nil, unsupported(x.Phys, "pcluster", "%v compression", x.Algorithm)
 	}
-	if r.Super.FeatureIncompat&FeatureZeroPadding == 0 {
-		return nil, unsupported(x.Phys, "pcluster", "lz4 without zero padding (legacy-compress images)")
-	}
 	if int64(cap(scratch)) < x.Stored {
 		scratch = make([]byte, x.Stored)
 	}
 	src := scratch[:x.Stored]
 	if err := r.readAt(src, x.Phys, "pcluster"); err != nil {
 		return nil, err
+	}
+	if r.Super.FeatureIncompat&FeatureZeroPadding == 0 {
+		// Legacy: the encoded bytes start the pcluster, padding follows.
+		n, err := decodeLZ4Partial(dst, src)
+		if err != nil || n != len(dst) {
+			return nil, corrupt(x.Phys, "lz4 pcluster", "decoded %d bytes of %d: %v", n, len(dst), err)
+		}
+		return dst, nil
 	}
 	// The encoded bytes end the pcluster; zeros pad its first block.
 	margin := 0

@@ -206,6 +206,7 @@ var configs = []struct {
 	{"lz4hc-bigpcluster", []string{"-zlz4hc", "-C65536"}},
 	{"lz4-ztailpacking", []string{"-zlz4", "-Eztailpacking"}},
 	{"lz4hc-big-ztail", []string{"-zlz4hc", "-C32768", "-Eztailpacking"}},
+	{"lz4-legacy", []string{"-zlz4", "-Elegacy-compress"}},
 	{"lz4-compact-inodes", []string{"-zlz4", "-Eforce-inode-compact", "--all-root"}},
 	{"lz4-extended-inodes", []string{"-zlz4", "-Eforce-inode-extended", "--max-extent-bytes=16384"}},
 }
@@ -401,6 +402,10 @@ func checkLayoutStats(t *testing.T, name string, st stats) {
 		want("chunk indexes", st.ChunkIndexes)
 	case strings.HasPrefix(name, "chunk"), name == "blockmap":
 		want("block maps", st.BlockMap)
+	case name == "lz4-legacy":
+		want("lz4 pclusters", st.LZ4)
+		want("full indexes", st.FullIndexes)
+		want("uncompressed pclusters", st.PlainPclusters)
 	case strings.HasPrefix(name, "lz4"):
 		want("lz4 pclusters", st.LZ4)
 		want("2-byte compact indexes", st.Compact2B)

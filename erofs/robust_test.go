@@ -144,6 +144,7 @@ func FuzzReader(f *testing.F) {
 	f.Add(smallImage(f, "-zlz4hc", "-C16384", "-Eztailpacking"))
 	f.Add(smallImage(f, "-zlz4"))
 	f.Add(smallImage(f, "--chunksize=8192"))
+	f.Add(smallImage(f, "-zlz4", "-Elegacy-compress"))
 	f.Fuzz(func(t *testing.T, img []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -12,12 +12,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -40,6 +42,7 @@ examples:
   isodiff --output-dir diag a.iso b.iso        also write the CI report files
   isodiff --timeout 10m --no-diffoscope a.iso b.iso
   isodiff --json a.iso b.iso > report.json
+  isodiff --html report.html a.iso b.iso       also write the report as one HTML page
 
 flags:
 `
@@ -157,6 +160,51 @@ func checkOutputDir(dir string) error {
 	return os.Remove(f.Name())
 }
 
+// checkHTMLFile proves, before any work, that the page can be written at
+// path: not a directory, in a directory that exists and is writable.
+func checkHTMLFile(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("is a directory")
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".isodiff-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write there: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// writeFileAtomic writes path through a temporary file in its directory
+// renamed into place, as the --output-dir files are: an interrupted run
+// leaves the old file or the new one, and a symlink there is replaced, not
+// written through.
+func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriter(tmp)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
 // versionString is the module version the binary was built from (a tag
 // with go install ...@vX.Y.Z), else the library's version and the VCS
 // revision when the build recorded one.
@@ -194,6 +242,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var (
 		outDir      = fs.String("output-dir", "", "write the report files (sizes.txt ... checklist.md, report.json) into `DIR`")
 		asJSON      = fs.Bool("json", false, "print the JSON report on stdout instead of the summary")
+		htmlOut     = fs.String("html", "", "write the report as one self-contained HTML page to `FILE` (also report.html in --output-dir)")
 		noScan      = fs.Bool("no-scan", false, "compare only the --squashfs paths, not every file with the squashfs magic")
 		ignoreMtime = fs.Bool("ignore-mtime", false, "the same as --ignore mtime")
 		verbose     = fs.Bool("v", false, "log each stage to stderr as it runs")
@@ -264,6 +313,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	if *htmlOut != "" {
+		if err := checkHTMLFile(*htmlOut); err != nil {
+			fmt.Fprintf(stderr, "isodiff: --html %s: %v\n", *htmlOut, err)
+			return 2
+		}
+	}
 	opts := isodiff.Options{Squashfs: squashfs, NoScan: *noScan, IgnoreMtime: *ignoreMtime,
 		ExplainMax: *explainMax, NoDiffoscope: *noDiffo, DiffoscopeTimeout: *diffoTime,
 		DiffoscopeMemory: int64(diffoMem), DiffoscopeMaxSize: int64(diffoSize), TimeLimit: *timeLimit,
@@ -325,6 +380,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *outDir != "" {
 		if err := report.WriteDir(*outDir, rep); err != nil {
 			fmt.Fprintln(stderr, "isodiff:", err)
+			code = 2
+		}
+	}
+	if *htmlOut != "" {
+		if err := writeFileAtomic(*htmlOut, func(w io.Writer) error { return report.WriteHTML(w, rep) }); err != nil {
+			fmt.Fprintf(stderr, "isodiff: --html %s: %v\n", *htmlOut, err)
 			code = 2
 		}
 	}

@@ -28,6 +28,7 @@ declare -A need=(
 	[dpkg-deb]=dpkg [dpkg-query]=dpkg [dpkg-divert]=dpkg [md5sum]=coreutils
 	[diffoscope]=diffoscope-minimal
 	[faketime]=faketime
+	[setarch]=util-linux
 	[cmark-gfm]=cmark-gfm
 	[chromium]=chromium
 	[mkfs.erofs]=erofs-utils [dump.erofs]=erofs-utils [fsck.erofs]=erofs-utils

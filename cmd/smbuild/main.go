@@ -2,12 +2,12 @@
 // commit of a live-ISO project inside a builder container pinned by digest,
 // and `smbuild verify` builds it twice, build b under deliberately different
 // conditions (host name, source path, umask, clock, CPUs, user, HOME,
-// locale, time zone, file ordering; each on unless the configuration
-// switches it off with a reason), and compares the two ISOs with the
-// isodiff library, in process, writing a diagnosis when they differ. `smbuild release` verifies and
-// gathers the ISO, SHA256SUMS and BUILD_INFO to publish; `smbuild check`
-// builds once against a published SHA256SUMS and diagnoses a mismatch
-// against the published ISO.
+// locale, time zone, kernel release, file ordering; each on unless the
+// configuration switches it off with a reason), and compares the two ISOs
+// with the isodiff library, in process, writing a diagnosis when they
+// differ. `smbuild release` verifies and gathers the ISO, SHA256SUMS and
+// BUILD_INFO to publish; `smbuild check` builds once against a published
+// SHA256SUMS and diagnoses a mismatch against the published ISO.
 //
 // Usage:
 //
@@ -67,9 +67,9 @@ import (
 const usage = `usage: smbuild build   [flags]  one build of the checked-out commit into OUT/<commit>/build
        smbuild verify  [flags]  two builds, b differing in everything that must not matter
                                 (host name, source path, umask, clock, CPUs, user, HOME,
-                                locale, time zone, file ordering), into OUT/<commit>/build-a
-                                and build-b, then compare them; on a difference write
-                                OUT/<commit>/diagnosis/
+                                locale, time zone, kernel release, file ordering), into
+                                OUT/<commit>/build-a and build-b, then compare them; on a
+                                difference write OUT/<commit>/diagnosis/
        smbuild release [flags]  verify, then put the ISO, SHA256SUMS and BUILD_INFO into
                                 OUT/<commit>/release
        smbuild check --sums FILE|URL [--reference ISO] [flags]

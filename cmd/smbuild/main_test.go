@@ -152,6 +152,8 @@ func TestVerifyDeterministicBuilderPasses(t *testing.T) {
 		"[b] fakebuilder: date +%F says " + time.Now().UTC().Add(14*time.Hour).AddDate(0, 0, 398).Format("2006-01-02") + "\n",
 		"[a] fakebuilder: done\n", "[b] fakebuilder: done\n",
 		"[b] smbuild: copying the source to /dev/shm, each directory's entries in reverse order\n",
+		"[b] fakebuilder: kernel 2.6.",
+		"[a] fakebuilder: kernel " + hostRelease(t) + "\n",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r)
@@ -201,7 +203,7 @@ func TestVerifyDeterministicBuilderPasses(t *testing.T) {
 	infoB := readBuildInfo(t, filepath.Join(out, "build-b", "BUILD_INFO"))
 	for k, want := range map[string]string{
 		"BUILD_CLOCK": "+398d", "BUILD_CPUS": "1 (cpuset 0)", "BUILD_USER": "1000:1000", "BUILD_HOME": "/nonexistent/smbuild-variant-b",
-		"BUILD_LOCALE": "fr_CH.UTF-8", "BUILD_TZ": "<+14>-14", "BUILD_HOSTNAME": "smbuild-variant-b.invalid", "BUILD_FILE_ORDER": "reversed (a copy)",
+		"BUILD_LOCALE": "fr_CH.UTF-8", "BUILD_TZ": "<+14>-14", "BUILD_HOSTNAME": "smbuild-variant-b.invalid", "BUILD_FILE_ORDER": "reversed (a copy)", "BUILD_KERNEL": "2.6.x (setarch --uname-2.6)",
 	} {
 		if infoB[k] != want {
 			t.Errorf("build-b BUILD_INFO %s=%q, want %q", k, infoB[k], want)
@@ -224,6 +226,7 @@ func TestVerifyLeakyBuilderFails(t *testing.T) {
 		{"home", "/etc/build-home"},
 		{"locale", "/etc/build-locale"},
 		{"timezone", "/etc/build-date"},
+		{"kernel", "/etc/build-kernel"},
 		{"fileordering", "/etc/build-order"},
 	} {
 		t.Run(tc.leak, func(t *testing.T) {
@@ -566,4 +569,15 @@ func TestUsage(t *testing.T) {
 	if r := smbuild_(t.Context(), "verify", "extra"); r.code != 2 || !strings.Contains(r.stderr, `unexpected argument "extra"`) {
 		t.Errorf("extra argument:\n%s", r)
 	}
+}
+
+// hostRelease is the kernel release of this machine (and of the engine,
+// which runs here).
+func hostRelease(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("uname", "-r").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
 }

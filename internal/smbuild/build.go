@@ -305,6 +305,11 @@ func (j *Job) runArgs(v Variant, dir, name, srcDir string) []string {
 	if j.Config.BuildShell != "" {
 		args = append(args, j.Config.BuildShell, "-c", ShellWrapper, "smbuild-build")
 	}
+	if v.Uname26 {
+		// The personality is inherited by everything the build runs;
+		// docker's default seccomp profile allows it.
+		args = append(args, j.Config.Setarch, "--uname-2.6")
+	}
 	return append(args, j.Config.BuildCommand...)
 }
 
@@ -510,6 +515,7 @@ func (j *Job) buildInfo(v Variant, iso, sum string, start, end time.Time) []byte
 		{"BUILD_HOME", v.Home},
 		{"BUILD_LOCALE", v.Locale},
 		{"BUILD_TZ", v.TZ},
+		{"BUILD_KERNEL", v.values()["kernel"]},
 		{"BUILD_FILE_ORDER", v.values()["fileordering"]},
 	}
 	for _, x := range Variations {

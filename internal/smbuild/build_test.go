@@ -13,6 +13,7 @@ func TestRunArgs(t *testing.T) {
 		Source: &Source{Dir: "/work/src", Commit: strings.Repeat("ab", 20)},
 		Config: &Config{
 			LibFaketime:       "/usr/lib/faketime/libfaketime.so.1",
+			Setarch:           "/usr/bin/setarch",
 			varyOff:           map[string]string{},
 			BuildCommand:      []string{"./build", "--flavor", "x"},
 			BuildShell:        "/bin/sh",
@@ -36,7 +37,7 @@ func TestRunArgs(t *testing.T) {
 		"--network\nnone\n--privileged\n--cpuset-cpus\n0-3\n--user\n1000:1000\n",
 		"--env\nLC_ALL=fr_CH.UTF-8\n--env\nLANG=fr_CH.UTF-8\n--env\nTZ=<+14>-14\n--env\nHOME=/nonexistent/smbuild-variant-b\n--env\nSOURCE_DATE_EPOCH=1700000000\n--env\nSNAPSHOT_TIMESTAMP=20250101T000000Z\n--env\nUMASK=0002\n" +
 			"--env\nLD_PRELOAD=/usr/lib/faketime/libfaketime.so.1\n--env\nFAKETIME=+398d\n--env\nFAKETIME_DONT_FAKE_MONOTONIC=1\n--env\nDERIVATIVE_FLAVOR=kicksecure xfce\n",
-		"sha256:" + strings.Repeat("0", 64) + "\n/bin/sh\n-c\n" + ShellWrapper + "\nsmbuild-build\n./build\n--flavor\nx",
+		"sha256:" + strings.Repeat("0", 64) + "\n/bin/sh\n-c\n" + ShellWrapper + "\nsmbuild-build\n/usr/bin/setarch\n--uname-2.6\n./build\n--flavor\nx",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("docker run arguments lack\n%s\nin\n%s", want, got)
@@ -46,7 +47,7 @@ func TestRunArgs(t *testing.T) {
 	j.Opts.OutDir, j.Config.BuildShell, j.Config.Network, j.Config.Privileged = "/elsewhere", "", "default", false
 	got = strings.Join(j.RunArgs(j.Variants()[0], "/elsewhere/x", "n"), " ")
 	if strings.Contains(got, "tmpfs") || strings.Contains(got, "--network") || strings.Contains(got, "--privileged") ||
-		strings.Contains(got, "--cpuset-cpus") || strings.Contains(got, "--user") || strings.Contains(got, "FAKETIME") ||
+		strings.Contains(got, "--cpuset-cpus") || strings.Contains(got, "--user") || strings.Contains(got, "FAKETIME") || strings.Contains(got, "setarch") ||
 		!strings.HasSuffix(got, strings.Repeat("0", 64)+" ./build --flavor x") || !strings.Contains(got, "UMASK=0022") ||
 		!strings.Contains(got, "--env LC_ALL=C.UTF-8 --env LANG=C.UTF-8 --env TZ=UTC --env HOME=/root ") {
 		t.Errorf("docker run arguments of build a: %s", got)
@@ -58,7 +59,7 @@ func TestRunArgs(t *testing.T) {
 func TestVariationsOff(t *testing.T) {
 	j := &Job{Config: &Config{varyOff: map[string]string{}}, EngineCPUs: 2}
 	on := j.Variants()
-	if a, b := on[0], on[1]; a.CPUSet != "" || a.CPUs != 2 || b.CPUSet != "0" || b.CPUs != 1 || a.ClockOffset != "" || b.ClockOffset != "+398d" || a.ReorderSource || !b.ReorderSource {
+	if a, b := on[0], on[1]; a.CPUSet != "" || a.CPUs != 2 || b.CPUSet != "0" || b.CPUs != 1 || a.ClockOffset != "" || b.ClockOffset != "+398d" || a.ReorderSource || !b.ReorderSource || a.Uname26 || !b.Uname26 {
 		t.Errorf("all on: a %+v, b %+v", a, b)
 	}
 	for _, x := range Variations {

@@ -25,6 +25,9 @@ type Config struct {
 	// LibFaketime is BUILDER_LIBFAKETIME: where libfaketime is in the
 	// builder image, for the time variation.
 	LibFaketime string
+	// Setarch is BUILDER_SETARCH: where setarch(8) is in the builder
+	// image, for the kernel variation (default DefaultSetarch).
+	Setarch string
 
 	// varyOff holds the reason of each variation switched off with its
 	// BUILD_VARY_* key.
@@ -44,6 +47,9 @@ type Config struct {
 	Files []string // the files read, as shown in messages
 }
 
+// DefaultSetarch is where util-linux puts setarch(8) (Debian, Fedora, Arch).
+const DefaultSetarch = "/usr/bin/setarch"
+
 // The config file names inside the config directory.
 const (
 	SnapshotPinFile     = "snapshot-pin.env"
@@ -52,7 +58,7 @@ const (
 
 // smbuild's own keys in config/*.conf.
 var ownKeys = func() []string {
-	keys := []string{"BUILDER_IMAGE", "BUILD_COMMAND", "BUILD_SHELL", "BUILDER_NETWORK", "BUILDER_PRIVILEGED", "BUILDER_LIBFAKETIME", "TOOLCHAIN_SUBMODULE"}
+	keys := []string{"BUILDER_IMAGE", "BUILD_COMMAND", "BUILD_SHELL", "BUILDER_NETWORK", "BUILDER_PRIVILEGED", "BUILDER_LIBFAKETIME", "BUILDER_SETARCH", "TOOLCHAIN_SUBMODULE"}
 	for _, v := range Variations {
 		keys = append(keys, v.Key)
 	}
@@ -81,7 +87,7 @@ var reservedKeys = map[string]string{
 // value. shown is how dir is named in messages (e.g. "config"). Every problem
 // found is reported, each naming file and line where there is one.
 func LoadConfig(dir, shown string) (*Config, error) {
-	c := &Config{Network: "default", varyOff: map[string]string{}}
+	c := &Config{Network: "default", Setarch: DefaultSetarch, varyOff: map[string]string{}}
 	var errs multiError
 	add := func(err error) {
 		var m multiError
@@ -235,6 +241,11 @@ func (c *Config) setConf(e Entry) error {
 			return fmt.Errorf("BUILDER_LIBFAKETIME %q is not the absolute path of a file in the builder image (Debian's: /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1)", v)
 		}
 		c.LibFaketime = v
+	case "BUILDER_SETARCH":
+		if !absPathRE.MatchString(v) || strings.HasSuffix(v, "/") {
+			return fmt.Errorf("BUILDER_SETARCH %q is not the absolute path of a file in the builder image (util-linux's: %s)", v, DefaultSetarch)
+		}
+		c.Setarch = v
 	case "TOOLCHAIN_SUBMODULE":
 		if !relPathRE.MatchString(v) || strings.Contains("/"+v+"/", "/../") || strings.Contains("/"+v+"/", "/./") {
 			return fmt.Errorf("TOOLCHAIN_SUBMODULE %q is not a relative path inside the source", v)

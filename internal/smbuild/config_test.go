@@ -170,7 +170,7 @@ func TestLoadConfig(t *testing.T) {
 		c.SnapshotTimestamp != "20250101T000000Z" || c.SourceDateEpoch != 1700000000 || c.SourceDateEpochFile != "config/source-date-epoch.env" {
 		t.Errorf("config: %+v", c)
 	}
-	if c.LibFaketime != "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1" || c.VaryOff("user") != "live-build needs root" || c.VaryOff("cpus") != "" || c.VaryOff("time") != "" {
+	if c.LibFaketime != "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1" || c.Setarch != DefaultSetarch || c.VaryOff("user") != "live-build needs root" || c.VaryOff("cpus") != "" || c.VaryOff("time") != "" {
 		t.Errorf("variations: %+v", c)
 	}
 	if len(c.Env) != 2 || c.Env[0].Key != "DERIVATIVE_FLAVOR" || c.Env[1].Value != "-comp xz -Xbcj x86" {

@@ -9,7 +9,8 @@
 //
 // A build is build a or build b of verify (Job.Variants). Build b differs
 // from a in every Variation that is on: host name, source path, umask,
-// clock, CPUs, user, HOME, locale, time zone and file ordering; config/*.conf switches one
+// clock, CPUs, user, HOME, locale, time zone, kernel release and file
+// ordering; config/*.conf switches one
 // off with BUILD_VARY_<NAME>='no: <reason>', and BUILD_INFO and the
 // diagnosis (Job.VariationReport) record it. Prepare checks that each
 // variation that is on can be made before anything runs.

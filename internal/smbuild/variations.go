@@ -31,6 +31,7 @@ var Variations = []Variation{
 	{"home", "BUILD_VARY_HOME", "HOME"},
 	{"locale", "BUILD_VARY_LOCALE", "locale (LC_ALL, LANG)"},
 	{"timezone", "BUILD_VARY_TIMEZONE", "time zone (TZ)"},
+	{"kernel", "BUILD_VARY_KERNEL", "kernel release (build b runs under setarch --uname-2.6, so uname says 2.6.x)"},
 	{"fileordering", "BUILD_VARY_FILEORDERING", "the order directories of the source list their entries (build b's source is a copy on a tmpfs, each directory reversed)"},
 }
 
@@ -82,6 +83,9 @@ type Variant struct {
 	Home   string // HOME
 	Locale string // LC_ALL and LANG
 	TZ     string // TZ
+	// Uname26 runs the build command under `setarch --uname-2.6`, the
+	// UNAME26 personality: uname(2) reports a 2.6 kernel release.
+	Uname26 bool
 	// ReorderSource makes the build's source a copy in which every
 	// directory lists its entries in the reverse order (see OrderBase).
 	ReorderSource bool
@@ -100,7 +104,7 @@ var (
 		// UTC+14, as a POSIX TZ rule so that it needs no tzdata in the
 		// image (glibc reads it; a name like Pacific/Kiritimati would
 		// silently be UTC without tzdata).
-		TZ: "<+14>-14", ReorderSource: true}
+		TZ: "<+14>-14", Uname26: true, ReorderSource: true}
 )
 
 // Variants are the two builds of `smbuild verify`: b differs from a in
@@ -143,6 +147,9 @@ func (j *Job) Variants() [2]Variant {
 	if off("timezone") {
 		b.TZ = a.TZ
 	}
+	if off("kernel") {
+		b.Uname26 = a.Uname26
+	}
 	if off("fileordering") {
 		b.ReorderSource = a.ReorderSource
 	}
@@ -164,6 +171,10 @@ func (v Variant) values() map[string]string {
 	if v.User != "" {
 		user = v.User
 	}
+	kernel := "the engine's"
+	if v.Uname26 {
+		kernel = "2.6.x (setarch --uname-2.6)"
+	}
 	order := "as the file system lists it"
 	if v.ReorderSource {
 		order = "reversed (a copy)"
@@ -171,7 +182,7 @@ func (v Variant) values() map[string]string {
 	return map[string]string{
 		"hostname": v.Hostname, "path": v.SourcePath, "umask": v.Umask, "time": clock,
 		"cpus": cpus, "user": user, "home": v.Home, "locale": v.Locale, "timezone": v.TZ,
-		"fileordering": order,
+		"kernel": kernel, "fileordering": order,
 	}
 }
 
@@ -204,7 +215,15 @@ func (j *Job) checkVariations(ctx context.Context) error {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cannot check for BUILDER_LIBFAKETIME in the builder image: %v", err))
 		} else if !ok {
-			errs = append(errs, fmt.Errorf("BUILDER_LIBFAKETIME %s is not in the builder image %s: without it build b's clock would not move (the dynamic loader ignores a missing LD_PRELOAD); install libfaketime there or switch the variation off with BUILD_VARY_TIME='no: <reason>'", j.Config.LibFaketime, j.Config.BuilderImage))
+			errs = append(errs, fmt.Errorf("BUILDER_LIBFAKETIME %s is not in the builder image %s: without it build b's clock would not move (the dynamic loader ignores a missing LD_PRELOAD); install libfaketime there or switch the variation off with BUILD_VARY_TIME='no: <reason>'", j.Config.LibFaketime, j.Image))
+		}
+	}
+	if j.Config.VaryOff("kernel") == "" {
+		ok, err := j.Opts.Docker.ImageHasFile(ctx, j.ImageID, j.Config.Setarch)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cannot check for BUILDER_SETARCH in the builder image: %v", err))
+		} else if !ok {
+			errs = append(errs, fmt.Errorf("BUILDER_SETARCH %s is not in the builder image %s: the kernel variation runs build b under `setarch --uname-2.6` (util-linux 2.33 or later); install util-linux there, name its setarch with BUILDER_SETARCH, or switch the variation off with BUILD_VARY_KERNEL='no: <reason>'", j.Config.Setarch, j.Image))
 		}
 	}
 	if j.Config.VaryOff("fileordering") == "" {

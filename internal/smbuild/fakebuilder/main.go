@@ -23,6 +23,7 @@
 //	                      locale    /etc/build-locale holds $LC_ALL
 //	                      timezone  /etc/build-date holds `date -d @$SOURCE_DATE_EPOCH`
 //	                                in the local time zone (date(1) reads TZ)
+//	                      kernel    /etc/build-kernel holds the kernel release (uname -r)
 //	                      fileordering  /etc/build-order lists the working directory
 //	                                in the order the file system gives (as `ls -U`)
 //	FAKEBUILDER_FAIL    non-empty: print some progress, then fail with exit 3
@@ -78,6 +79,7 @@ func run() error {
 	wd0, _ := os.Getwd()
 	fmt.Printf("fakebuilder: host name %s, working directory %s\n", host0, wd0)
 	fmt.Printf("fakebuilder: %d CPUs, uid %d gid %d, HOME %s, LC_ALL %s, TZ %s\n", runtime.NumCPU(), os.Getuid(), os.Getgid(), os.Getenv("HOME"), os.Getenv("LC_ALL"), os.Getenv("TZ"))
+	fmt.Printf("fakebuilder: kernel %s\n", release())
 	if _, err := exec.LookPath("date"); err == nil {
 		today, err := exec.Command("date", "+%F").Output()
 		if err != nil {
@@ -127,7 +129,7 @@ func run() error {
 	}
 	leak := os.Getenv("FAKEBUILDER_LEAK")
 	switch leak {
-	case "", "hostname", "time", "path", "umask", "cpus", "user", "home", "locale", "timezone", "fileordering":
+	case "", "hostname", "time", "path", "umask", "cpus", "user", "home", "locale", "timezone", "kernel", "fileordering":
 	default:
 		return fmt.Errorf("bad FAKEBUILDER_LEAK %q", leak)
 	}
@@ -139,7 +141,7 @@ func run() error {
 	}
 
 	host, buildDate, buildPath := "builder\n", epoch.Format(time.RFC3339)+"\n", "/build\n"
-	cpus, user, home, locale, order := "some\n", "root\n", "/root\n", "C.UTF-8\n", "sorted\n"
+	cpus, user, home, locale, order, kernel := "some\n", "root\n", "/root\n", "C.UTF-8\n", "sorted\n", "linux\n"
 	switch leak {
 	case "hostname":
 		h, err := os.Hostname()
@@ -167,6 +169,8 @@ func run() error {
 		home = os.Getenv("HOME") + "\n"
 	case "locale":
 		locale = os.Getenv("LC_ALL") + "\n"
+	case "kernel":
+		kernel = release() + "\n"
 	case "fileordering":
 		d, err := os.Open(".")
 		if err != nil {
@@ -199,6 +203,7 @@ func run() error {
 		{Path: "etc/build-home", Mode: mode(0o644), Data: []byte(home)},
 		{Path: "etc/build-locale", Mode: mode(0o644), Data: []byte(locale)},
 		{Path: "etc/build-order", Mode: mode(0o644), Data: []byte(order)},
+		{Path: "etc/build-kernel", Mode: mode(0o644), Data: []byte(kernel)},
 		{Path: "usr/bin/hello", Mode: mode(0o755), Data: noise(1, 300<<10)},
 		{Path: "usr/share/doc/fakelive/VERSION", Mode: mode(0o644), Data: []byte(version)},
 	}
@@ -279,4 +284,20 @@ func md5sums(files []fakelive.File) []byte {
 		out = append(out, l...)
 	}
 	return out
+}
+
+// release is the kernel release uname(2) reports.
+func release() string {
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		return "unknown"
+	}
+	var b []byte
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	return string(b)
 }

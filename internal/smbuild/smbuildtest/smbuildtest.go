@@ -51,11 +51,12 @@ var imageIDRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 // of BUILDER_LIBFAKETIME for it.
 const LibFaketime = "/usr/lib/faketime/libfaketime.so.1"
 
-// hostFiles are the host's date(1), the host's libfaketime, and the shared
-// libraries they need (as ldd lists them), as image path -> host path. The
-// static fake builder runs date(1) for the time and time zone leaks, as a
-// shell script would, and libfaketime moves the clock date(1) reads, so the
-// image carries a dynamic libc after all.
+// hostFiles are the host's date(1), libfaketime and setarch(8), and the
+// shared libraries they need (as ldd lists them), as image path -> host
+// path. The static fake builder runs date(1) for the time and time zone
+// leaks, as a shell script would, libfaketime moves the clock date(1) reads,
+// and smbuild runs build b under setarch --uname-2.6 (at DefaultSetarch),
+// so the image carries a dynamic libc after all.
 func hostFiles() (map[string]string, error) {
 	date, err := exec.LookPath("date")
 	if err != nil {
@@ -65,10 +66,14 @@ func hostFiles() (map[string]string, error) {
 	if len(libs) == 0 {
 		return nil, fmt.Errorf("libfaketime is not installed on this machine (Debian: apt-get install faketime; scripts/test.sh installs it)")
 	}
-	files := map[string]string{"/usr/bin/date": date, LibFaketime: libs[0]}
-	out, err := exec.Command("ldd", date, libs[0]).Output()
+	setarch, err := exec.LookPath("setarch")
 	if err != nil {
-		return nil, fmt.Errorf("ldd %s %s: %v", date, libs[0], err)
+		return nil, fmt.Errorf("setarch is not installed on this machine (util-linux): %v", err)
+	}
+	files := map[string]string{"/usr/bin/date": date, LibFaketime: libs[0], "/usr/bin/setarch": setarch}
+	out, err := exec.Command("ldd", date, libs[0], setarch).Output()
+	if err != nil {
+		return nil, fmt.Errorf("ldd %s %s %s: %v", date, libs[0], setarch, err)
 	}
 	for _, l := range strings.Split(string(out), "\n") {
 		f := strings.Fields(l)

@@ -662,7 +662,7 @@ func TestBoundZipBomb(t *testing.T) {
 		var zb bytes.Buffer
 		zw := zip.NewWriter(&zb)
 		for i := 0; i < 8; i++ {
-			w, err := zw.CreateRaw(&zip.FileHeader{Name: fmt.Sprintf("m%d", i), Method: zip.Deflate, Modified: t0.Add(time.Duration(side) * time.Hour),
+			w, err := zw.CreateRaw(&zip.FileHeader{Name: fmt.Sprintf("m%d", i), Method: zip.Deflate, ModifiedDate: uint16(0x5821 + side),
 				CRC32: crc, CompressedSize64: uint64(len(comp)), UncompressedSize64: size})
 			if err != nil {
 				t.Fatal(err)

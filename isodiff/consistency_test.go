@@ -3,9 +3,11 @@ package isodiff
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,4 +75,50 @@ func TestReportConsistency(t *testing.T) {
 			t.Errorf("squashfs-sha256.txt lacks the compressor change:\n%s", b.String())
 		}
 	})
+}
+
+// Thousands of entries that differ only in their times (file times not
+// clamped to SOURCE_DATE_EPOCH) read as one line with their count, the
+// cause and where they are listed; other differences keep their lines.
+func TestTimeNoiseFolded(t *testing.T) {
+	testimg.Need(t, "xorriso", "mksquashfs")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "root")
+	files := map[string]string{"etc/hostname": "live\n"}
+	for i := range 300 {
+		files[fmt.Sprintf("usr/share/doc/p%03d/copyright", i)] = "text\n"
+	}
+	testimg.WriteFiles(t, src, files)
+	var isos [2]string
+	for i, when := range []string{"1700000000", "1700003600"} {
+		if i == 1 {
+			os.WriteFile(filepath.Join(src, "etc/hostname"), []byte("live2\n"), 0o644)
+		}
+		iso := filepath.Join(dir, when)
+		os.MkdirAll(filepath.Join(iso, "live"), 0o755)
+		testimg.MakeSquashfs(t, src, filepath.Join(iso, "live", "filesystem.squashfs"), "-mkfs-time", "0", "-all-time", when)
+		isos[i] = testimg.MakeISO(t, iso, iso+".iso", "-R", "-V", "T", "--modification-date=2024010203040500")
+	}
+	rep, err := Compare(context.Background(), isos[0], isos[1], Options{NoDiffoscope: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum bytes.Buffer
+	report.WriteSummary(&sum, rep)
+	_, ans, _ := strings.Cut(sum.String(), "diverging location(s):\n")
+	lines := strings.Split(strings.TrimRight(ans, "\n"), "\n")
+	// 300 directories and 300 files, /usr, /usr/share, /usr/share/doc, /etc and /.
+	want := "  /live/filesystem.squashfs > 605 entries: differ only in their modification time (e.g. /: mtime 2023-11-14 22:13:20 -> 23:13:20); listed in sqfs-ls-diff.txt [" + report.HintFileTimes + "]"
+	inner := 0 // the squashfs's lines (the ISO's own entries carry xorriso's real times)
+	for _, l := range lines {
+		if strings.HasPrefix(l, "  /live/filesystem.squashfs >") {
+			inner++
+		}
+	}
+	if !slices.Contains(lines, want) || inner != 2 {
+		t.Errorf("short answer (want the line %q):\n%s", want, ans)
+	}
+	if !strings.Contains(ans, "/live/filesystem.squashfs > /etc/hostname: size 5 -> 6, mtime") {
+		t.Errorf("the file that also changed its size keeps its line:\n%s", ans)
+	}
 }

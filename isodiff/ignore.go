@@ -20,8 +20,9 @@ import (
 //	mtime               modification times of files and directories
 //	owner               uid and gid
 //	nlink               link counts
-//	timestamps          mtime, and every header date (volume creation,
-//	                    modification, expiration, effective dates, ...)
+//	timestamps          mtime, and every header date and time (volume
+//	                    creation, modification, expiration, effective
+//	                    dates, the root directory record's time, ...)
 //	directory-metadata  every field of a directory but its type (as
 //	                    diffoscope's --exclude-directory-metadata)
 //	semantic            timestamps, directory-metadata and nlink (as
@@ -33,10 +34,12 @@ import (
 //	                    a GLOB ending in "/" matches a whole subtree),
 //	                    e.g. path:/var/log/*, path:/var/cache/
 var ignoreFieldRules = map[string]func(name string, f *report.Finding) bool{
-	"mtime":              func(n string, _ *report.Finding) bool { return n == "mtime" },
-	"owner":              func(n string, _ *report.Finding) bool { return n == "uid" || n == "gid" },
-	"nlink":              func(n string, _ *report.Finding) bool { return n == "nlink" },
-	"timestamps":         func(n string, _ *report.Finding) bool { return n == "mtime" || strings.HasSuffix(n, "_date") },
+	"mtime": func(n string, _ *report.Finding) bool { return n == "mtime" },
+	"owner": func(n string, _ *report.Finding) bool { return n == "uid" || n == "gid" },
+	"nlink": func(n string, _ *report.Finding) bool { return n == "nlink" },
+	"timestamps": func(n string, _ *report.Finding) bool {
+		return n == "mtime" || strings.HasSuffix(n, "_date") || strings.HasSuffix(n, "_time")
+	},
 	"directory-metadata": func(n string, f *report.Finding) bool { return f.Type == "d" && n != "type" },
 }
 

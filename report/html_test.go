@@ -230,7 +230,7 @@ func TestHTMLFolds(t *testing.T) {
 	var body strings.Builder
 	for i := range 1000 {
 		s.Findings = append(s.Findings, Finding{Scope: "squashfs:/s", Path: fmt.Sprintf("/f%04d", i), Kind: KindChanged, Type: "-",
-			Fields: []field.Change{{Name: "mtime", A: "1", B: "2"}}})
+			Fields: []field.Change{{Name: "mode", A: "-rw-r--r--", B: "-rwxr-xr-x"}}}) // not mtime-only: those fold into one line
 		fmt.Fprintf(&body, "+line %d\n", i)
 	}
 	for i := range 300 {

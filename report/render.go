@@ -580,7 +580,56 @@ func answer(r *Report) []shortAnswer {
 		}
 		return tree.Compare(a.path, b.path) < 0
 	})
-	return out
+	return foldTimeNoise(out)
+}
+
+// timeNoiseMin is how many entries of one tree must differ only in their
+// modification time before they are said as one line.
+const timeNoiseMin = 5
+
+// foldTimeNoise says the entries of one tree that differ only in their
+// modification time (thousands, when a build does not clamp file times)
+// as one line with their count, an example and where they are listed.
+func foldTimeNoise(out []shortAnswer) []shortAnswer {
+	onlyMtime := func(a shortAnswer) bool {
+		if len(a.what) == 0 || len(a.hints) > 0 {
+			return false
+		}
+		for _, w := range a.what {
+			if !strings.HasPrefix(w, "mtime ") {
+				return false
+			}
+		}
+		return true
+	}
+	count := map[string]int{}
+	for _, a := range out {
+		if a.rank > 0 && onlyMtime(a) {
+			count[a.scope]++
+		}
+	}
+	folded := out[:0:0]
+	done := map[string]bool{}
+	for _, a := range out {
+		n := count[a.scope]
+		if a.rank == 0 || n < timeNoiseMin || !onlyMtime(a) {
+			folded = append(folded, a)
+			continue
+		}
+		if done[a.scope] {
+			continue
+		}
+		done[a.scope] = true
+		where, list := fmt.Sprintf("%d entries of the ISO tree", n), FileTOCDiff
+		if inner, ok := strings.CutPrefix(a.scope, "squashfs:"); ok {
+			where, list = fmt.Sprintf("%s > %d entries", inner, n), FileSqfsLsDiff
+		}
+		folded = append(folded, shortAnswer{rank: a.rank, scope: a.scope, path: a.path, where: where,
+			what: []string{fmt.Sprintf("differ only in their modification time (e.g. %s: %s); listed in %s",
+				a.path, a.what[0], list)},
+			hints: []string{HintFileTimes}})
+	}
+	return folded
 }
 
 func scopeRank(scope string) int {

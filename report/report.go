@@ -63,6 +63,11 @@ type Report struct {
 	Damage []Damage `json:"damage,omitempty"`
 }
 
+// HintFileTimes is the hint of entries that differ only in their
+// modification time: the build does not clamp file times to
+// SOURCE_DATE_EPOCH (or writes them at build time).
+const HintFileTimes = "file_mtimes_not_clamped"
+
 // Damage kinds.
 const (
 	// DamageTruncated: the file is shorter than its own structures say

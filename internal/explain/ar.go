@@ -166,7 +166,7 @@ func (a *arIter) Next() (*member, io.Reader, error) {
 			if end := bytes.Index(rest, []byte("/\n")); end >= 0 {
 				rest = rest[:end]
 			}
-			name = bounded(string(rest))
+			name = boundedText(rest)
 		default:
 			name = strings.TrimSuffix(name, "/")
 		}

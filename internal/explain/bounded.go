@@ -26,6 +26,16 @@ func bounded(s string) string {
 	return longValue(s[:excerptLen], int64(len(s)), sum[:])
 }
 
+// boundedText is bounded for text in a byte slice, without copying more
+// than the excerpt.
+func boundedText(b []byte) string {
+	if len(b) <= excerptLen {
+		return string(b)
+	}
+	sum := sha256.Sum256(b)
+	return longValue(string(b[:excerptLen]), int64(len(b)), sum[:])
+}
+
 // boundedBytes is bounded for a byte slice, rendered by show (e.g. hex).
 func boundedBytes(b []byte, show func([]byte) string) string {
 	if len(b) <= excerptLen {

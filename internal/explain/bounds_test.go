@@ -587,6 +587,27 @@ func TestBoundCpioManyMembers(t *testing.T) {
 	}
 }
 
+// TestBoundArLongNameTable: an ar archive with an 8 MiB GNU long-name
+// table without terminator and 20,000 members naming its first entry.
+// Each name is read up to 4096 bytes of the table (the whole rest of the
+// table was copied for each member: 160 GB).
+func TestBoundArLongNameTable(t *testing.T) {
+	var in [2]Input
+	for side := range in {
+		in[side] = memInput("lib.a.zst", zstdOf(t, func(w io.Writer) {
+			io.WriteString(w, "!<arch>\n")
+			const table = 8 << 20
+			fmt.Fprintf(w, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", "//", 0, 0, 0, "0", table)
+			w.Write(bytes.Repeat([]byte("n"), table))
+			for i := 0; i < 20000; i++ {
+				fmt.Fprintf(w, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", "/0", 1700000000+side, 0, 0, "100644", 2)
+				w.Write([]byte{byte(side), '\n'})
+			}
+		}))
+	}
+	checkBounds(t, in[0], in[1], Options{})
+}
+
 // TestBoundXzWindowInArchive: a tar of 32 xz members whose headers
 // declare a 128 MiB dictionary. The decoder's window is charged before
 // it is allocated and the budget refuses it (each was allocated, twice

@@ -227,17 +227,11 @@ func (m *mapper) meta(off, n int64, what string) ([]byte, error) {
 		return nil, corrupt(off, what, "%d bytes cross a block boundary", n)
 	}
 	if b != m.blkOff {
-		if err := m.r.stopped(off, what); err != nil {
+		blk, err := m.r.metaBlock(b, what)
+		if err != nil {
 			return nil, err
 		}
-		if m.blk == nil {
-			m.blk = make([]byte, m.bs)
-		}
-		m.blkOff = -1
-		if err := m.r.readAt(m.blk, b, what); err != nil {
-			return nil, err
-		}
-		m.blkOff = b
+		m.blk, m.blkOff = blk, b
 	}
 	return m.blk[off-b : off-b+n], nil
 }

@@ -185,7 +185,7 @@ func (r *Reader) readInode(nid uint64) (*Entry, error) {
 		return nil, err
 	}
 	var b [64]byte
-	if err := r.readAt(b[:32], off, what); err != nil {
+	if err := r.readMeta(b[:32], off, what); err != nil {
 		return nil, err
 	}
 	le := binary.LittleEndian
@@ -207,7 +207,7 @@ func (r *Reader) readInode(nid uint64) (*Entry, error) {
 	var nsec uint32
 	if e.Extended {
 		e.isize = 64
-		if err := r.readAt(b[32:64], off+32, what); err != nil {
+		if err := r.readMeta(b[32:64], off+32, what); err != nil {
 			return nil, err
 		}
 		size := le.Uint64(b[8:])
@@ -278,7 +278,7 @@ func (r *Reader) readXattrs(e *Entry) error {
 	}
 	defer r.budget.Release(e.xsize)
 	area := make([]byte, e.xsize)
-	if err := r.readAt(area, start, "xattr area"); err != nil {
+	if err := r.readMeta(area, start, "xattr area"); err != nil {
 		return err
 	}
 	shared := int64(area[4])
@@ -306,7 +306,7 @@ func (r *Reader) readXattrs(e *Entry) error {
 			return newErr(start+12+4*i, "shared xattr id", fmt.Errorf("%w: id %d", ErrBounds, id))
 		}
 		var h [4]byte
-		if err := r.readAt(h[:], off, "shared xattr"); err != nil {
+		if err := r.readMeta(h[:], off, "shared xattr"); err != nil {
 			return err
 		}
 		n := 4 + int64(h[0]) + int64(binary.LittleEndian.Uint16(h[2:]))
@@ -314,7 +314,7 @@ func (r *Reader) readXattrs(e *Entry) error {
 			return newErr(start+12+4*i, "shared xattr id", fmt.Errorf("%w: id %d holds %d bytes", ErrBounds, id, n))
 		}
 		buf := make([]byte, n)
-		if err := r.readAt(buf, off, "shared xattr"); err != nil {
+		if err := r.readMeta(buf, off, "shared xattr"); err != nil {
 			return err
 		}
 		name, value, _, err := parseXattr(buf, off)

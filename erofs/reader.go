@@ -19,6 +19,7 @@ type Reader struct {
 	bs     int64
 	budget *budget.Budget
 	ctx    context.Context
+	cache  blockCache
 }
 
 // Options set what a Reader may spend. The zero value means no budget and
@@ -67,6 +68,9 @@ func OpenOptions(r io.ReaderAt, size int64, o Options) (*Reader, error) {
 	}
 	rd.bs = s.BlockSize()
 	rd.end = int64(s.Blocks) << s.BlkSzBits
+	if err := budget.Attach(rd.budget, rd, metaCacheBlocks*(rd.bs+64), "erofs metadata cache", SuperblockOffset); err != nil {
+		return nil, err
+	}
 	return rd, nil
 }
 

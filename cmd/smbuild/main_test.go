@@ -188,6 +188,7 @@ func TestVerifyDeterministicBuilderPasses(t *testing.T) {
 			"SOURCE_DIRTY":           "no",
 			"BUILD_VARIANT":          v,
 			"BUILD_VARY_TIME":        "yes",
+			"BUILD_INFO_FORMAT":      "2",
 			"BUILD_VARY_USER":        "yes",
 			"ISO":                    "fake-live.iso",
 			"ISO_SHA256":             hex.EncodeToString(sum[:]),

@@ -490,7 +490,7 @@ func (j *Job) buildInfo(v Variant, iso, sum string, start, end time.Time) []byte
 		dirty = "yes"
 	}
 	kv := [][2]string{
-		{"BUILD_INFO_FORMAT", "1"},
+		{"BUILD_INFO_FORMAT", "2"},
 		{"COMMIT", j.Source.Commit},
 		{"SOURCE_DIRTY", dirty},
 		{"SOURCE_DATE_EPOCH", strconv.FormatInt(j.SourceDateEpoch, 10)},

@@ -164,7 +164,9 @@ func (d Docker) CPUs(ctx context.Context) (int, error) {
 // container, copies the file out of it into nothing, and removes it, so it
 // works for an image without a shell.
 func (d Docker) ImageHasFile(ctx context.Context, image, p string) (bool, error) {
-	id, err := d.output(ctx, "create", "--label", "smbuild.probe=1", image, "/smbuild-probe")
+	// Labelled like a build container, so that RemoveLeftovers finds it
+	// if smbuild is killed before it removes it.
+	id, err := d.output(ctx, "create", "--label", "smbuild=probe", "--label", OwnerLabel+"="+Owner(), image, "/smbuild-probe")
 	if err != nil {
 		return false, err
 	}

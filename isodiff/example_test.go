@@ -68,7 +68,7 @@ func ExampleCompareInputs() {
 	rep, err := isodiff.CompareInputs(context.Background(), a, b, isodiff.Options{
 		NoDiffoscope: true,
 		TimeLimit:    10 * time.Minute, // the report so far is returned when it passes
-		MemoryBudget: 128 << 20, // bytes of image-derived data held at most
+		MemoryBudget: 128 << 20,        // bytes of image-derived data held at most
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -2,6 +2,7 @@ package erofs
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 
@@ -73,6 +74,21 @@ func OpenOptions(r io.ReaderAt, size int64, o Options) (*Reader, error) {
 	}
 	return rd, nil
 }
+
+// Detect reports whether r holds an EROFS image: the magic number at
+// offset 1024. It is what a caller scanning files (inside an ISO) for
+// images checks before Open.
+func Detect(r io.ReaderAt) bool {
+	var b [4]byte
+	if n, _ := r.ReadAt(b[:], SuperblockOffset); n != len(b) {
+		return false
+	}
+	return binary.LittleEndian.Uint32(b[:]) == Magic
+}
+
+// Size returns the bytes the image occupies: its block count times the
+// block size (a file can be longer).
+func (r *Reader) Size() int64 { return r.end }
 
 // Raw returns the image's bytes that the superblock claims (its blocks),
 // for comparing stored bytes.

@@ -325,3 +325,20 @@ func setxattr(t testing.TB, p, key string, value []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestDetect finds the magic of real images and not of other data.
+func TestDetect(t *testing.T) {
+	img := smallImage(t, "-zlz4")
+	if !Detect(bytes.NewReader(img)) {
+		t.Error("image not detected")
+	}
+	r, err := Open(bytes.NewReader(img), int64(len(img)))
+	if err != nil || r.Size() != int64(len(img)) {
+		t.Errorf("Size %d, image %d bytes: %v", r.Size(), len(img), err)
+	}
+	for _, b := range [][]byte{nil, make([]byte, 1027), make([]byte, 8192), []byte("hsqs")} {
+		if Detect(bytes.NewReader(b)) {
+			t.Errorf("detected in %d bytes", len(b))
+		}
+	}
+}

@@ -111,6 +111,12 @@ type Node struct {
 	DevMinor uint32
 	Xattrs   []Xattr // sorted by name
 	Inode    uint64  // reader-specific identity, for grouping hard links; never compared
+	// Filter names the filter through which the reader decodes a regular
+	// file's recorded bytes, in xorriso's words (the ISO reader's
+	// "zisofs:pz:32k" for a zisofs file); "" when they are read as
+	// recorded. Size and content are then the decoded ones, so that a file
+	// compares equal to its unfiltered copy but for this field.
+	Filter string
 }
 
 // TypeString is the one-letter type ls and unsquashfs print ("-", "d", "l",

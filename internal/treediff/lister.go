@@ -90,7 +90,7 @@ func VisitPair[E any](l *Lister, a, b E, inA, inB bool, node func(E) *tree.Node)
 // lines and no changes; the slow path decides the rest).
 func sameListing(a, b *tree.Node, o Options) bool {
 	if a.Mode != b.Mode || a.Path != b.Path || a.Link != b.Link || a.DevMajor != b.DevMajor || a.DevMinor != b.DevMinor ||
-		a.Size != b.Size || len(a.Xattrs) != len(b.Xattrs) {
+		a.Size != b.Size || a.Filter != b.Filter || len(a.Xattrs) != len(b.Xattrs) {
 		return false
 	}
 	if !o.IgnoreNlink && a.Nlink != b.Nlink || !o.IgnoreOwner && (a.UID != b.UID || a.GID != b.GID) {

@@ -140,6 +140,7 @@ func CompareNodes(a, b *tree.Node, o Options) []field.Change {
 	if !o.IgnoreMtime {
 		add("mtime", FormatTime(a.ModTime), FormatTime(b.ModTime))
 	}
+	add("filter", FilterString(a.Filter), FilterString(b.Filter))
 	add("link_target", a.Link, b.Link)
 	if ta == "c" || ta == "b" || tb == "c" || tb == "b" {
 		add("device", dev(a), dev(b))
@@ -197,6 +198,15 @@ func xattrBytes(v []byte) string {
 	return fmt.Sprintf("0x%x", v)
 }
 
+// FilterString renders a node's filter for a field change: its name, or
+// "none" for a file read as recorded.
+func FilterString(f string) string {
+	if f == "" {
+		return "none"
+	}
+	return f
+}
+
 func u32(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 
 func dev(n *tree.Node) string { return fmt.Sprintf("%d,%d", n.DevMajor, n.DevMinor) }
@@ -219,7 +229,8 @@ func FormatTime(t time.Time) string {
 
 // ListingLine renders a node as one line of a listing in the spirit of
 // `unsquashfs -lln`: mode, link count, numeric owner, size (or major,minor),
-// time, path, link target, then xattrs. Every compared field is on the line,
+// time, path, link target, the filter the file is read through in brackets
+// (" [zisofs:pz:32k]"), then xattrs. Every compared field is on the line,
 // so the unified diff of two listings shows every metadata difference.
 func ListingLine(n *tree.Node, o Options) string {
 	var b strings.Builder
@@ -249,6 +260,9 @@ func ListingLine(n *tree.Node, o Options) string {
 	b.WriteString(" " + report.OneLine(n.Path))
 	if n.Link != "" {
 		b.WriteString(" -> " + report.OneLine(n.Link))
+	}
+	if n.Filter != "" {
+		b.WriteString(" [" + report.OneLine(n.Filter) + "]")
 	}
 	for _, x := range n.Xattrs {
 		b.WriteString(" [" + report.OneLine(x.Name) + "=" + XattrValue(x) + "]")

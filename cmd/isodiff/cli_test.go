@@ -2,10 +2,13 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/isodiff/isodiff/internal/testimg"
 )
 
 // The command-line conventions of issue 12, one case each.
@@ -121,5 +124,25 @@ func TestIgnoreFlags(t *testing.T) {
 	code, _, errs = runCLI(t, "--ignore-file", rules, demoA, demoB)
 	if code != 2 || !strings.Contains(errs, rules+`:2: unknown ignore rule "mtimes"`) {
 		t.Errorf("a bad rule file: exit %d, %q", code, errs)
+	}
+}
+
+// Progress switches itself on when stderr is a terminal (here a pty that
+// script(1) gives the process), and --quiet keeps it off.
+func TestProgressOnATerminal(t *testing.T) {
+	testimg.Need(t, "script")
+	bin := isodiffBinary(t)
+	for _, tc := range []struct {
+		flag string
+		want bool
+	}{{"--no-diffoscope", true}, {"--quiet", false}} {
+		cmd := exec.Command("script", "-qefc", bin+" "+tc.flag+" --no-diffoscope "+demoA+" "+demoB, "/dev/null")
+		out, _ := cmd.CombinedOutput()
+		if got := strings.Contains(string(out), "[sizes]"); got != tc.want {
+			t.Errorf("%s on a terminal: progress shown %v, want %v:\n%q", tc.flag, got, tc.want, out)
+		}
+		if !strings.Contains(string(out), "diverging location(s)") {
+			t.Errorf("%s: no summary:\n%q", tc.flag, out)
+		}
 	}
 }

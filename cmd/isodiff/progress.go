@@ -62,8 +62,9 @@ func (p *progressLine) report(r isodiff.Progress) {
 		case total > 0:
 			opts = append(opts, progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(false))
 		default:
-			total = -1 // a spinner
-			opts = append(opts, progressbar.OptionShowCount(), progressbar.OptionSpinnerType(14))
+			total = -1 // a spinner, turned by each report (no timer of its own to outlive it)
+			opts = append(opts, progressbar.OptionShowCount(), progressbar.OptionSpinnerType(14),
+				progressbar.OptionSetSpinnerChangeInterval(0))
 		}
 		p.bar = progressbar.NewOptions64(total, opts...)
 	}
@@ -82,6 +83,7 @@ func (p *progressLine) clear() {
 
 func (p *progressLine) clearLocked() {
 	if p.bar != nil {
+		p.bar.Exit() // stops its rendering
 		p.bar.Clear()
 		p.bar = nil
 	}

@@ -406,8 +406,9 @@ func listedPaths(root string) ([]string, error) {
 // ":arch" for Multi-Arch: same packages, as dpkg prints them).
 func dpkgS(root string, paths []string) (map[string][]string, error) {
 	args := append([]string{"--admindir=" + filepath.Join(root, "var/lib/dpkg"), "-S"}, paths...)
+	// Exit status 1: some path had no owner (it stays out of the map).
 	out, err := exec.Command("dpkg", args...).Output()
-	if err != nil {
+	if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() == 1 && len(out) > 0) {
 		return nil, fmt.Errorf("dpkg -S: %v", err)
 	}
 	m := map[string][]string{}

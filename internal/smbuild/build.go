@@ -349,9 +349,13 @@ func (j *Job) Build(ctx context.Context, v Variant, dir string, term io.Writer, 
 	if v.ReorderSource {
 		fmt.Fprintf(sink, "smbuild: copying the source to %s, each directory's entries in reverse order\n", OrderBase)
 		copyStart := time.Now()
-		root, err := reorderedCopy(j.Source.Dir, j.Opts.OutDir)
+		root, err := reorderedCopy(ctx, j.Source.Dir, j.Opts.OutDir)
 		if err != nil {
-			return nil, fail(-1, err.Error())
+			be := fail(-1, err.Error())
+			if ctx.Err() != nil {
+				be.Reason, be.Interrupted = context.Cause(ctx).Error(), true
+			}
+			return nil, be
 		}
 		defer os.RemoveAll(filepath.Dir(root))
 		fmt.Fprintf(sink, "smbuild: copied in %s\n", time.Since(copyStart).Round(time.Millisecond))

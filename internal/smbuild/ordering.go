@@ -1,6 +1,7 @@
 package smbuild
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -75,8 +76,9 @@ func readdirnames(dir string) ([]string, error) {
 // that each directory there lists its entries in the reverse of src's
 // order. The folder empty (inside src: smbuild's output root) is copied as
 // an empty directory. It returns the copy's root; the caller removes the
-// folder holding it (filepath.Dir of the root).
-func reorderedCopy(src, empty string) (string, error) {
+// folder holding it (filepath.Dir of the root). It stops, removing what it
+// made, when ctx is cancelled.
+func reorderedCopy(ctx context.Context, src, empty string) (string, error) {
 	reverse, err := probeOrder(OrderBase)
 	if err != nil {
 		return "", err
@@ -86,7 +88,7 @@ func reorderedCopy(src, empty string) (string, error) {
 		return "", err
 	}
 	root := filepath.Join(holder, "source")
-	c := &copier{reverse: reverse, empty: empty, links: map[[2]uint64]string{}, chown: os.Geteuid() == 0}
+	c := &copier{ctx: ctx, reverse: reverse, empty: empty, links: map[[2]uint64]string{}, chown: os.Geteuid() == 0}
 	if err := c.entry(src, root); err != nil {
 		os.RemoveAll(holder)
 		return "", fmt.Errorf("copying the source for the fileordering variation: %w", err)
@@ -95,6 +97,7 @@ func reorderedCopy(src, empty string) (string, error) {
 }
 
 type copier struct {
+	ctx     context.Context
 	reverse bool // the file system lists entries in the reverse creation order
 	empty   string
 	links   map[[2]uint64]string // (device, inode) of a hard-linked file -> its copy
@@ -102,6 +105,9 @@ type copier struct {
 }
 
 func (c *copier) entry(src, dst string) error {
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
 	fi, err := os.Lstat(src)
 	if err != nil {
 		return err

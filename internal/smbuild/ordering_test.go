@@ -2,6 +2,8 @@ package smbuild
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,11 +49,25 @@ func TestReorderedCopy(t *testing.T) {
 		return err
 	})
 
-	root, err := reorderedCopy(src, filepath.Join(src, "output"))
+	root, err := reorderedCopy(t.Context(), src, filepath.Join(src, "output"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(filepath.Dir(root))
+	// A cancelled copy stops and leaves nothing.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	mine := func() []string {
+		m, _ := filepath.Glob(filepath.Join(OrderBase, orderPrefix+ownerTag()+"-*"))
+		return m
+	}
+	before := mine()
+	if _, err := reorderedCopy(ctx, src, filepath.Join(src, "output")); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled copy: %v", err)
+	}
+	if after := mine(); len(after) != len(before) {
+		t.Errorf("a cancelled copy left %v (before: %v)", after, before)
+	}
 	for _, d := range []string{".", "d0", "d1", "d2"} {
 		a, err := readdirnames(filepath.Join(src, d))
 		must(err)

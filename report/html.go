@@ -202,7 +202,7 @@ type htmlFinding struct {
 	Tags             []string
 	Changes          []string
 	Content          string
-	Explanation      htmlFold[string]
+	Explanation      htmlFold[htmlLine]
 	Hint             string
 }
 
@@ -384,9 +384,17 @@ func htmlFindingOf(b *htmlBudget, f Finding) (htmlFinding, int) {
 		cost += htmlCost(h.Hint)
 	}
 	if f.Explanation != "" {
+		// A unified diff in an explanation (from its "--- " line on) is
+		// coloured like the diff texts.
 		lines := strings.Split(strings.TrimRight(f.Explanation, "\n"), "\n")
-		h.Explanation = fold(b, lines, "explanation lines of "+h.Path, func(l string) (string, int) {
-			return safeStr(excerpt(l, maxInlineBytes))
+		inDiff := false
+		h.Explanation = fold(b, lines, "explanation lines of "+h.Path, func(l string) (htmlLine, int) {
+			inDiff = inDiff || strings.HasPrefix(l, "--- ")
+			text, cost := safeStr(excerpt(l, maxInlineBytes))
+			if inDiff {
+				return htmlLine{Class: diffClass(l), Text: text}, cost
+			}
+			return htmlLine{Text: text}, cost
 		})
 	}
 	return h, cost
@@ -462,6 +470,7 @@ code,pre,.mono{font-family:var(--mono);font-size:12.5px}
 table{border-collapse:collapse;width:100%;margin:6px 0}
 th,td{text-align:left;vertical-align:top;padding:6px 10px;border-bottom:1px solid var(--line)}
 th{background:var(--soft);font-weight:600;font-size:12.5px;color:var(--muted)}
+th.num{text-align:right}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .images td{word-break:break-all}
 .notice{border:1px solid var(--line);border-left:4px solid var(--differ);background:var(--differ-bg);padding:10px 14px;margin:14px 0;border-radius:4px}
@@ -521,7 +530,7 @@ footer{color:var(--muted);font-size:12px;border-top:1px solid var(--line);margin
 <section id="images">
 <h2>Images</h2>
 <table class="images">
-<thead><tr><th></th><th>path</th><th>size</th><th>SHA-256</th></tr></thead>
+<thead><tr><th></th><th>path</th><th class="num">size</th><th>SHA-256</th></tr></thead>
 <tbody>
 {{range .Images}}<tr><th>{{.Label}}</th><td class="mono">{{.Path}}</td><td class="num">{{.Size}}</td><td class="mono">{{.SHA256}}</td></tr>
 {{end}}</tbody>
@@ -550,7 +559,7 @@ footer{color:var(--muted);font-size:12px;border-top:1px solid var(--line);margin
 <section id="stages">
 <h2>Stages</h2>
 <table class="stages">
-<thead><tr><th>stage</th><th>status</th><th>findings</th><th>time</th><th>problems and notes</th></tr></thead>
+<thead><tr><th>stage</th><th>status</th><th class="num">findings</th><th class="num">time</th><th>problems and notes</th></tr></thead>
 <tbody>
 {{range .Stages}}<tr><td><strong>{{.Name}}</strong></td><td><span class="status {{.StatusClass}}">{{.Status}}</span></td><td class="num">{{.Findings}}</td><td class="num">{{.Time}}</td><td class="notes">
 {{with .Problems}}{{range .Head}}<div class="problem">problem: {{.}}</div>{{end}}{{if .Rest}}<details class="more"><summary>{{len .Rest}} more problems</summary>{{range .Rest}}<div class="problem">problem: {{.}}</div>{{end}}</details>{{end}}{{if .OmittedNote}}<div class="omitted">{{.OmittedNote}}</div>{{end}}{{end}}
@@ -584,8 +593,6 @@ footer{color:var(--muted);font-size:12px;border-top:1px solid var(--line);margin
 </html>
 {{define "finding"}}<div class="finding"><div><span class="path">{{.Path}}</span><span class="kind">{{.Kind}}{{if .Type}} {{.Type}}{{end}}</span>{{range .Tags}}<span class="tag">{{.}}</span>{{end}}</div>
 {{if or .Changes .Content}}<ul>{{range .Changes}}<li>{{.}}</li>{{end}}{{if .Content}}<li>{{.Content}}</li>{{end}}</ul>{{end}}
-{{with .Explanation}}{{if .Head}}<pre>{{range .Head}}{{.}}
-{{end}}</pre>{{end}}{{if .Rest}}<details class="more"><summary>{{len .Rest}} more lines</summary><pre>{{range .Rest}}{{.}}
-{{end}}</pre></details>{{end}}{{if .OmittedNote}}<p class="omitted">{{.OmittedNote}}</p>{{end}}{{end}}
+{{with .Explanation}}{{if .Head}}<pre>{{range .Head}}<span{{if .Class}} class="{{.Class}}"{{end}}>{{.Text}}</span>{{end}}</pre>{{end}}{{if .Rest}}<details class="more"><summary>{{len .Rest}} more lines</summary><pre>{{range .Rest}}<span{{if .Class}} class="{{.Class}}"{{end}}>{{.Text}}</span>{{end}}</pre></details>{{end}}{{if .OmittedNote}}<p class="omitted">{{.OmittedNote}}</p>{{end}}{{end}}
 {{if .Hint}}<div class="hint">hint: <code>{{.Hint}}</code></div>{{end}}</div>
 {{end}}`

@@ -564,3 +564,61 @@ func TestSquashfsFSCancel(t *testing.T) {
 }
 
 var _ io.Reader = (*sqFile)(nil)
+
+// TestSquashfsFSLinks: symlinks resolve inside the image as a chroot would
+// see them: relative, absolute, escaping ".." (stopped at the root),
+// through a directory link; loops are errors, not hangs.
+func TestSquashfsFSLinks(t *testing.T) {
+	needTools(t)
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(root, "d/e"), 0o755))
+	must(os.WriteFile(filepath.Join(root, "d/f"), []byte("f\n"), 0o644))
+	for name, target := range map[string]string{
+		"rel": "d/f", "abs": "/d/f", "escape": "../../../d/f", "dl": "d", "dabs": "/d",
+		"d/e/up": "../f", "loop": "loop", "a": "b", "b": "a", "dangling": "nothere",
+	} {
+		must(os.Symlink(target, filepath.Join(root, name)))
+	}
+	img := filepath.Join(dir, "img.sqfs")
+	if _, err := run("mksquashfs", root, img, "-noappend", "-no-progress", "-quiet"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := SquashfsFS(openSquashfs(t, img), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, p := range []string{"rel", "abs", "escape", "dl/f", "dabs/f", "d/e/up", "dl/e/up", "dabs/e/up"} {
+		b, err := fs.ReadFile(s, p)
+		if err != nil || string(b) != "f\n" {
+			t.Errorf("%s: %q, %v", p, b, err)
+		}
+	}
+	for _, p := range []string{"loop", "a", "dangling", "rel/x", "d/nothere"} {
+		if _, err := fs.ReadFile(s, p); err == nil {
+			t.Errorf("%s: read without error", p)
+		}
+	}
+	if l, err := fs.ReadLink(s, "abs"); err != nil || l != "/d/f" {
+		t.Errorf("ReadLink(abs) = %q, %v", l, err)
+	}
+	if fi, err := fs.Lstat(s, "dl"); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("Lstat(dl) = %v, %v", fi, err)
+	}
+	if fi, err := fs.Stat(s, "dl"); err != nil || !fi.IsDir() {
+		t.Errorf("Stat(dl) = %v, %v", fi, err)
+	}
+	if ents, err := fs.ReadDir(s, "dabs"); err != nil || len(ents) != 2 {
+		t.Errorf("ReadDir(dabs) = %v, %v", ents, err)
+	}
+	if _, err := s.Open("../x"); err == nil {
+		t.Error("invalid path opened")
+	}
+}

@@ -44,7 +44,7 @@ import (
 )
 
 // Version is reported in the report's tool field.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // DefaultMemoryBudget is Options.MemoryBudget's default: 192 MiB, so that
 // with the fixed working memory a comparison stays within 256 MiB.

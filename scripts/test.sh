@@ -30,6 +30,7 @@ declare -A need=(
 	[faketime]=faketime
 	[setarch]=util-linux
 	[cmark-gfm]=cmark-gfm
+	[script]=bsdutils
 	[chromium]=chromium
 	[mkfs.erofs]=erofs-utils [dump.erofs]=erofs-utils [fsck.erofs]=erofs-utils
 )

@@ -35,8 +35,8 @@ func (a Algorithm) String() string {
 
 // Extent is one stored piece of a file's data: Len decoded bytes from file
 // offset Off, stored as Stored bytes at image offset Phys. Uncompressed
-// data is cut into pieces of at most 64 KiB; a compressed extent is one
-// physical cluster (pcluster). Two files whose extents have the same Off,
+// data is cut into pieces of at most 64 KiB, holes into pieces of 1 MiB;
+// a compressed extent is one physical cluster (pcluster). Two files whose extents have the same Off,
 // Len, Stored, Compressed and Algorithm and equal stored bytes hold the
 // same bytes there (given the same FeatureZeroPadding).
 type Extent struct {
@@ -55,6 +55,7 @@ func (x Extent) Hole() bool { return x.Phys < 0 }
 // Limits on extents.
 const (
 	pieceSize       = 64 << 10 // uncompressed extents are cut at this size
+	holePiece       = 1 << 20  // and holes at this one
 	maxPcluster     = 1 << 20  // stored bytes of one pcluster (Z_EROFS_PCLUSTER_MAX_SIZE)
 	maxDecoded      = 12 << 20 // decoded bytes of one pcluster (Z_EROFS_PCLUSTER_MAX_DSIZE)
 	maxLclusterBits = 20
@@ -455,8 +456,11 @@ func (m *mapper) at(off int64) (Extent, error) {
 		}
 		chunk := idx << m.chunkBits
 		if blk == nullAddr {
-			// A hole: one extent for the whole chunk.
-			return Extent{Off: chunk, Len: min(int64(1)<<m.chunkBits, e.Size-chunk), Phys: -1}, nil
+			// A hole: extents of up to holePiece bytes (a reader decodes
+			// an extent into memory, zeros too).
+			within := (off - chunk) / holePiece * holePiece
+			start := chunk + within
+			return Extent{Off: start, Len: min(holePiece, int64(1)<<m.chunkBits-within, e.Size-start), Phys: -1}, nil
 		}
 		within := (off - chunk) / pieceSize * pieceSize
 		start := chunk + within

@@ -83,7 +83,10 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	opts := explain.Options{TempDir: s.opts.TempDir, MaxDetailBytes: explainDetailBytes}
 	type pending struct {
 		d   divergent
-		res *explain.Result
+		// Only what the hand-off needs of the result is kept: a result can
+		// hold half a MiB, and there can be hundreds.
+		complete bool
+		format   string
 	}
 	var explained []pending
 	complete := 0
@@ -141,7 +144,7 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 		if res.Complete {
 			complete++
 		}
-		explained = append(explained, pending{d, res})
+		explained = append(explained, pending{d: d, complete: res.Complete, format: res.Format})
 	}
 	st.Status = report.StatusDiffers
 	st.Notes = append(st.Notes, fmt.Sprintf("%s explained, %d completely by the built-in comparison", plural(len(explained), "diverging file"), complete))
@@ -173,7 +176,7 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	// least: those it could only compare as bytes, then smaller pairs
 	// before larger ones (more of them get explained).
 	slices.SortStableFunc(explained, func(x, y pending) int {
-		if bx, by := x.res.Format == "data", y.res.Format == "data"; bx != by {
+		if bx, by := x.format == "data", y.format == "data"; bx != by {
 			if bx {
 				return -1
 			}
@@ -191,10 +194,10 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 		s.progress(Progress{Stage: st.Name, Step: "diffoscope", Done: int64(k), Total: int64(len(explained)), Item: p.d.path})
 		where := where(p.d)
 		switch {
-		case p.res.Complete:
+		case p.complete:
 			skippedComplete = append(skippedComplete, where)
 			continue
-		case p.res.Format == "fat" && !lim.AllowVM:
+		case p.format == "fat" && !lim.AllowVM:
 			// diffoscope reads filesystem images only through libguestfs
 			// (a virtual machine): the built-in FAT reader is as good.
 			skippedVM = append(skippedVM, where)

@@ -14,11 +14,18 @@
 //
 // A caller with two squashfs readers and the diverging files does:
 //
-//	a, err := pkgdb.LoadSquashfs(ra, pkgdb.Options{Budget: b, Context: ctx})
-//	b, err := pkgdb.LoadSquashfs(rb, pkgdb.Options{Budget: b, Context: ctx})
-//	defer a.Close(); defer b.Close()
-//	attrs := pkgdb.AttributeAll(a, b, files) // []pkgdb.File{Path, MD5A, MD5B}
+//	o := pkgdb.Options{Budget: bud, Context: ctx}
+//	dbA, err := pkgdb.LoadSquashfs(ra, o) // errors.Is(err, fs.ErrNotExist): no dpkg database
+//	dbB, err := pkgdb.LoadSquashfs(rb, o)
+//	defer dbA.Close(); defer dbB.Close()
+//	// files: []pkgdb.File{Path: "/usr/bin/tar", MD5A: ..., MD5B: ...},
+//	// the MD5s from pkgdb.MD5(ra.Open(entry)) ("" when not hashed)
+//	attrs := pkgdb.AttributeAll(dbA, dbB, files)
 //	groups := pkgdb.Group(attrs, pkgdb.GroupOptions{})
+//
+// Paths are the image's own (what a squashfs walk yields), absolute or
+// fs-style. To hold only the diverging paths, set Options.Want to a set
+// lookup of them: the image's paths are the canonical ones Want sees.
 //
 // # What counts as installed
 //
@@ -40,9 +47,9 @@
 // Packages built before the /usr merge list /bin/tar; on a merged image
 // /bin is a symlink to usr/bin and the file is at /usr/bin/tar. Load reads
 // the root directory's symlinks through fs.ReadLinkFS and, for those that
-// lead to a directory, keys every listed path under its target: Owner
-// ("/usr/bin/tar") and Owner("/bin/tar") both find the package that listed
-// /bin/tar. Only the first component is resolved; the link itself ("/bin")
+// lead to a directory, keys every listed path under its target:
+// Owner("/usr/bin/tar") and Owner("/bin/tar") both find the package that
+// listed /bin/tar. Only the first component is resolved; the link itself ("/bin")
 // stays as listed. dpkg -S does not resolve aliases: it answers for the
 // listed spelling only.
 //
@@ -81,7 +88,21 @@
 // What the index holds (packages, paths, claims, conffiles, diversions)
 // is charged to Options.Budget as it grows and given back by Close, and
 // capped by MaxPackages and MaxPaths whatever the budget; Options.Want
-// narrows the path index to the paths of interest. The context is checked
+// narrows the path index to the paths of interest. The charge is close to
+// the heap the index takes: on a 783-package system (110,000 paths) it
+// charged 14.7 MB for 15.2 MB of heap, about 140 bytes a path. The context is checked
 // every 1024 lines and at every 64 KiB of an over-long line. Errors are
 // *ParseError values naming the file, the line and its byte offset.
+//
+// # Tests
+//
+// The tests build real databases: .deb packages made with dpkg-deb and
+// installed with dpkg --root into two merged-/usr roots (three packages
+// upgraded across 10,000 files, a conffile and a file the build edits, a
+// package built twice under one version, a package whose md5sums are gone,
+// one installed on one side only, Multi-Arch: same twins, a diversion),
+// read through os.DirFS and through mksquashfs images, checked against
+// dpkg-query -W, dpkg -S, dpkg --verify and md5sum; and this machine's own
+// database, copied, against the same tools. Generated files of gigabytes,
+// endless paragraphs and random bytes check the bounds.
 package pkgdb

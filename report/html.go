@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -307,6 +308,21 @@ func newHTMLView(r *Report, budget, limit int) *htmlView {
 			v.Headline = "1 diverging location"
 		} else {
 			v.Headline = fmt.Sprintf("%d diverging locations", len(ans))
+		}
+		// A damaged image is said first, in the headline too.
+		var damaged []string
+		for _, d := range r.Damage {
+			if d.Kind != DamageRepaired && !slices.Contains(damaged, d.Image) {
+				damaged = append(damaged, d.Image)
+			}
+		}
+		if len(damaged) > 0 {
+			img, _ := safeStr(inline(strings.Join(damaged, " and ")))
+			if len(damaged) == 1 {
+				v.Headline = "Image " + img + " damaged; " + v.Headline
+			} else {
+				v.Headline = "Images " + img + " damaged; " + v.Headline
+			}
 		}
 
 		// Each scope's findings.

@@ -228,6 +228,9 @@ func checkShortAnswerAsSummary(t *testing.T, r *Report, page string) {
 		t.Errorf("the page's short answer:\n%s\nthe summary's:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 	if len(r.Damage) > 0 {
+		if !strings.Contains(page, "<h1>Image "+r.Damage[0].Image+" damaged; ") {
+			t.Errorf("the headline does not say image %s is damaged", r.Damage[0].Image)
+		}
 		d := strings.Index(page, `<section id="damage">`)
 		a := strings.Index(page, `<section id="short-answer">`)
 		if d < 0 || a < d || !strings.Contains(page[d:a], html.EscapeString(SafeText(strings.Split(damageLine(r.Damage[0]), "\n")[0]))) {

@@ -12,6 +12,12 @@ import (
 // for other non-regular files it is empty. A read that fails is a
 // *FormatError naming the offset in the image of the first byte that could
 // not be read (the file's data, not its directory record).
+//
+// For a zisofs file (e.Zisofs) it is the file's own bytes, decompressed
+// block by block as they are read (see zisofs.go): exactly e.Size bytes,
+// or a *FormatError at the offset of the header, block pointer or block
+// at fault; it stops with the context's error (Options.Context) between
+// blocks. The recorded bytes are those of e.Extents.
 func (im *Image) Open(e *Entry) io.Reader {
 	if !e.Mode.IsRegular() && !e.Mode.IsDir() {
 		return strings.NewReader("")
@@ -20,6 +26,9 @@ func (im *Image) Open(e *Entry) io.Reader {
 		if x.Offset+x.Size > im.size {
 			return errReader{formatErrf(x.Offset, "file data", "%w: %d bytes, image is %d bytes", ErrTruncated, x.Size, im.size)}
 		}
+	}
+	if e.Zisofs && e.Mode.IsRegular() {
+		return newZisofsReader(im, e)
 	}
 	switch len(e.Extents) {
 	case 0:

@@ -71,6 +71,7 @@ type rrInfo struct {
 	spSkip          byte
 	rripER          bool // an ER entry names RRIP
 	hasZF           bool
+	zf              zfParams
 	damage          error // first malformed entry, see systemUse
 
 	b        *budget.Budget
@@ -395,9 +396,16 @@ func (info *rrInfo) add(e suspEntry) error {
 		info.relocated = true
 	case "PL":
 		info.any = true
-	case "ZF":
+	case "ZF", "Z2":
 		info.any = true
-		info.hasZF = true
+		if info.hasZF {
+			return errors.New("second zisofs entry: ignored")
+		}
+		zf, err := parseZF(e)
+		if err != nil {
+			return err
+		}
+		info.hasZF, info.zf = true, zf
 	}
 	return nil
 }

@@ -63,13 +63,25 @@ type Entry struct {
 	// the data), and it does not name the path: the walk goes on, and the
 	// caller must report it as a problem of the image at e.Path.
 	Damage error
-	// Zisofs is set when a Rock Ridge ZF entry marks the data as zisofs
-	// compressed; Size and Open are then the compressed form.
+	// Zisofs is set when a Rock Ridge ZF (or Z2) entry marks a regular
+	// file's data as zisofs compressed (as xorriso's --zisofs filter
+	// writes it) with parameters this package reads: Node.Size is then the
+	// uncompressed size the entry gives, Node.Filter names the filter
+	// ("zisofs:pz:32k", "zisofs:PZ:1024k" for zisofs2, as xorriso's
+	// -show_stream does), and Open returns the decompressed bytes.
+	// Extents and StoredSize keep the recorded (compressed) form. A ZF
+	// entry this package does not read (another algorithm, a block size
+	// out of range) is Damage, and the file is read as recorded, as Linux
+	// does.
 	Zisofs bool
+	// StoredSize is the number of bytes recorded for a regular file (the
+	// sum of its extents): Node.Size, except for a zisofs file.
+	StoredSize int64
 
-	name   string // final path element, the sort key
-	lba    uint32 // first logical block of the data (directories: of the records)
-	charge int64  // bytes charged to the budget while a walk holds it
+	name   string   // final path element, the sort key
+	lba    uint32   // first logical block of the data (directories: of the records)
+	charge int64    // bytes charged to the budget while a walk holds it
+	zf     zfParams // of a zisofs file
 }
 
 // Walker yields an image's nodes in tree.Compare order: depth first, pre
@@ -569,7 +581,6 @@ func (im *Image) makeEntry(parent, name string, rec DirRecord, info *rrInfo, off
 		Identifier: string(rec.Identifier),
 		name:       name,
 		lba:        rec.Extent,
-		Zisofs:     info.hasZF,
 		Damage:     info.damage,
 	}
 	if im.Namespace == NamespaceJoliet && !rec.IsDot() {
@@ -604,13 +615,17 @@ func (im *Image) makeEntry(parent, name string, rec DirRecord, info *rrInfo, off
 	if info.hasPN && e.Mode&fs.ModeDevice != 0 {
 		e.DevMajor, e.DevMinor = decodeDevice(info.devHigh, info.devLow)
 	}
+	if info.hasZF && e.Mode.IsRegular() {
+		e.Zisofs, e.zf = true, info.zf
+		e.Size, e.Filter = info.zf.size, info.zf.filter()
+	}
 	if err := im.addExtent(e, parent, rec, off); err != nil {
 		return nil, err
 	}
 	switch {
 	case info.hasSerial:
 		e.Inode = uint64(info.serial)
-	case e.Mode.IsDir() || e.Mode.IsRegular() && e.Size > 0:
+	case e.Mode.IsDir() || e.Mode.IsRegular() && e.StoredSize > 0:
 		e.Inode = uint64(rec.Extent)
 	default:
 		// Writers give empty files, links and devices a shared or
@@ -638,7 +653,10 @@ func (im *Image) addExtent(e *Entry, parent string, rec DirRecord, off int64) er
 		return nil
 	}
 	if e.Mode.IsRegular() {
-		e.Size += n
+		e.StoredSize += n
+		if !e.Zisofs {
+			e.Size += n
+		}
 	}
 	if n == 0 {
 		return nil

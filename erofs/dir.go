@@ -44,60 +44,20 @@ func (r *Reader) readDir(e *Entry) ([]dirent, int64, error) {
 		r.budget.Release(charged)
 		return nil, 0, err
 	}
-	for pos := int64(0); pos < e.Size; pos += r.bs {
-		n := min(r.bs, e.Size-pos)
-		b := blk[:n]
-		if _, err := f.ReadAt(b, pos); err != nil && err != io.EOF {
+	for k := int64(0); k*r.bs < e.Size; k++ {
+		err := r.dirBlock(e, f, blk, k, func(d dirent) error {
+			if len(ents) == maxDirEntries {
+				return corrupt(d.off, "directory block", "more than %d entries", maxDirEntries)
+			}
+			if err := r.budget.Charge(int64(len(d.name))+direntCost, "erofs directory entries", d.off); err != nil {
+				return err
+			}
+			charged += int64(len(d.name)) + direntCost
+			ents = append(ents, d)
+			return nil
+		})
+		if err != nil {
 			return fail(err)
-		}
-		at := e.iloc // the listing block's image offset when known
-		if x, err := f.m.at(pos); err == nil && !x.Compressed && !x.Hole() {
-			at = x.Phys + pos - x.Off
-		}
-		if at == e.iloc {
-			at = -1
-		}
-		what := "directory block"
-		le := binary.LittleEndian
-		if n < 12 {
-			return fail(corrupt(at, what, "%d bytes", n))
-		}
-		first := int64(le.Uint16(b[8:]))
-		if first < 12 || first%12 != 0 || first > n {
-			return fail(corrupt(at, what, "first name offset %d", first))
-		}
-		count := first / 12
-		if int64(len(ents))+count > maxDirEntries {
-			return fail(corrupt(at, what, "more than %d entries", maxDirEntries))
-		}
-		for i := int64(0); i < count; i++ {
-			d := b[12*i:]
-			start := int64(le.Uint16(d[8:]))
-			end := n
-			if i+1 < count {
-				end = int64(le.Uint16(d[12+8:]))
-			}
-			if start < first || end > n || start >= end {
-				return fail(corrupt(at+12*i, what, "name at [%d, %d) in a block of %d", start, end, n))
-			}
-			name := b[start:end]
-			if i+1 == count {
-				if j := bytes.IndexByte(name, 0); j >= 0 {
-					name = name[:j]
-				}
-			}
-			nm := string(name)
-			if nm == "." || nm == ".." {
-				continue
-			}
-			if nm == "" || strings.ContainsAny(nm, "/\x00") {
-				return fail(corrupt(at+12*i, what, "name %q", nm))
-			}
-			if err := r.budget.Charge(int64(len(nm))+direntCost, "erofs directory entries", at); err != nil {
-				return fail(err)
-			}
-			charged += int64(len(nm)) + direntCost
-			ents = append(ents, dirent{name: nm, nid: le.Uint64(d[0:]), ftype: d[10], off: at + 12*i})
 		}
 	}
 	slices.SortFunc(ents, func(a, b dirent) int { return strings.Compare(a.name, b.name) })
@@ -107,6 +67,113 @@ func (r *Reader) readDir(e *Entry) ([]dirent, int64, error) {
 		}
 	}
 	return ents, charged, nil
+}
+
+// dirBlock reads listing block k of directory e (open as f) into blk and
+// calls fn for each entry but "." and "..", in on-disk order.
+func (r *Reader) dirBlock(e *Entry, f *File, blk []byte, k int64, fn func(dirent) error) error {
+	pos := k * r.bs
+	n := min(r.bs, e.Size-pos)
+	b := blk[:n]
+	if _, err := f.ReadAt(b, pos); err != nil && err != io.EOF {
+		return err
+	}
+	at := int64(-1) // the listing block's image offset when known
+	if x, err := f.m.at(pos); err == nil && !x.Compressed && !x.Hole() {
+		at = x.Phys + pos - x.Off
+	}
+	entAt := func(i int64) int64 {
+		if at < 0 {
+			return -1
+		}
+		return at + 12*i
+	}
+	what := "directory block of " + e.Path
+	le := binary.LittleEndian
+	if n < 12 {
+		return corrupt(at, what, "%d bytes", n)
+	}
+	first := int64(le.Uint16(b[8:]))
+	if first < 12 || first%12 != 0 || first > n {
+		return corrupt(at, what, "first name offset %d", first)
+	}
+	count := first / 12
+	for i := int64(0); i < count; i++ {
+		d := b[12*i:]
+		start := int64(le.Uint16(d[8:]))
+		end := n
+		if i+1 < count {
+			end = int64(le.Uint16(d[12+8:]))
+		}
+		if start < first || end > n || start >= end {
+			return corrupt(entAt(i), what, "name at [%d, %d) in a block of %d", start, end, n)
+		}
+		name := b[start:end]
+		if i+1 == count {
+			if j := bytes.IndexByte(name, 0); j >= 0 {
+				name = name[:j]
+			}
+		}
+		nm := string(name)
+		if nm == "." || nm == ".." {
+			continue
+		}
+		if nm == "" || strings.ContainsAny(nm, "/\x00") {
+			return corrupt(entAt(i), what, "name %q", nm)
+		}
+		if err := fn(dirent{name: nm, nid: le.Uint64(d[0:]), ftype: d[10], off: entAt(i)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lookupName finds name in directory e by binary search over its listing
+// blocks, as the kernel does (names are sorted across blocks): a few block
+// reads however large the directory. An image whose listing is not sorted
+// can make it miss a name that Walk (which sorts) yields.
+func (r *Reader) lookupName(e *Entry, name string) (dirent, bool, error) {
+	if e.Size == 0 {
+		return dirent{}, false, nil
+	}
+	f, err := r.OpenFile(e)
+	if err != nil {
+		return dirent{}, false, err
+	}
+	if err := r.budget.Charge(r.bs, "erofs directory block", e.iloc); err != nil {
+		return dirent{}, false, err
+	}
+	defer r.budget.Release(r.bs)
+	blk := make([]byte, r.bs)
+	var ents []dirent
+	lo, hi := int64(0), (e.Size+r.bs-1)/r.bs-1
+	for lo <= hi {
+		mid := lo + (hi-lo)/2
+		ents = ents[:0]
+		err := r.dirBlock(e, f, blk, mid, func(d dirent) error {
+			if len(ents) < int(r.bs) {
+				ents = append(ents, d)
+			}
+			return nil
+		})
+		if err != nil {
+			return dirent{}, false, err
+		}
+		switch {
+		case len(ents) == 0 || name > ents[len(ents)-1].name:
+			lo = mid + 1
+		case name < ents[0].name:
+			hi = mid - 1
+		default:
+			for _, d := range ents {
+				if d.name == name {
+					return d, true, nil
+				}
+			}
+			return dirent{}, false, nil
+		}
+	}
+	return dirent{}, false, nil
 }
 
 // checkType reports a dirent whose file type contradicts the inode's.

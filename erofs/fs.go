@@ -5,7 +5,6 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"slices"
 	"strings"
 	"time"
 )
@@ -43,19 +42,17 @@ func (f fsys) lookup(op, name string) (*Entry, error) {
 		if !e.Mode.IsDir() {
 			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
-		ents, charged, err := f.r.readDir(e)
+		d, ok, err := f.r.lookupName(e, part)
 		if err != nil {
 			return nil, &fs.PathError{Op: op, Path: name, Err: err}
 		}
-		f.r.budget.Release(charged)
-		i, ok := slices.BinarySearchFunc(ents, part, func(d dirent, s string) int { return strings.Compare(d.name, s) })
 		if !ok {
 			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
-		if e, err = f.r.entryAt(ents[i].nid, path.Join(e.Path, part), ents[i].off); err != nil {
+		if e, err = f.r.entryAt(d.nid, path.Join(e.Path, part), d.off); err != nil {
 			return nil, &fs.PathError{Op: op, Path: name, Err: err}
 		}
-		if err := checkType(e, ents[i].ftype); err != nil {
+		if err := checkType(e, d.ftype); err != nil {
 			return nil, &fs.PathError{Op: op, Path: name, Err: err}
 		}
 	}

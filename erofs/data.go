@@ -579,8 +579,10 @@ func (r *Reader) Extents(e *Entry) iter.Seq2[Extent, error] {
 	}
 }
 
-// ReadExtent decodes extent x into dst (grown if too short) and returns
-// the x.Len decoded bytes.
+// ReadExtent decodes extent x into dst (grown if too short: the caller
+// owns, and charges, the buffer it gets back) and returns the x.Len
+// decoded bytes. The stored bytes it reads meanwhile are charged to the
+// budget for the call's duration.
 func (r *Reader) ReadExtent(dst []byte, x Extent) ([]byte, error) {
 	return r.readExtent(dst, nil, x)
 }
@@ -610,6 +612,11 @@ func (r *Reader) readExtent(dst, scratch []byte, x Extent) ([]byte, error) {
 		return nil, unsupported(x.Phys, "pcluster", "%v compression", x.Algorithm)
 	}
 	if int64(cap(scratch)) < x.Stored {
+		// A stored pcluster, held for this call only.
+		if err := r.budget.Charge(x.Stored, "erofs stored pcluster", x.Phys); err != nil {
+			return nil, err
+		}
+		defer r.budget.Release(x.Stored)
 		scratch = make([]byte, x.Stored)
 	}
 	src := scratch[:x.Stored]

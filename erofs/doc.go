@@ -82,7 +82,9 @@
 // refused charge is an error wrapping *budget.ExceededError. With
 // Options.Context every block read, extent decoded and 256 extents listed
 // check the context first, so any work an image asks for stops soon after
-// the context ends. Time is not bounded by the image's size: a file can
+// the context ends. FS resolves a path by binary search over each
+// directory's listing blocks, as the kernel does, so fs.WalkDir costs a few
+// block reads per directory beyond the listing itself. Time is not bounded by the image's size: a file can
 // claim terabytes of sparse chunks or compressed data.
 //
 // Concurrency: Reader methods, including Open and the Files it returns, are

@@ -243,7 +243,8 @@ func ContainerName(short, variant string) string {
 }
 
 // Env is the environment of the build command, in order: the pins and
-// variations smbuild sets, then config/*.conf's other assignments.
+// variations smbuild sets, then config/*.conf's other assignments, then the
+// runner's --env variables.
 func (j *Job) Env(v Variant) []string {
 	env := []string{
 		"LC_ALL=" + v.Locale,
@@ -298,8 +299,15 @@ func (j *Job) runArgs(v Variant, dir, name, srcDir string) []string {
 	if v.User != "" {
 		args = append(args, "--user", v.User)
 	}
-	for _, e := range j.Env(v) {
+	for _, e := range j.Env(v)[:len(j.Env(v))-len(j.Opts.RunnerEnv)] {
 		args = append(args, "--env", e)
+	}
+	// The runner's variables are passed by name, their values through the
+	// docker client's environment (Build sets it): a proxy URL may hold a
+	// password, and a command line is visible to every user of the host.
+	for _, e := range j.Opts.RunnerEnv {
+		name, _, _ := strings.Cut(e, "=")
+		args = append(args, "--env", name)
 	}
 	args = append(args, j.ImageID)
 	if j.Config.BuildShell != "" {
@@ -370,6 +378,7 @@ func (j *Job) Build(ctx context.Context, v Variant, dir string, term io.Writer, 
 	}
 	fmt.Fprintf(sink, "smbuild: build %s of %s in container %s (%s)\n", v.Name, j.Source.Short(), name, strings.Join(desc, ", "))
 	cmd := j.Opts.Docker.command(j.runArgs(v, dir, name, srcDir)...)
+	cmd.Env = append(os.Environ(), j.Opts.RunnerEnv...)
 	cmd.Stdout, cmd.Stderr = sink, sink.Stderr()
 	if err := cmd.Start(); err != nil {
 		return nil, fail(-1, fmt.Sprintf("cannot run docker: %v", err))

@@ -26,6 +26,7 @@ func TestRunArgs(t *testing.T) {
 		SourceDateEpoch: 1700000000,
 		EngineCPUs:      8,
 	}
+	j.Opts.RunnerEnv = []string{"http_proxy=http://user:secret@proxy:3128"}
 	args := j.RunArgs(j.Variants()[1], "/out,dir/build-b", "smbuild-x-b-1")
 	got := strings.Join(args, "\n")
 	for _, want := range []string{
@@ -36,12 +37,18 @@ func TestRunArgs(t *testing.T) {
 		"--mount\ntype=tmpfs,target=/build/variant-b/source/output,tmpfs-size=4096\n",
 		"--network\nnone\n--privileged\n--cpuset-cpus\n0-3\n--user\n1000:1000\n",
 		"--env\nLC_ALL=fr_CH.UTF-8\n--env\nLANG=fr_CH.UTF-8\n--env\nTZ=<+14>-14\n--env\nHOME=/nonexistent/smbuild-variant-b\n--env\nSOURCE_DATE_EPOCH=1700000000\n--env\nSNAPSHOT_TIMESTAMP=20250101T000000Z\n--env\nUMASK=0002\n" +
-			"--env\nLD_PRELOAD=/usr/lib/faketime/libfaketime.so.1\n--env\nFAKETIME=+398d\n--env\nFAKETIME_DONT_FAKE_MONOTONIC=1\n--env\nDERIVATIVE_FLAVOR=kicksecure xfce\n",
+			"--env\nLD_PRELOAD=/usr/lib/faketime/libfaketime.so.1\n--env\nFAKETIME=+398d\n--env\nFAKETIME_DONT_FAKE_MONOTONIC=1\n--env\nDERIVATIVE_FLAVOR=kicksecure xfce\n--env\nhttp_proxy\nsha256:",
 		"sha256:" + strings.Repeat("0", 64) + "\n/bin/sh\n-c\n" + ShellWrapper + "\nsmbuild-build\n/usr/bin/setarch\n--uname-2.6\n./build\n--flavor\nx",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("docker run arguments lack\n%s\nin\n%s", want, got)
 		}
+	}
+	if strings.Contains(got, "secret") {
+		t.Errorf("a runner variable's value is on the docker command line:\n%s", got)
+	}
+	if env := j.Env(j.Variants()[1]); env[len(env)-1] != "http_proxy=http://user:secret@proxy:3128" {
+		t.Errorf("Env does not end with the runner's variable: %q", env)
 	}
 	// Output outside the source: no mask; no shell: the command as is.
 	j.Opts.OutDir, j.Config.BuildShell, j.Config.Network, j.Config.Privileged = "/elsewhere", "", "default", false

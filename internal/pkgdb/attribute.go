@@ -17,10 +17,10 @@ const (
 	NotOwned Verdict = iota
 	// OwnedOneSide: a package lists the path on one side only (the package set changed, or the build made it on the other).
 	OwnedOneSide
-	// SameContent: the bytes are equal on both sides (md5A == md5B): the divergence is in metadata, not in what any package shipped.
-	SameContent
 	// PackageDiffers: the owning package's name, architecture or version differs between A and B: the mirror or snapshot pin moved.
 	PackageDiffers
+	// SameContent: same package version, and the bytes are equal on both sides (md5A == md5B): the divergence is in metadata the build changed (mode, times, owner).
+	SameContent
 	// ChangedAfterInstall: same package version on both sides, but on at least one side the bytes no longer match the MD5 the package shipped: the build (a maintainer script, a hook) changed the file.
 	ChangedAfterInstall
 	// ShippedThisWay: same package version on both sides, the two shipped MD5s differ and each side's bytes are what its package shipped (or were not hashed): two different builds of one version were installed, the package itself is not reproducible.
@@ -34,7 +34,7 @@ const (
 var verdictNames = [...]string{
 	NotOwned:            "not owned by any package (made during the build)",
 	OwnedOneSide:        "owned by a package on one side only",
-	SameContent:         "same bytes (metadata differs)",
+	SameContent:         "same package version and bytes (metadata differs)",
 	PackageDiffers:      "package differs between A and B",
 	ChangedAfterInstall: "changed after installation by the build",
 	ShippedThisWay:      "shipped this way (same version, different package builds)",
@@ -135,7 +135,7 @@ func side(db *DB, p, actual string) Side {
 // or fs-style; usrmerge aliases and diversions are resolved), md5A and
 // md5B the MD5s of its bytes on each side (hex, "" when not computed). The
 // verdicts are tried in their declaration order: ownership first, then
-// equal bytes, then the package's identity, then the checksums.
+// the package's identity, then equal bytes, then the checksums.
 func Attribute(a, b *DB, path string, md5A, md5B string) Attribution {
 	at := Attribution{Path: path, A: side(a, path, md5A), B: side(b, path, md5B)}
 	A, B := at.A, at.B
@@ -145,10 +145,10 @@ func Attribute(a, b *DB, path string, md5A, md5B string) Attribution {
 		at.Verdict = NotOwned
 	case A.Owned != B.Owned:
 		at.Verdict = OwnedOneSide
-	case A.Actual != "" && A.Actual == B.Actual:
-		at.Verdict = SameContent
 	case !same(A.Package, B.Package):
 		at.Verdict = PackageDiffers
+	case A.Actual != "" && A.Actual == B.Actual:
+		at.Verdict = SameContent
 	case A.Modified() || B.Modified():
 		at.Verdict = ChangedAfterInstall
 	case A.Shipped != "" && B.Shipped != "" && A.Shipped != B.Shipped:

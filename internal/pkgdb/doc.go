@@ -66,9 +66,10 @@
 // # Verdicts
 //
 // Attribute tries, in order: NotOwned (no package lists it on either
-// side), OwnedOneSide, SameContent (equal bytes: only metadata differs),
-// PackageDiffers (the owner's name, architecture or version differs),
-// ChangedAfterInstall (same version, and the bytes do not match the
+// side), OwnedOneSide, PackageDiffers (the owner's name, architecture or
+// version differs, whether the bytes differ or only metadata such as the
+// times the new package set), SameContent (same version, equal bytes: the
+// build changed metadata), ChangedAfterInstall (same version, and the bytes do not match the
 // shipped MD5 on at least one side), ShippedThisWay (same version, the
 // bytes match on each side, the shipped MD5s differ), Unverified (same
 // version, a checksum is missing). A version that moved is reported as

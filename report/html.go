@@ -488,19 +488,19 @@ th,td{text-align:left;vertical-align:top;padding:6px 10px;border-bottom:1px soli
 th{background:var(--soft);font-weight:600;font-size:12.5px;color:var(--muted)}
 th.num{text-align:right}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.images td{word-break:break-all}
+.images td.mono{overflow-wrap:anywhere}
 .notice{border:1px solid var(--line);border-left:4px solid var(--differ);background:var(--differ-bg);padding:10px 14px;margin:14px 0;border-radius:4px}
 .damage{border:1px solid #ff818266;border-left:4px solid var(--bad);background:var(--bad-bg);padding:10px 14px;margin:14px 0;border-radius:4px}
 .damage.repaired{border-left-color:var(--differ);background:var(--differ-bg);border-color:var(--line)}
-.damage p,.notice p{margin:4px 0;word-break:break-word}
+.damage p,.notice p,.notice li{margin:4px 0;overflow-wrap:anywhere}
 ol.answer{margin:6px 0;padding-left:34px}
-ol.answer li{padding:3px 0;word-break:break-word}
+ol.answer li{padding:3px 0;overflow-wrap:anywhere}
 .loc{font-family:var(--mono);font-size:12.5px;font-weight:600;background:var(--soft);border:1px solid var(--line);border-radius:4px;padding:0 5px}
 .hints{color:var(--hunk);font-family:var(--mono);font-size:12px}
 .status{display:inline-block;min-width:64px;text-align:center;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600}
 .s-same{background:var(--ok-bg);color:var(--ok)}.s-differs{background:var(--differ-bg);color:var(--differ)}
 .s-failed{background:var(--bad-bg);color:var(--bad)}.s-skipped{background:var(--soft);color:var(--muted)}
-.stages td.notes{font-size:12.5px;word-break:break-word}
+.stages td.notes{font-size:12.5px;overflow-wrap:anywhere}
 .problem{color:var(--bad)}
 .notes div{margin:1px 0}
 .finding{border:1px solid var(--line);border-radius:6px;margin:8px 0;padding:8px 12px}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/isodiff/isodiff/internal/smbuild"
 	"github.com/isodiff/isodiff/internal/smbuild/smbuildtest"
 )
 
@@ -236,7 +237,7 @@ func TestRelease(t *testing.T) {
 	if string(sums) != a["ISO_SHA256"]+"  fake-live.iso\n" {
 		t.Errorf("release SHA256SUMS = %q", sums)
 	}
-	if got, err := sha256File(filepath.Join(out, "release", "fake-live.iso")); err != nil || got != a["ISO_SHA256"] {
+	if got, err := smbuild.SHA256File(filepath.Join(out, "release", "fake-live.iso")); err != nil || got != a["ISO_SHA256"] {
 		t.Errorf("release ISO sha256 %s, %v", got, err)
 	}
 	if r := smbuild_(t.Context(), "release", "--src", src, "--allow-dirty"); r.code != 2 || !strings.Contains(r.stderr, "--allow-dirty is refused") {

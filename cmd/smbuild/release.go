@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -48,7 +46,7 @@ func release(ctx context.Context, job *smbuild.Job, term, stdout, stderr io.Writ
 	if err == nil {
 		// Check the copy, then write its SHA256SUMS.
 		var sum string
-		if sum, err = sha256File(filepath.Join(dir, iso)); err == nil && sum != a.SHA256 {
+		if sum, err = smbuild.SHA256File(filepath.Join(dir, iso)); err == nil && sum != a.SHA256 {
 			err = fmt.Errorf("the copy of %s in %s has sha256 %s, not %s", iso, dir, sum, a.SHA256)
 		}
 	}
@@ -75,7 +73,7 @@ func check(ctx context.Context, job *smbuild.Job, sums, reference string, term, 
 	}
 	var refSum string
 	if reference != "" {
-		if refSum, err = sha256File(reference); err != nil {
+		if refSum, err = smbuild.SHA256File(reference); err != nil {
 			fmt.Fprintf(stderr, "smbuild: check: reference ISO: %v\n", err)
 			return exitTrouble
 		}
@@ -188,19 +186,6 @@ func readSums(ctx context.Context, src string) (map[string]string, error) {
 		return nil, fmt.Errorf("%s lists no file", src)
 	}
 	return sums, nil
-}
-
-func sha256File(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // copyFile copies src to dst, hard-linking when it can.

@@ -423,7 +423,7 @@ func (j *Job) Build(ctx context.Context, v Variant, dir string, term io.Writer, 
 	if err != nil {
 		return nil, fail(0, err.Error())
 	}
-	sum, err := sha256File(filepath.Join(dir, iso))
+	sum, err := SHA256File(filepath.Join(dir, iso))
 	if err != nil {
 		return nil, err
 	}
@@ -472,7 +472,8 @@ func findISO(dir string) (string, error) {
 	return "", fmt.Errorf("the build command wrote %d *.iso files to %s (%s); smbuild expects one", len(isos), OutputPath, strings.Join(isos, ", "))
 }
 
-func sha256File(p string) (string, error) {
+// SHA256File is the hex SHA-256 of the file at p.
+func SHA256File(p string) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", err

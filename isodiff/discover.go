@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/internal/iso9660"
 	"github.com/isodiff/isodiff/internal/tree"
 )
@@ -36,39 +37,60 @@ func (s *session) discover(i int) {
 				s.discoverErr[i] = err
 				break
 			}
-			if e.Mode.IsRegular() && s.isSquashfs(i, e) {
-				s.addContainer(i, e)
+			if !e.Mode.IsRegular() {
+				continue
+			}
+			if f := s.containerFormat(i, e); f != "" {
+				s.addContainer(i, e, f)
 			}
 		}
 	})
 }
 
-// isSquashfs reports whether e is to be compared as a squashfs image.
-func (s *session) isSquashfs(i int, e *iso9660.Entry) bool {
-	if slices.Contains(s.opts.Squashfs, e.Path) {
-		return true
+// erofsMagic is an EROFS superblock's magic (0xE0F5E1E2, little-endian),
+// at offset erofs.SuperblockOffset.
+var erofsMagic = []byte{0xe2, 0xe1, 0xf5, 0xe0}
+
+// containerFormat says whether e is to be compared as a root filesystem
+// image, and as which: formatSquashfs or formatEROFS by the magic, or ""
+// for neither. A configured path (Options.Squashfs) is one whatever its
+// first bytes say (it is read as squashfs when it has neither magic, so a
+// damaged image is reported as such).
+func (s *session) containerFormat(i int, e *iso9660.Entry) string {
+	configured := slices.Contains(s.opts.Squashfs, e.Path)
+	if !configured && s.opts.NoScan || len(e.Extents) == 0 || e.Size < 96 {
+		if configured {
+			return formatSquashfs
+		}
+		return ""
 	}
-	if s.opts.NoScan || len(e.Extents) == 0 || e.Size < 96 {
-		return false
-	}
+	at := e.Extents[0].Offset
 	var magic [4]byte
-	if _, err := s.in[i].R.ReadAt(magic[:], e.Extents[0].Offset); err != nil {
-		return false
+	if _, err := s.in[i].R.ReadAt(magic[:], at); err == nil && bytes.Equal(magic[:], squashfsMagic) {
+		return formatSquashfs
 	}
-	return bytes.Equal(magic[:], squashfsMagic)
+	if e.Size >= erofs.SuperblockOffset+128 && e.Extents[0].Size >= erofs.SuperblockOffset+4 {
+		if _, err := s.in[i].R.ReadAt(magic[:], at+erofs.SuperblockOffset); err == nil && bytes.Equal(magic[:], erofsMagic) {
+			return formatEROFS
+		}
+	}
+	if configured {
+		return formatSquashfs
+	}
+	return ""
 }
 
 // addContainer records e as side i's copy of the container at its path,
 // keeping the list in walk order.
-func (s *session) addContainer(i int, e *iso9660.Entry) {
+func (s *session) addContainer(i int, e *iso9660.Entry, format string) {
 	for _, c := range s.containers {
 		if c.path == e.Path {
-			c.entry[i] = e
+			c.entry[i], c.formats[i] = e, format
 			return
 		}
 	}
 	c := &container{path: e.Path}
-	c.entry[i] = e
+	c.entry[i], c.formats[i] = e, format
 	s.containers = append(s.containers, c)
 	slices.SortStableFunc(s.containers, func(a, b *container) int { return tree.Compare(a.path, b.path) })
 }

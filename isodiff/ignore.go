@@ -151,7 +151,7 @@ func (r ignoreRules) apply(st *report.Stage) {
 		}
 		if f.Scope != "iso-header" {
 			rule := r.pathRule(f.Path)
-			if inner, ok := strings.CutPrefix(f.Scope, "squashfs:"); ok && rule == "" {
+			if inner, ok := report.ContainerPath(f.Scope); ok && rule == "" {
 				rule = r.pathRule(strings.TrimSuffix(inner, "/") + f.Path) // the squashfs's files by their full path too
 			}
 			if rule != "" {

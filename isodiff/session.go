@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/internal/budget"
 	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/internal/iso9660"
@@ -14,7 +15,6 @@ import (
 	"github.com/isodiff/isodiff/internal/squashfs"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
-	"github.com/isodiff/isodiff/sqfsdiff"
 )
 
 // session is the state the stages share: the inputs, each side's parsed ISO
@@ -62,20 +62,36 @@ type divergent struct {
 type container struct {
 	path  string
 	entry [2]*iso9660.Entry
-	// sum and reader are each side's SHA-256 and opened image, once the
-	// squashfs stage has computed them.
-	sum    [2]string
-	reader [2]*squashfs.Reader
+	// formats say what each side holds (formatSquashfs, formatEROFS), from
+	// its magic; sum and reader (or erofs) are each side's SHA-256 and
+	// opened image, once the squashfs stage has computed them.
+	formats [2]string
+	sum     [2]string
+	reader  [2]*squashfs.Reader
+	erofs   [2]*erofs.Reader
 	// pairing is the chunk-by-chunk comparison of the two sides made by
 	// the passes that computed sum (nil when they were not paired).
 	pairing *chunkPairing
 	// content is what the squashfs stage's merge-walk found about file
 	// contents, for the content stage to report.
-	content    *sqfsdiff.ContentResult
+	content    *innerContent
 	contentErr error
 }
 
-func (c *container) scope() string { return "squashfs:" + c.path }
+// format is the container's format: side A's when known, else side B's.
+func (c *container) format() string {
+	if c.formats[0] != "" {
+		return c.formats[0]
+	}
+	if c.formats[1] != "" {
+		return c.formats[1]
+	}
+	return formatSquashfs
+}
+
+// scope names the container in findings: "squashfs:/live/filesystem.squashfs",
+// "erofs:/LiveOS/squashfs.img".
+func (c *container) scope() string { return c.format() + ":" + c.path }
 
 func newSession(a, b Input, opts Options) *session {
 	s := &session{opts: opts, in: [2]Input{a, b}, ctx: context.Background()}

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/internal/iso9660"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
-	"github.com/isodiff/isodiff/sqfsdiff"
 )
 
 // runContent compares the bytes of every regular file present in both
@@ -19,42 +17,40 @@ import (
 func runContent(ctx context.Context, s *session, st *report.Stage) {
 	s.isoContent(ctx, st)
 	for _, c := range s.containers {
-		if c.reader[0] == nil || c.reader[1] == nil || c.sum[0] == c.sum[1] {
+		if !c.opened(0) || !c.opened(1) || c.sum[0] == c.sum[1] {
 			continue
 		}
 		res, err := c.content, c.contentErr
 		if res == nil { // the squashfs stage did not get to compare them
-			res, err = sqfsdiff.Content(ctx, c.reader[0], c.reader[1], s.sqfsOptions(c))
+			res, err = s.contentOnly(ctx, c)
 		}
-		for i, f := range res.Findings {
-			ea, eb := res.Pairs[i][0], res.Pairs[i][1]
-			ra, rb := c.reader[0], c.reader[1]
+		if res == nil {
+			if err != nil {
+				st.Problems = append(st.Problems, s.pairProblem(st.Name, c, err))
+			}
+			continue
+		}
+		for i, f := range res.findings {
 			s.diverging = append(s.diverging, divergent{
 				finding: len(st.Findings), scope: f.Scope, path: f.Path,
-				size: [2]int64{ea.Size, eb.Size},
-				open: [2]func() (io.Reader, error){
-					func() (io.Reader, error) { return ra.Open(ea) },
-					func() (io.Reader, error) { return rb.Open(eb) },
-				},
-				at: [2]func() (io.ReaderAt, error){
-					func() (io.ReaderAt, error) { return ra.OpenFile(ea) },
-					func() (io.ReaderAt, error) { return rb.OpenFile(eb) },
-				},
-				spans: res.Spans[i],
+				size:  [2]int64{f.Content.SizeA, f.Content.SizeB},
+				open:  res.open[i],
+				at:    res.at[i],
+				spans: res.spans[i],
 			})
 			st.Findings = append(st.Findings, f)
 		}
 		var groups problemGroups
-		for _, p := range res.Problems {
-			groups.add(-1, p.Path, p.Err)
+		for _, p := range res.problems {
+			groups.add(-1, p.path, p.err)
 		}
 		st.Problems = append(st.Problems, groups.problems(s, st.Name, c)...)
 		if err != nil {
 			st.Problems = append(st.Problems, s.pairProblem(st.Name, c, err))
 		}
-		note := fmt.Sprintf("%s: %d file pair(s) compared, %d proven equal from compressed bytes", c.path, res.Compared, res.SameByRaw)
-		if res.KnownStored > 0 {
-			note += fmt.Sprintf(" (%d stored bytes not read again: equal in the hashing pass)", res.KnownStored)
+		note := fmt.Sprintf("%s: %d file pair(s) compared, %d proven equal from compressed bytes", c.path, res.compared, res.sameByRaw)
+		if res.knownStored > 0 {
+			note += fmt.Sprintf(" (%d stored bytes not read again: equal in the hashing pass)", res.knownStored)
 		}
 		st.Notes = append(st.Notes, note)
 	}
@@ -71,14 +67,14 @@ func (s *session) unhideContainers(st *report.Stage) {
 			continue
 		}
 		for _, f := range stg.Findings {
-			if !f.Derived && strings.HasPrefix(f.Scope, "squashfs:") {
-				inner[f.Scope] = true
+			if p, ok := report.ContainerPath(f.Scope); ok && !f.Derived {
+				inner[p] = true
 			}
 		}
 	}
 	for i := range st.Findings {
 		f := &st.Findings[i]
-		if f.Container && !inner["squashfs:"+f.Path] {
+		if f.Container && !inner[f.Path] {
 			f.Container = false
 		}
 	}
@@ -132,7 +128,7 @@ func (s *session) isoContent(ctx context.Context, st *report.Stage) {
 			st.Findings = append(st.Findings, report.Finding{
 				Scope: "iso", Path: a.Path, Kind: report.KindContent, Type: "-",
 				Content:   &report.ContentDiff{SizeA: a.Size, SizeB: b.Size, FirstDiff: res.FirstDiff},
-				Container: c != nil && c.reader[0] != nil && c.reader[1] != nil,
+				Container: c != nil && c.opened(0) && c.opened(1),
 			})
 		}
 		return nil

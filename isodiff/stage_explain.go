@@ -294,8 +294,8 @@ func plural(n int, noun string) string {
 
 // where names a diverging file as the short answer does.
 func where(d divergent) string {
-	if d.scope != "iso" {
-		return strings.TrimPrefix(d.scope, "squashfs:") + " > " + d.path
+	if inner, ok := report.ContainerPath(d.scope); ok {
+		return inner + " > " + d.path
 	}
 	return d.path
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/internal/field"
 	"github.com/isodiff/isodiff/internal/iso9660"
 	"github.com/isodiff/isodiff/internal/squashfs"
@@ -53,7 +54,7 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 	}
 	if len(s.containers) == 0 {
 		st.Status = report.StatusSkipped
-		st.Notes = append(st.Notes, "no squashfs image found in either ISO")
+		st.Notes = append(st.Notes, "no squashfs or EROFS image found in either ISO")
 		return
 	}
 	for _, c := range s.containers {
@@ -126,41 +127,50 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 				st.Problems = append(st.Problems, s.problem(i, st.Name, off, c.scope(), hashErr[i]))
 				continue
 			}
-			r, err := squashfs.OpenOptions(sec, sec.Size(), squashfs.Options{Budget: s.budget, Context: s.ctx})
+			var err error
+			if c.formats[i] == formatEROFS {
+				c.erofs[i], err = erofs.OpenOptions(sec, sec.Size(), erofs.Options{Budget: s.budget, Context: s.ctx})
+			} else {
+				c.reader[i], err = squashfs.OpenOptions(sec, sec.Size(), squashfs.Options{Budget: s.budget, Context: s.ctx})
+			}
 			if err != nil {
 				st.Problems = append(st.Problems, s.problem(i, st.Name, off, c.scope(), err))
 				continue
 			}
-			c.reader[i] = r
 		}
+		rc.Format = c.format()
 		s.report.Containers = append(s.report.Containers, rc)
-		if c.reader[0] == nil || c.reader[1] == nil {
+		if c.formats[0] != "" && c.formats[1] != "" && c.formats[0] != c.formats[1] {
+			st.Findings = append(st.Findings, report.Finding{Scope: c.scope(), Path: "(image)", Kind: report.KindHeader,
+				Fields: []field.Change{{Name: "format", A: c.formats[0], B: c.formats[1]}}})
+			st.Notes = append(st.Notes, fmt.Sprintf("%s: a %s image in A, a %s image in B: their trees are not compared", c.path, c.formats[0], c.formats[1]))
+			continue
+		}
+		if !c.opened(0) || !c.opened(1) {
 			continue
 		}
 		if c.sum[0] == c.sum[1] {
 			st.Notes = append(st.Notes, c.path+": identical")
 			continue
 		}
-		opts := s.sqfsOptions(c)
-		st.Findings = append(st.Findings, sqfsdiff.Superblock(c.reader[0], c.reader[1], opts)...)
 		// One merge-walk compares the metadata and, for the content stage
 		// to report, the contents: each tree is read once.
-		res, content, err := sqfsdiff.Compare(ctx, c.reader[0], c.reader[1], opts)
-		c.content, c.contentErr = content, err
-		st.Findings = append(st.Findings, res.Findings...)
+		findings, listing, err := s.compareInner(ctx, c)
+		content := c.content
+		st.Findings = append(st.Findings, findings...)
 		// The images' bytes differ: say so, as a finding that follows from
 		// those inside it when there are any, and as the difference itself
 		// when the superblocks and trees are equal (the data differs, or is
 		// damaged: the content stage tells which).
-		explained := len(res.Findings) > 0 || (content != nil && len(content.Findings) > 0)
+		explained := len(findings) > 0 || (content != nil && len(content.findings) > 0)
 		for _, f := range st.Findings {
 			explained = explained || (f.Scope == c.scope() && !f.Derived)
 		}
-		st.Findings = append(st.Findings, report.Finding{Scope: c.scope(), Path: "(squashfs image)", Kind: report.KindHeader,
+		st.Findings = append(st.Findings, report.Finding{Scope: c.scope(), Path: "(" + c.format() + " image)", Kind: report.KindHeader,
 			Fields:  []field.Change{{Name: "sha256", A: c.sum[0], B: c.sum[1]}},
 			Derived: explained})
-		if res.ListingDiff != "" {
-			st.Texts = append(st.Texts, report.Text{Name: "sqfs-ls-diff", Scope: c.scope(), Body: res.ListingDiff})
+		if listing != "" {
+			st.Texts = append(st.Texts, report.Text{Name: "sqfs-ls-diff", Scope: c.scope(), Body: listing})
 		}
 		if err != nil {
 			st.Problems = append(st.Problems, s.pairProblem(st.Name, c, err))

@@ -248,7 +248,7 @@ func writeSquashfsSHA256(w io.Writer, r *Report) error {
 		// files say what the summary says.
 		if s := r.Stage(StageSquashfs); s != nil {
 			for _, f := range s.Findings {
-				if f.Scope == "squashfs:"+c.Path && f.Kind == KindHeader && f.Path != "(squashfs image)" {
+				if p, ok := ContainerPath(f.Scope); ok && p == c.Path && f.Kind == KindHeader && !strings.HasSuffix(f.Path, " image)") {
 					fmt.Fprintf(w, "# %s %s: %s\n", inline(c.Path), inline(f.Path), Describe(f))
 				}
 			}
@@ -521,8 +521,9 @@ func answer(r *Report) []shortAnswer {
 		openDir = nil
 		where := f.Path
 		switch {
-		case strings.HasPrefix(f.Scope, "squashfs:"):
-			where = strings.TrimPrefix(f.Scope, "squashfs:") + " > " + f.Path
+		case isContainerScope(f.Scope):
+			inner, _ := ContainerPath(f.Scope)
+			where = inner + " > " + f.Path
 		case f.Scope == "iso-header":
 			where = "[" + f.Path + "]"
 		}
@@ -621,7 +622,7 @@ func foldTimeNoise(out []shortAnswer) []shortAnswer {
 		}
 		done[a.scope] = true
 		where, list := fmt.Sprintf("%d entries of the ISO tree", n), FileTOCDiff
-		if inner, ok := strings.CutPrefix(a.scope, "squashfs:"); ok {
+		if inner, ok := ContainerPath(a.scope); ok {
 			where, list = fmt.Sprintf("%s > %d entries", inner, n), FileSqfsLsDiff
 		}
 		folded = append(folded, shortAnswer{rank: a.rank, scope: a.scope, path: a.path, where: where,
@@ -630,6 +631,11 @@ func foldTimeNoise(out []shortAnswer) []shortAnswer {
 			hints: []string{HintFileTimes}})
 	}
 	return folded
+}
+
+func isContainerScope(scope string) bool {
+	_, ok := ContainerPath(scope)
+	return ok
 }
 
 func scopeRank(scope string) int {

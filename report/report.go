@@ -68,6 +68,18 @@ type Report struct {
 // SOURCE_DATE_EPOCH (or writes them at build time).
 const HintFileTimes = "file_mtimes_not_clamped"
 
+// ContainerPath returns the path inside the ISO of the filesystem image a
+// finding's scope names ("squashfs:/live/filesystem.squashfs",
+// "erofs:/LiveOS/squashfs.img"), and whether the scope is one.
+func ContainerPath(scope string) (string, bool) {
+	for _, prefix := range []string{"squashfs:", "erofs:"} {
+		if p, ok := strings.CutPrefix(scope, prefix); ok {
+			return p, true
+		}
+	}
+	return "", false
+}
+
 // Damage kinds.
 const (
 	// DamageTruncated: the file is shorter than its own structures say
@@ -180,9 +192,11 @@ type Image struct {
 	SHA256 string `json:"sha256,omitempty"`
 }
 
-// Container is a squashfs image embedded in the ISO, as found in each side.
+// Container is a root filesystem image (squashfs or EROFS) embedded in the
+// ISO, as found in each side.
 type Container struct {
-	Path string       `json:"path"` // path inside the ISO, e.g. /live/filesystem.squashfs
+	Path   string `json:"path"`             // path inside the ISO, e.g. /live/filesystem.squashfs
+	Format string `json:"format,omitempty"` // "squashfs" or "erofs" (side A's when they differ)
 	A    *ContainerAt `json:"a,omitempty"`
 	B    *ContainerAt `json:"b,omitempty"`
 }

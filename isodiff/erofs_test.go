@@ -1,0 +1,92 @@
+package isodiff
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/isodiff/isodiff/internal/testimg"
+	"github.com/isodiff/isodiff/report"
+)
+
+// An ISO whose root filesystem is an EROFS image (Fedora's live media,
+// /LiveOS/squashfs.img) is compared like a squashfs one: found by its
+// magic, its superblock and tree merge-walked, contents compared by stored
+// extents and explained; each injected difference found, nothing else.
+func TestEROFSRootFilesystem(t *testing.T) {
+	testimg.Need(t, "xorriso", "mkfs.erofs")
+	for _, comp := range []string{"", "lz4", "lz4hc"} {
+		t.Run("compression "+comp, func(t *testing.T) {
+			dir := t.TempDir()
+			var isos [2]string
+			for i := range isos {
+				root := filepath.Join(dir, "root"+string(rune('a'+i)))
+				files := map[string]string{
+					"etc/hostname":          "live\n",
+					"etc/os-release":        "NAME=Fedora\n",
+					"usr/bin/tool":          strings.Repeat("binary\x00", 4000),
+					"usr/share/doc/big.txt": strings.Repeat("a line of text\n", 20000),
+				}
+				if i == 1 {
+					files["etc/hostname"] = "live2\n"                                                                                                   // content and size
+					files["usr/share/doc/big.txt"] = strings.Repeat("a line of text\n", 10000) + "CHANGED\n" + strings.Repeat("a line of text\n", 9999) // content, same size +1 line
+					files["etc/added"] = "new\n"                                                                                                        // only in B
+				}
+				testimg.WriteFiles(t, root, files)
+				mode := os.FileMode(0o755)
+				if i == 1 {
+					mode = os.ModeSetuid | 0o755
+				}
+				if err := os.Chmod(filepath.Join(root, "usr/bin/tool"), mode); err != nil {
+					t.Fatal(err)
+				}
+				iso := filepath.Join(dir, "iso"+string(rune('a'+i)))
+				if err := os.MkdirAll(filepath.Join(iso, "LiveOS"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				args := []string{"-T0", "--all-root", "-U00000000-0000-0000-0000-000000000001"}
+				if comp != "" {
+					args = append(args, "-z"+comp)
+				}
+				args = append(args, filepath.Join(iso, "LiveOS", "squashfs.img"), root)
+				testimg.Run(t, dir, "mkfs.erofs", args...)
+				isos[i] = testimg.MakeISO(t, iso, iso+".iso", "-R", "-V", "FEDORA", "--modification-date=2024010203040500")
+			}
+			rep, err := Compare(context.Background(), isos[0], isos[1], Options{NoDiffoscope: true, Ignore: []string{"mtime"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Containers) != 1 || rep.Containers[0].Format != "erofs" {
+				t.Fatalf("containers: %+v", rep.Containers)
+			}
+			var sum bytes.Buffer
+			report.WriteSummary(&sum, rep)
+			_, ans, _ := strings.Cut(sum.String(), "diverging location(s):\n")
+			for _, want := range []string{
+				"/LiveOS/squashfs.img > /etc/added: only in B",
+				"/LiveOS/squashfs.img > /etc/hostname: size 5 -> 6, content: text: line 1 differs",
+				"/LiveOS/squashfs.img > /usr/bin/tool: mode 0755 -> 4755",
+				"/LiveOS/squashfs.img > /usr/share/doc/big.txt: size 300000 -> 299993, content: text: line 10001 differs",
+			} {
+				if !strings.Contains(ans, want) {
+					t.Errorf("the short answer lacks %q:\n%s", want, ans)
+				}
+			}
+			for _, line := range strings.Split(strings.TrimRight(ans, "\n"), "\n") {
+				if strings.Contains(line, "/LiveOS/squashfs.img > ") && !strings.Contains(line, "/etc/added") &&
+					!strings.Contains(line, "/etc/hostname") && !strings.Contains(line, "/usr/bin/tool") &&
+					!strings.Contains(line, "/usr/share/doc/big.txt") && !strings.Contains(line, "(erofs image)") &&
+					!strings.Contains(line, "superblock") && !strings.Contains(line, "entries") && !strings.HasPrefix(line, "  /LiveOS/squashfs.img > /: ") &&
+					!strings.HasPrefix(line, "  /LiveOS/squashfs.img > /etc: ") {
+					t.Errorf("a difference not injected: %s", line)
+				}
+			}
+			if rep.ExitCode() != 1 {
+				t.Errorf("exit %d", rep.ExitCode())
+			}
+		})
+	}
+}

@@ -1,0 +1,130 @@
+package isodiff
+
+import (
+	"context"
+	"io"
+
+	"github.com/isodiff/isodiff/erofs"
+	"github.com/isodiff/isodiff/erofsdiff"
+	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/report"
+	"github.com/isodiff/isodiff/sqfsdiff"
+)
+
+// Root filesystem image formats a container can hold.
+const (
+	formatSquashfs = "squashfs"
+	formatEROFS    = "erofs"
+)
+
+// innerContent is what comparing the files of one container pair found,
+// whatever its format: the content stage reports it and the explain stage
+// reopens the diverging files through it.
+type innerContent struct {
+	findings []report.Finding
+	open     [][2]func() (io.Reader, error)
+	at       [][2]func() (io.ReaderAt, error)
+	spans    [][]report.Range
+	problems []innerProblem
+	compared, sameByRaw int
+	knownStored         int64
+}
+
+type innerProblem struct {
+	path string
+	err  error
+}
+
+// opened reports whether side i of c was opened as a filesystem image.
+func (c *container) opened(i int) bool { return c.reader[i] != nil || c.erofs[i] != nil }
+
+// compareInner merge-walks the two filesystem images of c (opened by the
+// squashfs stage) for metadata and contents, returning the metadata result.
+func (s *session) compareInner(ctx context.Context, c *container) (findings []report.Finding, listing string, err error) {
+	switch c.format() {
+	case formatEROFS:
+		opts := s.erofsOptions(c)
+		findings = erofsdiff.Superblock(c.erofs[0], c.erofs[1], opts)
+		meta, content, err := erofsdiff.Compare(ctx, c.erofs[0], c.erofs[1], opts)
+		c.content, c.contentErr = fromEROFS(c.erofs, content), err
+		return append(findings, meta.Findings...), meta.ListingDiff, err
+	default:
+		opts := s.sqfsOptions(c)
+		findings = sqfsdiff.Superblock(c.reader[0], c.reader[1], opts)
+		meta, content, err := sqfsdiff.Compare(ctx, c.reader[0], c.reader[1], opts)
+		c.content, c.contentErr = fromSquashfs(c.reader, content), err
+		return append(findings, meta.Findings...), meta.ListingDiff, err
+	}
+}
+
+// contentOnly compares the files of c when the squashfs stage did not get to.
+func (s *session) contentOnly(ctx context.Context, c *container) (*innerContent, error) {
+	if c.format() == formatEROFS {
+		res, err := erofsdiff.Content(ctx, c.erofs[0], c.erofs[1], s.erofsOptions(c))
+		return fromEROFS(c.erofs, res), err
+	}
+	res, err := sqfsdiff.Content(ctx, c.reader[0], c.reader[1], s.sqfsOptions(c))
+	return fromSquashfs(c.reader, res), err
+}
+
+func fromSquashfs(r [2]*squashfs.Reader, res *sqfsdiff.ContentResult) *innerContent {
+	if res == nil {
+		return nil
+	}
+	in := &innerContent{findings: res.Findings, spans: res.Spans, compared: res.Compared, sameByRaw: res.SameByRaw, knownStored: res.KnownStored}
+	for _, p := range res.Pairs {
+		ea, eb := p[0], p[1]
+		in.open = append(in.open, [2]func() (io.Reader, error){
+			func() (io.Reader, error) { return r[0].Open(ea) },
+			func() (io.Reader, error) { return r[1].Open(eb) },
+		})
+		in.at = append(in.at, [2]func() (io.ReaderAt, error){
+			func() (io.ReaderAt, error) { return r[0].OpenFile(ea) },
+			func() (io.ReaderAt, error) { return r[1].OpenFile(eb) },
+		})
+	}
+	for _, p := range res.Problems {
+		in.problems = append(in.problems, innerProblem{p.Path, p.Err})
+	}
+	return in
+}
+
+func fromEROFS(r [2]*erofs.Reader, res *erofsdiff.ContentResult) *innerContent {
+	if res == nil {
+		return nil
+	}
+	in := &innerContent{findings: res.Findings, spans: res.Spans, compared: res.Compared, sameByRaw: res.SameByRaw, knownStored: res.KnownStored}
+	for _, p := range res.Pairs {
+		ea, eb := p[0], p[1]
+		in.open = append(in.open, [2]func() (io.Reader, error){
+			func() (io.Reader, error) { return r[0].Open(ea) },
+			func() (io.Reader, error) { return r[1].Open(eb) },
+		})
+		in.at = append(in.at, [2]func() (io.ReaderAt, error){
+			func() (io.ReaderAt, error) { return r[0].OpenFile(ea) },
+			func() (io.ReaderAt, error) { return r[1].OpenFile(eb) },
+		})
+	}
+	for _, p := range res.Problems {
+		in.problems = append(in.problems, innerProblem{p.Path, p.Err})
+	}
+	return in
+}
+
+func (s *session) erofsOptions(c *container) erofsdiff.Options {
+	var same func(off, n int64) bool
+	if c.pairing != nil && c.pairing.done() {
+		same = c.pairing.sameAt
+	}
+	return erofsdiff.Options{
+		SameStored:          same,
+		Scope:               c.scope(),
+		NameA:               s.in[0].Name + ":" + c.path,
+		NameB:               s.in[1].Name + ":" + c.path,
+		MaxListingDiffBytes: s.opts.MaxDiffBytes,
+		Budget:              s.budget,
+		Compared: func(n int) {
+			s.progress(Progress{Stage: report.StageSquashfs, Step: "comparing files in " + c.path, Done: int64(n), Total: -1})
+		},
+	}
+}

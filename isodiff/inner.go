@@ -21,11 +21,11 @@ const (
 // whatever its format: the content stage reports it and the explain stage
 // reopens the diverging files through it.
 type innerContent struct {
-	findings []report.Finding
-	open     [][2]func() (io.Reader, error)
-	at       [][2]func() (io.ReaderAt, error)
-	spans    [][]report.Range
-	problems []innerProblem
+	findings            []report.Finding
+	open                [][2]func() (io.Reader, error)
+	at                  [][2]func() (io.ReaderAt, error)
+	spans               [][]report.Range
+	problems            []innerProblem
 	compared, sameByRaw int
 	knownStored         int64
 }

@@ -82,7 +82,7 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	budgetSpent := func() bool { return parent.Err() == nil && ctx.Err() != nil }
 	opts := explain.Options{TempDir: s.opts.TempDir, MaxDetailBytes: explainDetailBytes}
 	type pending struct {
-		d   divergent
+		d divergent
 		// Only what the hand-off needs of the result is kept: a result can
 		// hold half a MiB, and there can be hundreds.
 		complete bool

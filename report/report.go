@@ -195,10 +195,10 @@ type Image struct {
 // Container is a root filesystem image (squashfs or EROFS) embedded in the
 // ISO, as found in each side.
 type Container struct {
-	Path   string `json:"path"`             // path inside the ISO, e.g. /live/filesystem.squashfs
-	Format string `json:"format,omitempty"` // "squashfs" or "erofs" (side A's when they differ)
-	A    *ContainerAt `json:"a,omitempty"`
-	B    *ContainerAt `json:"b,omitempty"`
+	Path   string       `json:"path"`             // path inside the ISO, e.g. /live/filesystem.squashfs
+	Format string       `json:"format,omitempty"` // "squashfs" or "erofs" (side A's when they differ)
+	A      *ContainerAt `json:"a,omitempty"`
+	B      *ContainerAt `json:"b,omitempty"`
 }
 
 // ContainerAt locates one side's copy of a Container.

@@ -254,11 +254,9 @@ func (d *DB) loadPackage(fsys fs.FS, i int32) error {
 			return fmt.Errorf("pkgdb: conffile %s of %s: %w", c.path, p, err)
 		}
 		o.conffile = true
-		o.hasMD5 = c.md5 != ""
 		o.md5 = [16]byte{}
-		if o.hasMD5 {
-			hex.Decode(o.md5[:], []byte(strings.ToLower(c.md5)))
-		}
+		_, err = hex.Decode(o.md5[:], []byte(c.md5))
+		o.hasMD5 = c.md5 != "" && err == nil
 	}
 	return nil
 }
@@ -327,8 +325,10 @@ func (d *DB) parseMD5sums(r io.Reader, file string, i int32) error {
 			unlisted++
 			continue
 		}
+		if _, err := hex.Decode(o.md5[:], line[:32]); err != nil {
+			return l.errf(ErrMalformed, "checksum %q", line[:32])
+		}
 		o.hasMD5 = true
-		hex.Decode(o.md5[:], []byte(strings.ToLower(string(line[:32]))))
 	}
 	if unlisted > 0 {
 		d.warnf("package %s: %d md5sums path(s) not in its file list, ignored", d.pkgs[i], unlisted)

@@ -139,17 +139,27 @@ func wanted(name string) bool {
 
 // addConffile parses " /path md5 [obsolete] [remove-on-upgrade]".
 func (d *DB) addConffile(l *lineReader, st *stanza, line []byte) error {
-	f := strings.Fields(string(line))
-	for len(f) > 2 && (f[len(f)-1] == "obsolete" || f[len(f)-1] == "remove-on-upgrade") {
-		f = f[:len(f)-1]
+	// From the end: optional flags, the checksum, then the path (which may
+	// hold spaces), as dpkg reads it.
+	const space = " \t"
+	rest := strings.Trim(string(line), space)
+	last := func() string {
+		i := strings.LastIndexAny(rest, space)
+		if i < 0 {
+			return ""
+		}
+		tok := rest[i+1:]
+		rest = strings.TrimRight(rest[:i], space)
+		return tok
 	}
-	if len(f) < 2 || !strings.HasPrefix(f[0], "/") {
+	sum := last()
+	for sum == "obsolete" || sum == "remove-on-upgrade" {
+		sum = last()
+	}
+	p := rest
+	if sum == "" || !strings.HasPrefix(p, "/") {
 		return l.errf(ErrMalformed, "Conffiles line %q", clip(line))
 	}
-	sum := f[len(f)-1]
-	// The path is everything before the checksum, spaces included.
-	p := strings.TrimSpace(string(line))
-	p = strings.TrimSpace(p[:strings.LastIndex(p, " "+sum)])
 	if !isMD5(sum) {
 		sum = "" // "newconffile": not configured yet
 	}

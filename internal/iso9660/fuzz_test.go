@@ -1,10 +1,16 @@
 package iso9660
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/internal/testimg"
 )
 
 // fuzzBudget is the fixed budget FuzzWalk gives every input of up to
@@ -21,13 +27,17 @@ const (
 // FuzzWalk opens, walks and reads any input with a fixed budget: no panic,
 // no hang, errors are FormatErrors, the budget is never exceeded, and all
 // of it is given back at the end. Seeds are real images built at test time
-// and the crafted image of a shared, self-looping continuation area.
+// (two with zisofs files, version 1 and 2, whose decoding reading every
+// file exercises) and the crafted image of a shared, self-looping
+// continuation area.
 func FuzzWalk(f *testing.F) {
 	f.Add(smallImage(f, "-R", "-J", "-no-pad"))
 	f.Add(smallImage(f, "--norock", "-J", "-no-pad"))
 	f.Add(smallImage(f, "--norock", "-iso-level", "1", "-no-pad"))
 	shared, _ := sharedAreaImage(200)
 	f.Add(shared)
+	f.Add(zisofsSeed(f, "level=9:block_size=32k"))
+	f.Add(zisofsSeed(f, "level=9:version_2=on:block_size_v2=32k"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) > fuzzMaxInput {
 			return
@@ -60,4 +70,33 @@ func TestWalkBudgetReleased(t *testing.T) {
 			t.Errorf("%v: %d nodes, used %d, peak %d", args, n, bud.Used(), bud.Peak())
 		}
 	}
+}
+
+// zisofsSeed is an image under fuzzMaxInput of a few files through
+// xorriso's zisofs filter with the given -zisofs settings: one of several
+// blocks, one below a block, one with empty (zero) blocks.
+func zisofsSeed(f *testing.F, settings string) []byte {
+	f.Helper()
+	testimg.Need(f, "xorriso")
+	dir := f.TempDir()
+	src := filepath.Join(dir, "src")
+	var text strings.Builder
+	for i := 0; text.Len() < 100000; i++ {
+		fmt.Fprintf(&text, "line %d\n", i)
+	}
+	testimg.WriteFiles(f, src, map[string]string{
+		"text": text.String(), "d/small": text.String()[:10000],
+		"sparse": strings.Repeat("\x00", 70000) + text.String()[:3000],
+	})
+	img := filepath.Join(dir, "z.iso")
+	testimg.Run(f, dir, "xorriso", "-abort_on", "FAILURE", "-outdev", img, "-padding", "0",
+		"-zisofs", settings, "-map", src, "/", "-set_filter_r", "--zisofs", "/", "--")
+	b, err := os.ReadFile(img)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if len(b) > fuzzMaxInput || !bytes.Contains(b, []byte("ZF\x10")) {
+		f.Fatalf("zisofs seed of %d bytes, ZF entries: %v", len(b), bytes.Contains(b, []byte("ZF\x10")))
+	}
+	return b
 }

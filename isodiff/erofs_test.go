@@ -3,6 +3,7 @@ package isodiff
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,5 +89,45 @@ func TestEROFSRootFilesystem(t *testing.T) {
 				t.Errorf("exit %d", rep.ExitCode())
 			}
 		})
+	}
+}
+
+// Ubuntu stacks several squashfs layers under /casper: each is found,
+// compared on its own and named in the answer.
+func TestCasperLayers(t *testing.T) {
+	testimg.Need(t, "xorriso", "mksquashfs")
+	dir := t.TempDir()
+	layers := []string{"filesystem.squashfs", "filesystem.minimal.squashfs", "filesystem.minimal.standard.squashfs"}
+	var isos [2]string
+	for i := range isos {
+		iso := filepath.Join(dir, "iso"+string(rune('a'+i)))
+		if err := os.MkdirAll(filepath.Join(iso, "casper"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for k, layer := range layers {
+			root := filepath.Join(dir, string(rune('a'+i)), layer)
+			content := "same\n"
+			if i == 1 {
+				content = "changed in layer " + layer + "\n"
+			}
+			testimg.WriteFiles(t, root, map[string]string{fmt.Sprintf("etc/layer%d", k): content, "usr/share/common": "x\n"})
+			testimg.MakeSquashfs(t, root, filepath.Join(iso, "casper", layer), "-mkfs-time", "0", "-all-time", "0")
+		}
+		isos[i] = testimg.MakeISO(t, iso, iso+".iso", "-R", "-V", "UBUNTU", "--modification-date=2024010203040500")
+	}
+	rep, err := Compare(context.Background(), isos[0], isos[1], Options{NoDiffoscope: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Containers) != 3 {
+		t.Fatalf("%d containers, want the 3 layers: %+v", len(rep.Containers), rep.Containers)
+	}
+	var sum bytes.Buffer
+	report.WriteSummary(&sum, rep)
+	for k, layer := range layers {
+		want := fmt.Sprintf("/casper/%s > /etc/layer%d: size 5 -> %d, content: text: line 1 differs", layer, k, len("changed in layer "+layer+"\n"))
+		if !strings.Contains(sum.String(), want) {
+			t.Errorf("the answer lacks %q:\n%s", want, sum.String())
+		}
 	}
 }

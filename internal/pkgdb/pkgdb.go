@@ -1,6 +1,7 @@
 package pkgdb
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -276,7 +277,7 @@ func (d *DB) parseList(r io.Reader, file string, i int32) error {
 		if long || len(line) > maxPathLen {
 			return l.errf(ErrTooLong, "path longer than %d bytes", maxPathLen)
 		}
-		if len(line) == 0 || line[0] != '/' || strings.IndexByte(string(line), 0) >= 0 {
+		if len(line) == 0 || line[0] != '/' || bytes.IndexByte(line, 0) >= 0 {
 			return l.errf(ErrMalformed, "not an absolute path: %q", clip(line))
 		}
 		p := string(line)

@@ -34,13 +34,14 @@ const (
 	// htmlFoldItems is how many items of a list, or lines of a text, are
 	// shown before the rest is folded.
 	htmlFoldItems = 200
-	// htmlItemOverhead is the markup budgeted per item, on top of its
-	// escaped text.
-	htmlItemOverhead = 96
 	// htmlReserve is kept out of the content budget for the page's own
 	// markup and style.
 	htmlReserve = 64 << 10
 )
+
+// htmlItemOverhead is the markup budgeted per item, on top of its escaped
+// text (a variable for the test of a first rendering over the limit).
+var htmlItemOverhead = 96
 
 // WriteHTML writes the report as one self-contained HTML page of at most
 // 16 MiB (report.html).
@@ -385,6 +386,9 @@ func htmlFindingOf(b *htmlBudget, f Finding) (htmlFinding, int) {
 	}
 	if f.FromDamage {
 		h.Tags = append(h.Tags, "follows from the damage")
+	}
+	for _, tag := range h.Tags {
+		cost += len(tag) + 32
 	}
 	for _, c := range f.Fields {
 		s := safeMid(changeString(c))

@@ -327,6 +327,39 @@ func TestHTMLLimit(t *testing.T) {
 	}
 }
 
+// TestHTMLLimitSmallItems: when the estimate misses (here: the markup of
+// each item left out of it, and many small findings whose markup outweighs
+// their text), the first rendering is over the limit; the page is rendered
+// again with less, and ends within the limit, still mostly full.
+func TestHTMLLimitSmallItems(t *testing.T) {
+	defer func(n int) { htmlItemOverhead = n }(htmlItemOverhead)
+	htmlItemOverhead = 0
+	r := &Report{A: Image{Path: "a.iso"}, B: Image{Path: "b.iso"}}
+	s := &Stage{Name: StageContent, Status: StatusDiffers}
+	for i := range 20000 {
+		s.Findings = append(s.Findings, Finding{Scope: "iso", Path: fmt.Sprint("/", i), Kind: KindContent,
+			Content: &ContentDiff{}, Explanation: "x", Hint: "h"})
+	}
+	r.Stages = []*Stage{s}
+	const limit = 256 << 10
+	v := newHTMLView(r, limit-htmlReserve, limit)
+	var first bytes.Buffer
+	if err := htmlPage.Execute(&first, v); err != nil {
+		t.Fatal(err)
+	}
+	if first.Len() <= limit {
+		t.Fatalf("the first rendering is within the limit (%d bytes): the case does not test the second", first.Len())
+	}
+	var b bytes.Buffer
+	if err := writeHTML(&b, r, limit); err != nil {
+		t.Fatal(err)
+	}
+	if b.Len() > limit || b.Len() < limit/2 || !strings.Contains(b.String(), "of 20000 findings under iso</li>") {
+		t.Errorf("the page is %d bytes (limit %d)", b.Len(), limit)
+	}
+	htmlStructure(t, b.String())
+}
+
 // TestHTMLIdentical: identical images make a short page saying so, exit 0.
 func TestHTMLIdentical(t *testing.T) {
 	r := &Report{Identical: true, A: Image{Path: "a.iso", Size: 2048, SHA256: "ab"}, B: Image{Path: "b.iso", Size: 2048, SHA256: "ab"}}

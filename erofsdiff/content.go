@@ -112,7 +112,6 @@ const maxSpans = 1024
 // side is one file's extent stream during compareExtents.
 type side struct {
 	next    func() (erofs.Extent, error, bool)
-	stop    func()
 	x       erofs.Extent
 	decoded []byte // x's bytes once decoded, else nil
 }
@@ -154,7 +153,7 @@ func (c *comparer) compareExtents(ctx context.Context, ea, eb *erofs.Entry) (fir
 	}{{c.a, ea}, {c.b, eb}} {
 		next, stop := iter.Pull2(pair.r.Extents(pair.e))
 		defer stop()
-		s[i] = side{next: next, stop: stop}
+		s[i] = side{next: next}
 	}
 	first, byRaw = -1, true
 	for pos := int64(0); pos < ea.Size; {

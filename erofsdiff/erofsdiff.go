@@ -163,8 +163,8 @@ func Compare(ctx context.Context, a, b *erofs.Reader, opts Options) (*MetadataRe
 // compare merge-walks the two trees once. The walk runs in one goroutine:
 // it compares metadata as it goes (doMeta) and hands runs of consecutive
 // regular-file pairs to opts.Workers comparers (default GOMAXPROCS) so that
-// decoding is spread over the cores (doContent). Findings come
-// back in walk order.
+// decoding is spread over the cores (doContent). Findings come back in
+// walk order.
 func compare(ctx context.Context, a, b *erofs.Reader, opts Options, doMeta, doContent bool) (*MetadataResult, *ContentResult, error) {
 	workers := opts.Workers
 	if workers <= 0 {

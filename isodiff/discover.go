@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/internal/iso9660"
@@ -42,6 +43,10 @@ func (s *session) discover(i int) {
 			}
 			if f := s.containerFormat(i, e); f != "" {
 				s.addContainer(i, e, f)
+				continue
+			}
+			for _, inner := range s.nestedContainers(i, e) {
+				s.addContainer(i, inner, s.containerFormat(i, inner))
 			}
 		}
 	})
@@ -58,6 +63,9 @@ var erofsMagic = []byte{0xe2, 0xe1, 0xf5, 0xe0}
 // damaged image is reported as such).
 func (s *session) containerFormat(i int, e *iso9660.Entry) string {
 	configured := slices.Contains(s.opts.Squashfs, e.Path)
+	if strings.Contains(e.Path, nestedSeparator) {
+		configured = false // found inside an archive: by its magic only
+	}
 	if !configured && s.opts.NoScan || len(e.Extents) == 0 || e.Size < 96 {
 		if configured {
 			return formatSquashfs

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -129,5 +130,55 @@ func TestCasperLayers(t *testing.T) {
 		if !strings.Contains(sum.String(), want) {
 			t.Errorf("the answer lacks %q:\n%s", want, sum.String())
 		}
+	}
+}
+
+// Fedora CoreOS's live ISO wraps its root image in a cpio archive
+// (images/pxeboot/rootfs.img holding root.squashfs): the image inside is
+// found and compared in place, named "<archive> > <member>".
+func TestCpioWrappedRootImage(t *testing.T) {
+	testimg.Need(t, "xorriso", "mksquashfs", "cpio", "mkfs.erofs")
+	for _, format := range []string{"squashfs", "erofs"} {
+		t.Run(format, func(t *testing.T) {
+			dir := t.TempDir()
+			var isos [2]string
+			for i := range isos {
+				root := filepath.Join(dir, "root"+string(rune('a'+i)))
+				testimg.WriteFiles(t, root, map[string]string{"etc/hostname": []string{"coreos\n", "coreos-b\n"}[i], "usr/lib/x": "x\n"})
+				stage := filepath.Join(dir, "stage"+string(rune('a'+i)))
+				os.MkdirAll(stage, 0o755)
+				os.WriteFile(filepath.Join(stage, "README"), []byte("live root\n"), 0o644)
+				img := filepath.Join(stage, "root."+format)
+				if format == "squashfs" {
+					testimg.MakeSquashfs(t, root, img, "-mkfs-time", "0", "-all-time", "0")
+				} else {
+					testimg.Run(t, dir, "mkfs.erofs", "-T0", "--all-root", "-U00000000-0000-0000-0000-000000000001", img, root)
+				}
+				iso := filepath.Join(dir, "iso"+string(rune('a'+i)))
+				os.MkdirAll(filepath.Join(iso, "images", "pxeboot"), 0o755)
+				cpio := exec.Command("sh", "-c", "printf 'README\\nroot."+format+"\\n' | cpio -o -H newc --quiet > "+filepath.Join(iso, "images", "pxeboot", "rootfs.img"))
+				cpio.Dir = stage
+				if out, err := cpio.CombinedOutput(); err != nil {
+					t.Fatalf("cpio: %v\n%s", err, out)
+				}
+				isos[i] = testimg.MakeISO(t, iso, iso+".iso", "-R", "-V", "FCOS", "--modification-date=2024010203040500")
+			}
+			rep, err := Compare(context.Background(), isos[0], isos[1], Options{NoDiffoscope: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "/images/pxeboot/rootfs.img > /root." + format
+			if len(rep.Containers) != 1 || rep.Containers[0].Path != want || rep.Containers[0].Format != format {
+				t.Fatalf("containers: %+v", rep.Containers)
+			}
+			var sum bytes.Buffer
+			report.WriteSummary(&sum, rep)
+			if !strings.Contains(sum.String(), want+" > /etc/hostname: size 7 -> 9, content: text: line 1 differs") {
+				t.Errorf("the answer does not name the file inside the image inside the archive:\n%s", sum.String())
+			}
+			if strings.Contains(sum.String(), "  /images/pxeboot/rootfs.img: content") {
+				t.Errorf("the archive itself is listed although its inner image accounts for it:\n%s", sum.String())
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/internal/iso9660"
@@ -72,9 +73,17 @@ func (s *session) unhideContainers(st *report.Stage) {
 			}
 		}
 	}
+	explained := func(path string) bool {
+		for p := range inner {
+			if p == path || strings.HasPrefix(p, path+nestedSeparator) { // an image inside an archive
+				return true
+			}
+		}
+		return false
+	}
 	for i := range st.Findings {
 		f := &st.Findings[i]
-		if f.Container && !inner[f.Path] {
+		if f.Container && !explained(f.Path) {
 			f.Container = false
 		}
 	}
@@ -128,7 +137,7 @@ func (s *session) isoContent(ctx context.Context, st *report.Stage) {
 			st.Findings = append(st.Findings, report.Finding{
 				Scope: "iso", Path: a.Path, Kind: report.KindContent, Type: "-",
 				Content:   &report.ContentDiff{SizeA: a.Size, SizeB: b.Size, FirstDiff: res.FirstDiff},
-				Container: c != nil && c.opened(0) && c.opened(1),
+				Container: c != nil && c.opened(0) && c.opened(1) || s.nestedIn(a.Path),
 			})
 		}
 		return nil

@@ -76,7 +76,9 @@
 // "/" or NUL are errors.
 //
 // Memory: with Options.Budget, everything held because the image said so
-// is charged: the metadata cache (64 blocks), the listings and visited-set
+// is charged: the metadata cache (64 blocks) and a memo of 1,024 decoded
+// shared xattrs (so that inodes sharing large values do not make the walk
+// read and hash them again and again), the listings and visited-set
 // of a Walker, each entry's xattrs (long values are kept as an excerpt and
 // a SHA-256), a File's decoded extents (two at most) and stored pcluster. A
 // refused charge is an error wrapping *budget.ExceededError. With

@@ -287,11 +287,10 @@ func (r *Reader) readXattrs(e *Entry) error {
 	}
 	var out []tree.Xattr
 	var held int64
-	add := func(name string, value []byte, off int64) error {
+	add := func(x tree.Xattr, off int64) error {
 		if len(out) == maxXattrs {
 			return corrupt(off, "xattr", "more than %d xattrs", maxXattrs)
 		}
-		x := tree.NewXattr(name, value)
 		if err := budget.Attach(r.budget, e, x.MemSize(), "erofs xattrs", off); err != nil {
 			return err
 		}
@@ -301,27 +300,11 @@ func (r *Reader) readXattrs(e *Entry) error {
 	}
 	for i := range shared {
 		id := binary.LittleEndian.Uint32(area[12+4*i:])
-		off := int64(r.Super.XattrBlkAddr)<<r.Super.BlkSzBits + int64(id)*4
-		if off+4 > r.end {
-			return newErr(start+12+4*i, "shared xattr id", fmt.Errorf("%w: id %d", ErrBounds, id))
-		}
-		var h [4]byte
-		if err := r.readMeta(h[:], off, "shared xattr"); err != nil {
-			return err
-		}
-		n := 4 + int64(h[0]) + int64(binary.LittleEndian.Uint16(h[2:]))
-		if off+n > r.end {
-			return newErr(start+12+4*i, "shared xattr id", fmt.Errorf("%w: id %d holds %d bytes", ErrBounds, id, n))
-		}
-		buf := make([]byte, n)
-		if err := r.readMeta(buf, off, "shared xattr"); err != nil {
-			return err
-		}
-		name, value, _, err := parseXattr(buf, off)
+		x, err := r.sharedXattr(id, start+12+4*i)
 		if err != nil {
 			return err
 		}
-		if err := add(name, value, off); err != nil {
+		if err := add(x, start+12+4*i); err != nil {
 			return err
 		}
 	}
@@ -334,7 +317,7 @@ func (r *Reader) readXattrs(e *Entry) error {
 		if err != nil {
 			return err
 		}
-		if err := add(name, value, start+p); err != nil {
+		if err := add(tree.NewXattr(name, value), start+p); err != nil {
 			return err
 		}
 		p += (n + 3) &^ 3
@@ -343,6 +326,64 @@ func (r *Reader) readXattrs(e *Entry) error {
 	e.Xattrs = out
 	return nil
 }
+
+// sharedXattr decodes shared xattr id (referenced at image offset ref),
+// through a memo: an image can make every inode reference the same 255
+// shared values of 64 KiB, and each is then read and hashed once while it
+// stays memoised.
+func (r *Reader) sharedXattr(id uint32, ref int64) (tree.Xattr, error) {
+	r.xmu.Lock()
+	x, ok := r.xmemo[id]
+	r.xmu.Unlock()
+	if ok {
+		return x, nil
+	}
+	off := int64(r.Super.XattrBlkAddr)<<r.Super.BlkSzBits + int64(id)*4
+	if off+4 > r.end {
+		return x, newErr(ref, "shared xattr id", fmt.Errorf("%w: id %d", ErrBounds, id))
+	}
+	if err := r.stopped(off, "shared xattr"); err != nil {
+		return x, err
+	}
+	var h [4]byte
+	if err := r.readMeta(h[:], off, "shared xattr"); err != nil {
+		return x, err
+	}
+	n := 4 + int64(h[0]) + int64(binary.LittleEndian.Uint16(h[2:]))
+	if off+n > r.end {
+		return x, newErr(ref, "shared xattr id", fmt.Errorf("%w: id %d holds %d bytes", ErrBounds, id, n))
+	}
+	if err := r.budget.Charge(n, "erofs shared xattr", off); err != nil {
+		return x, err
+	}
+	defer r.budget.Release(n)
+	buf := make([]byte, n)
+	if err := r.readMeta(buf, off, "shared xattr"); err != nil {
+		return x, err
+	}
+	name, value, _, err := parseXattr(buf, off)
+	if err != nil {
+		return x, err
+	}
+	x = tree.NewXattr(name, value)
+	r.xmu.Lock()
+	if len(r.xmemo) >= xattrMemo {
+		clear(r.xmemo)
+	}
+	if r.xmemo == nil {
+		r.xmemo = make(map[uint32]tree.Xattr, xattrMemo)
+	}
+	r.xmemo[id] = x
+	r.xmu.Unlock()
+	return x, nil
+}
+
+// xattrMemo bounds the shared xattrs memoised; each holds at most
+// tree.XattrExcerpt bytes of value and a 255-byte name.
+const xattrMemo = 1024
+
+// xattrMemoBytes is what the memo can hold, charged at Open.
+const xattrMemoBytes = xattrMemo * (255 + tree.XattrExcerpt + 80 + 48)
 
 // parseXattr decodes one xattr entry at the start of b (found at image
 // offset off) and returns its length.

@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"sync"
 
 	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/internal/tree"
 )
 
 // A Reader reads one EROFS image. Its methods are safe for concurrent use
@@ -21,6 +23,8 @@ type Reader struct {
 	budget *budget.Budget
 	ctx    context.Context
 	cache  blockCache
+	xmu    sync.Mutex
+	xmemo  map[uint32]tree.Xattr // shared xattrs by id
 }
 
 // Options set what a Reader may spend. The zero value means no budget and
@@ -69,7 +73,7 @@ func OpenOptions(r io.ReaderAt, size int64, o Options) (*Reader, error) {
 	}
 	rd.bs = s.BlockSize()
 	rd.end = int64(s.Blocks) << s.BlkSzBits
-	if err := budget.Attach(rd.budget, rd, metaCacheBlocks*(rd.bs+64), "erofs metadata cache", SuperblockOffset); err != nil {
+	if err := budget.Attach(rd.budget, rd, metaCacheBlocks*(rd.bs+64)+xattrMemoBytes, "erofs metadata cache", SuperblockOffset); err != nil {
 		return nil, err
 	}
 	return rd, nil

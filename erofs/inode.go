@@ -161,6 +161,9 @@ func (r *Reader) entryAt(nid uint64, path string, ref int64) (*Entry, error) {
 		if e.Size > maxSymlink {
 			return nil, withPath(corrupt(e.iloc, "symlink", "target of %d bytes", e.Size), path)
 		}
+		if err := budget.Attach(r.budget, e, 2*e.Size, "erofs symlink target", e.iloc); err != nil {
+			return nil, err
+		}
 		b, err := r.readSmall(e, "symlink target")
 		if err != nil {
 			return nil, withPath(err, path)

@@ -1,6 +1,7 @@
 package erofsdiff
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -56,4 +57,45 @@ func TestCancelAndBudget(t *testing.T) {
 	if err != nil || len(content.Findings) != 200 {
 		t.Fatalf("%v, %d findings, want 200", err, len(content.Findings))
 	}
+}
+
+// TestSameStored: with Options.SameStored vouching (exactly) for extents
+// at one offset in both images, those are not read, and the result is the
+// same.
+func TestSameStored(t *testing.T) {
+	needMkfs(t)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	liveTree(t, a)
+	liveTree(t, b)
+	p := filepath.Join(b, "usr/lib/big.bin")
+	buf, _ := os.ReadFile(p)
+	copy(buf[150000:], "CHANGED!")
+	os.WriteFile(p, buf, 0o644)
+	settle(t, a)
+	settle(t, b)
+	ra := mkfs(t, a, a+".img", "-zlz4hc")
+	rb := mkfs(t, b, b+".img", "-zlz4hc")
+	ia, _ := os.ReadFile(a + ".img")
+	ib, _ := os.ReadFile(b + ".img")
+	asked := 0
+	same := func(off, n int64) bool {
+		asked++
+		return off+n <= int64(len(ia)) && off+n <= int64(len(ib)) && bytes.Equal(ia[off:off+n], ib[off:off+n])
+	}
+	_, plain, err := Compare(context.Background(), ra, rb, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, known, err := Compare(context.Background(), ra, rb, Options{SameStored: same})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(known.Findings) != 1 || len(plain.Findings) != 1 || known.Findings[0].Content.FirstDiff != plain.Findings[0].Content.FirstDiff || known.Findings[0].Content.FirstDiff != 150000 {
+		t.Fatalf("findings %+v, without SameStored %+v", known.Findings, plain.Findings)
+	}
+	if known.KnownStored == 0 || asked == 0 || plain.KnownStored != 0 {
+		t.Errorf("KnownStored %d (asked %d times), without %d", known.KnownStored, asked, plain.KnownStored)
+	}
+	t.Logf("%d stored bytes vouched for", known.KnownStored)
 }

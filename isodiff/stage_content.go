@@ -56,6 +56,7 @@ func runContent(ctx context.Context, s *session, st *report.Stage) {
 		st.Notes = append(st.Notes, note)
 	}
 	s.unhideContainers(st)
+	s.attributeOwners(ctx, st)
 }
 
 // unhideContainers shows in the short answer a squashfs image's own

@@ -557,6 +557,9 @@ func answer(r *Report) []shortAnswer {
 				a.what = append(a.what, fmt.Sprintf("%d differing byte range(s) from byte %d", len(f.Content.Ranges), f.Content.FirstDiff))
 			}
 		}
+		if f.Owner != nil {
+			a.what = append(a.what, "package "+f.Owner.String())
+		}
 		if f.Hint != "" {
 			a.hints = append(a.hints, f.Hint)
 		}

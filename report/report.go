@@ -68,6 +68,38 @@ type Report struct {
 // SOURCE_DATE_EPOCH (or writes them at build time).
 const HintFileTimes = "file_mtimes_not_clamped"
 
+// Owner is the package a diverging file belongs to, on each side, and the
+// verdict the package's shipped checksums give.
+type Owner struct {
+	Package  string `json:"package,omitempty"`   // empty when no package owns the file
+	VersionA string `json:"version_a,omitempty"` // the owning package's version in image A
+	VersionB string `json:"version_b,omitempty"`
+	// Verdict is one of not_owned, owned_one_side, package_differs,
+	// same_content, changed_after_install, shipped_this_way, unverified;
+	// Meaning says it in words.
+	Verdict string `json:"verdict"`
+	Meaning string `json:"meaning"`
+}
+
+// String is the owner as the short answer says it.
+func (o *Owner) String() string {
+	if o.Package == "" {
+		return o.Meaning
+	}
+	v := o.VersionA
+	if o.VersionB != o.VersionA {
+		v = orNone(o.VersionA) + " -> " + orNone(o.VersionB)
+	}
+	return o.Package + " " + v + ": " + o.Meaning
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
 // ContainerPath returns the path inside the ISO of the filesystem image a
 // finding's scope names ("squashfs:/live/filesystem.squashfs",
 // "erofs:/LiveOS/squashfs.img"), and whether the scope is one.
@@ -271,6 +303,9 @@ type Finding struct {
 	// when one did: the difference is real and listed in the files, but
 	// left out of the short answer, where the summary counts it.
 	Ignored string `json:"ignored,omitempty"`
+	// Owner, for a diverging file inside a root filesystem image with a
+	// package database, says which package shipped it and why it differs.
+	Owner *Owner `json:"owner,omitempty"`
 	// Explanation and Hint say how and probably why the bytes differ. On a
 	// FromDamage finding, Explanation names the damage it follows from.
 	Explanation string `json:"explanation,omitempty"`

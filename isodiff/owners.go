@@ -1,0 +1,103 @@
+package isodiff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+
+	"github.com/isodiff/isodiff/internal/pkgdb"
+	"github.com/isodiff/isodiff/report"
+)
+
+// attributeOwners tells, for each diverging file inside a root filesystem
+// image, which package shipped it and why it differs (internal/pkgdb): the
+// package itself differs between A and B (its version: a snapshot pin
+// moved), the build changed it after installing (its bytes no longer match
+// the checksum the package shipped), the package shipped it this way, or
+// no package owns it (made during the build). It reads each image's dpkg
+// database (var/lib/dpkg), indexing only the diverging paths, and the MD5
+// of each diverging file's bytes; images without one are left alone.
+func (s *session) attributeOwners(ctx context.Context, st *report.Stage) {
+	byScope := map[string][]int{} // container scope -> indexes in s.diverging
+	for k, d := range s.diverging {
+		if _, ok := report.ContainerPath(d.scope); ok {
+			byScope[d.scope] = append(byScope[d.scope], k)
+		}
+	}
+	for _, c := range s.containers {
+		idx := byScope[c.scope()]
+		if len(idx) == 0 || !c.opened(0) || !c.opened(1) {
+			continue
+		}
+		want := map[string]bool{}
+		for _, k := range idx {
+			want[s.diverging[k].path] = true
+		}
+		var dbs [2]*pkgdb.DB
+		for i := range dbs {
+			opts := pkgdb.Options{Budget: s.budget, Context: ctx, Want: func(p string) bool { return want[p] }}
+			var db *pkgdb.DB
+			var err error
+			if c.erofs[i] != nil {
+				db, err = pkgdb.Load(c.erofs[i].FS(), opts)
+			} else {
+				db, err = pkgdb.LoadSquashfs(c.reader[i], opts)
+			}
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				// no dpkg database: not a Debian root filesystem
+			case err != nil && ctx.Err() == nil:
+				st.Notes = append(st.Notes, fmt.Sprintf("%s: the package database of image %s could not be read: %v", c.path, "AB"[i:i+1], err))
+			}
+			if db != nil {
+				defer db.Close()
+			}
+			dbs[i] = db
+		}
+		if dbs[0] == nil && dbs[1] == nil {
+			continue
+		}
+		attributed := 0
+		for _, k := range idx {
+			if ctx.Err() != nil {
+				return
+			}
+			d := s.diverging[k]
+			var sums [2]string
+			for i := range sums {
+				r, err := d.open[i]()
+				if err != nil {
+					continue
+				}
+				sums[i], _ = pkgdb.MD5(ctxReader{ctx, r})
+				if c, ok := r.(io.Closer); ok {
+					c.Close()
+				}
+			}
+			a := pkgdb.Attribute(dbs[0], dbs[1], d.path, sums[0], sums[1])
+			f := &st.Findings[d.finding]
+			f.Owner = ownerOf(a)
+			attributed++
+		}
+		st.Notes = append(st.Notes, fmt.Sprintf("%s: %d diverging file(s) attributed to their packages (dpkg database)", c.path, attributed))
+	}
+}
+
+// ownerOf turns an attribution into the report's terms.
+func ownerOf(a pkgdb.Attribution) *report.Owner {
+	o := &report.Owner{Verdict: a.Verdict.Key(), Meaning: a.Verdict.String()}
+	if a.A.Owned {
+		o.Package, o.VersionA = a.A.Package.Name, a.A.Package.Version
+	}
+	if a.B.Owned {
+		if o.Package == "" {
+			o.Package = a.B.Package.Name
+		} else if a.B.Package.Name != o.Package {
+			o.Package += " -> " + a.B.Package.Name
+		}
+		o.VersionB = a.B.Package.Version
+	}
+	return o
+}

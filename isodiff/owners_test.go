@@ -84,7 +84,7 @@ func TestOwnersFromDpkgDatabase(t *testing.T) {
 	for _, want := range []string{
 		"/live/filesystem.squashfs > /usr/share/demo/data: content: text: line 1 differs, package demo 1.0 -> 1.1: package differs between A and B",
 		"/live/filesystem.squashfs > /usr/share/tool/config: size 8 -> 20, content: text: line 1 differs, package tool 2.0: changed after installation by the build",
-		"/live/filesystem.squashfs > /etc/build-id: content: text: line 1 differs, package not owned by any package (made during the build)",
+		"/live/filesystem.squashfs > /etc/build-id: content: text: line 1 differs, not owned by any package (made during the build)",
 	} {
 		if !strings.Contains(sum.String(), want) {
 			t.Errorf("the short answer lacks %q:\n%s", want, sum.String())

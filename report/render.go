@@ -558,7 +558,7 @@ func answer(r *Report) []shortAnswer {
 			}
 		}
 		if f.Owner != nil {
-			a.what = append(a.what, "package "+f.Owner.String())
+			a.what = append(a.what, f.Owner.String())
 		}
 		if f.Hint != "" {
 			a.hints = append(a.hints, f.Hint)

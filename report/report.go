@@ -90,7 +90,7 @@ func (o *Owner) String() string {
 	if o.VersionB != o.VersionA {
 		v = orNone(o.VersionA) + " -> " + orNone(o.VersionB)
 	}
-	return o.Package + " " + v + ": " + o.Meaning
+	return "package " + o.Package + " " + v + ": " + o.Meaning
 }
 
 func orNone(s string) string {

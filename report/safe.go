@@ -397,11 +397,14 @@ func jsonSafe(w io.Writer, js []byte) error {
 }
 
 // inlineAll applies inline to each of ss, in place, and returns it.
+// inlineAll returns the strings inlined, in a new slice (the report's own
+// slices are never rewritten by rendering).
 func inlineAll(ss []string) []string {
+	out := make([]string, len(ss))
 	for i, s := range ss {
-		ss[i] = inline(s)
+		out[i] = inline(s)
 	}
-	return ss
+	return out
 }
 
 // changeString renders a field change on one line, as field.Change.String

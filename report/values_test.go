@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/isodiff/isodiff/internal/field"
@@ -29,5 +30,19 @@ func TestShortChange(t *testing.T) {
 		if got := shortChange(tc.c); got != tc.want {
 			t.Errorf("%+v:\n got %s\nwant %s", tc.c, got, tc.want)
 		}
+	}
+}
+
+// Rendering never rewrites the report (helper-found: damageLine inlined
+// the damage's CutOff list in place).
+func TestRenderingLeavesReportAlone(t *testing.T) {
+	cut := []string{"a\nb", "c"}
+	r := &Report{A: Image{Path: "a"}, B: Image{Path: "b"}, Damage: []Damage{{Image: "B", Path: "b", Kind: DamageTruncated, Message: "m", CutOff: cut}}}
+	var b strings.Builder
+	if err := WriteSummary(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if cut[0] != "a\nb" {
+		t.Errorf("the report's CutOff was rewritten: %q", cut)
 	}
 }

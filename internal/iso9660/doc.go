@@ -59,8 +59,8 @@
 //     (a CL placeholder becomes the directory it points to, named as the
 //     placeholder, with the metadata of the target's "." record; RE
 //     directories are not shown where they are recorded; rr_moved itself is
-//     an ordinary directory, as xorriso shows it). ZF is flagged, not
-//     decompressed. AAIP (xorriso's ACLs and xattrs) is not read.
+//     an ordinary directory, as xorriso shows it), ZF and Z2 (zisofs, see
+//     below). AAIP (xorriso's ACLs and xattrs) is not read.
 //   - Directory records: multi-sector directories, multi-extent files
 //     (merged into one Entry), the hidden flag (kept in Entry.Flags);
 //     associated files are skipped; extended attribute records are stepped
@@ -70,10 +70,45 @@
 //     word it is major/minor, else the low word is a Linux dev_t (which also
 //     reads the old 8:8 form). xorriso 1.5.4 misreads mkisofs's PN; this
 //     package reads both as Linux does.
-//   - Node.Size is the data size of regular files and 0 for other types, as
-//     xorriso lists them; Nlink is PX's count (1 without Rock Ridge); Inode
-//     is the PX serial number, else the data block for directories and
-//     non-empty files, else a value derived from the record's position.
+//   - Node.Size is the data size of regular files (the uncompressed size of
+//     a zisofs file) and 0 for other types, as xorriso lists them; Nlink is
+//     PX's count (1 without Rock Ridge); Inode is the PX serial number,
+//     else the data block for directories and non-empty files, else a
+//     value derived from the record's position.
+//
+// # zisofs
+//
+// Files compressed by xorriso's zisofs filter (-zisofs, -set_filter
+// --zisofs, mkisofs -z on a tree made by mkzftree) are read as their own
+// bytes, as Linux and osirrox read them. The Rock Ridge ZF entry (Z2,
+// xorriso's susp_z2=on alias, for version 2) gives the algorithm, the header
+// size, the block size and the uncompressed size: zisofs ("pz", version 1,
+// blocks of 2^15 to 2^17 bytes, sizes below 4 GiB) and zisofs2 ("PZ",
+// version 2, zlib, blocks of 2^15 to 2^20 bytes as xorriso 1.5.4's
+// block_size_v2 writes them). Entry.Zisofs is set, Node.Size is the
+// uncompressed size and Node.Filter names the filter as xorriso's
+// -show_stream does ("zisofs:pz:32k", "zisofs:PZ:1024k"), so that sizes and
+// contents compare with a plain copy's and the filter is a difference of
+// its own; Entry.StoredSize and Entry.Extents keep the recorded form. A ZF
+// entry with other values (another algorithm, a block size out of range,
+// a size whose two byte orders disagree) is damage at the entry, and the
+// file is read as recorded, as Linux does.
+//
+// Image.Open decodes a zisofs file as it is read, one block at a time
+// (zisofs.go): the header (magic, size, header size, block size) must agree
+// with the ZF entry; each block's two pointers are read from the table when
+// the block starts and must not point into the header or table, decrease,
+// or pass the recorded bytes; an empty block (equal pointers) reads as
+// zeros; a block is one zlib stream (checksum checked) that must decode to
+// exactly its share of the file: one byte more or less is an error. Errors
+// are *FormatErrors at the offset of the header word, pointer or block at
+// fault. Nothing is allocated from a value the data holds: the reader
+// holds one zlib decompressor (its 32 KiB window and tables, about 50 KiB)
+// and a 4 KiB buffer whatever the header says, not charged to the budget
+// (the reader has no Close to give it back), so a zlib bomb costs that and
+// at most the declared size in output. The context (Options.Context) is
+// checked before each block. There is no random access to a zisofs file's
+// bytes: Open streams; the recorded bytes are at Extents.
 //
 // # Guarantees and limits
 //

@@ -79,7 +79,7 @@ func budgetErr(off int64, what string, err error) error {
 // Approximate sizes of what the reader holds, charged to the budget.
 const (
 	descriptorCost = 2048 // a parsed VolumeDescriptor, with its strings
-	entryCost      = 320  // an Entry and its slot in a child list, without its strings
+	entryCost      = 360  // an Entry (328 bytes, in a 352-byte allocation) and its slot in a child list, without its strings
 	damageCost     = 256  // a damage error
 	extentCost     = 16   // one Extent
 	visitedCost    = 48   // one directory block in a walk's visited set

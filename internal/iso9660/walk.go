@@ -395,7 +395,7 @@ func (w *Walker) readDir(d *Entry, f *frame) error {
 // cost is what an entry held in a child list is charged: the struct, its
 // slot, and the strings and extents it holds.
 func (e *Entry) cost() int64 {
-	c := int64(entryCost + len(e.name) + len(e.Identifier) + len(e.Link) + cap(e.Extents)*extentCost)
+	c := int64(entryCost + len(e.name) + len(e.Identifier) + len(e.Link) + len(e.Filter) + len(e.zf.alg) + cap(e.Extents)*extentCost)
 	if e.Damage != nil {
 		c += damageCost
 	}

@@ -57,7 +57,8 @@ func zisofsISO(t testing.TB, src, out, settings string) string {
 }
 
 // TestZisofsOracle: on images written with xorriso's zisofs filter (zisofs
-// and zisofs2, 32 KiB to 1 MiB blocks, ZF and Z2 entries), the walk's
+// and zisofs2, 32 KiB to 1 MiB blocks, ZF and Z2 entries) and on a tree
+// compressed by mkzftree (zisofs-tools) imaged with mkisofs -z, the walk's
 // sizes and Open's bytes equal what osirrox extracts, for each file; the
 // compressed files are named with their filter and keep their recorded
 // size and extents.
@@ -73,12 +74,29 @@ func TestZisofsOracle(t *testing.T) {
 		{"level=6:block_size=128k", "zisofs:pz:128k"},
 		{"level=9:version_2=on:block_size_v2=1024k", "zisofs:PZ:1024k"},
 		{"level=1:version_2=on:block_size_v2=64k:susp_z2=on", "zisofs:PZ:64k"},
+		{"mkzftree", "zisofs:pz:32k"}, // a tree compressed by mkzftree, imaged with -as mkisofs -z
 	} {
 		t.Run(c.settings, func(t *testing.T) {
 			sub := t.TempDir()
-			img := zisofsISO(t, src, filepath.Join(sub, "z.iso"), c.settings)
+			img := filepath.Join(sub, "z.iso")
+			if c.settings == "mkzftree" {
+				testimg.Need(t, "mkzftree")
+				testimg.Run(t, sub, "mkzftree", src, filepath.Join(sub, "zsrc"))
+				testimg.MakeISO(t, filepath.Join(sub, "zsrc"), img, "-R", "-z")
+			} else {
+				zisofsISO(t, src, img, c.settings)
+			}
 			out := filepath.Join(sub, "out")
 			testimg.Run(t, sub, "osirrox", "-abort_on", "FAILURE", "-indev", img, "-extract", "/", out)
+			if strings.Contains(c.settings, "susp_z2=on") {
+				b, err := os.ReadFile(img)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Contains(b, []byte("Z2\x10\x02PZ")) || bytes.Contains(b, []byte("ZF\x10\x02PZ")) {
+					t.Fatal("susp_z2=on wrote no Z2 entries, or ZF ones")
+				}
+			}
 			im, _ := openImage(t, img)
 			entries := walkAll(t, im)
 			compressed := 0

@@ -38,8 +38,16 @@ func TestOwnersFromDpkgDatabase(t *testing.T) {
 		defer os.RemoveAll(base)
 	}
 	debs := t.TempDir()
-	demo10 := buildDeb(t, debs, "demo", "1.0", map[string]string{"usr/share/demo/data": "one\n"})
-	demo11 := buildDeb(t, debs, "demo", "1.1", map[string]string{"usr/share/demo/data": "two\n"})
+	// demo's upgrade changes six files: said as one line of the short answer.
+	demoFiles := func(v string) map[string]string {
+		m := map[string]string{"usr/share/demo/data": map[string]string{"1.0": "one\n", "1.1": "two\n"}[v]}
+		for k := range 5 {
+			m[fmt.Sprintf("usr/lib/demo/mod%d", k)] = "module " + v + "\n"
+		}
+		return m
+	}
+	demo10 := buildDeb(t, debs, "demo", "1.0", demoFiles("1.0"))
+	demo11 := buildDeb(t, debs, "demo", "1.1", demoFiles("1.1"))
 	tool := buildDeb(t, debs, "tool", "2.0", map[string]string{"usr/share/tool/config": "shipped\n"})
 	var isos [2]string
 	for i, pkgs := range [][]string{{demo10, tool}, {demo11, tool}} {
@@ -81,8 +89,11 @@ func TestOwnersFromDpkgDatabase(t *testing.T) {
 	}
 	var sum bytes.Buffer
 	report.WriteSummary(&sum, rep)
+	if strings.Contains(sum.String(), "> /usr/lib/demo/mod1") {
+		t.Errorf("the package's files are listed one by one:\n%s", sum.String())
+	}
 	for _, want := range []string{
-		"/live/filesystem.squashfs > /usr/share/demo/data: content: text: line 1 differs, package demo 1.0 -> 1.1: package differs between A and B",
+		"/live/filesystem.squashfs > 6 files of package demo: package demo 1.0 -> 1.1: package differs between A and B, e.g. /usr/lib/demo/mod0: content: text: line 1 differs",
 		"/live/filesystem.squashfs > /usr/share/tool/config: size 8 -> 20, content: text: line 1 differs, package tool 2.0: changed after installation by the build",
 		"/live/filesystem.squashfs > /etc/build-id: content: text: line 1 differs, not owned by any package (made during the build)",
 	} {

@@ -484,6 +484,7 @@ type shortAnswer struct {
 	where       string
 	what        []string
 	hints       []string
+	owner       *Owner
 }
 
 // answer merges the findings by location: the short answer names each
@@ -559,6 +560,7 @@ func answer(r *Report) []shortAnswer {
 		}
 		if f.Owner != nil {
 			a.what = append(a.what, f.Owner.String())
+			a.owner = f.Owner
 		}
 		if f.Hint != "" {
 			a.hints = append(a.hints, f.Hint)
@@ -584,7 +586,53 @@ func answer(r *Report) []shortAnswer {
 		}
 		return tree.Compare(a.path, b.path) < 0
 	})
-	return foldTimeNoise(out)
+	return foldByPackage(foldTimeNoise(out))
+}
+
+// packageGroupMin is how many diverging files of one package (and one
+// verdict) are said as one line.
+const packageGroupMin = 5
+
+// foldByPackage says the diverging files of one package that differ for
+// one reason as one line: a snapshot that moved three packages reads as
+// three lines however many files they hold.
+func foldByPackage(out []shortAnswer) []shortAnswer {
+	key := func(a shortAnswer) string {
+		if a.owner == nil || a.owner.Package == "" {
+			return ""
+		}
+		o := a.owner
+		return a.scope + "\x00" + o.Package + "\x00" + o.VersionA + "\x00" + o.VersionB + "\x00" + o.Verdict
+	}
+	count := map[string]int{}
+	for _, a := range out {
+		if k := key(a); k != "" {
+			count[k]++
+		}
+	}
+	folded := out[:0:0]
+	done := map[string]bool{}
+	for _, a := range out {
+		k := key(a)
+		if k == "" || count[k] < packageGroupMin {
+			folded = append(folded, a)
+			continue
+		}
+		if done[k] {
+			continue
+		}
+		done[k] = true
+		inner, _ := ContainerPath(a.scope)
+		example := a.path
+		if len(a.what) > 0 {
+			example += ": " + a.what[0]
+		}
+		folded = append(folded, shortAnswer{rank: a.rank, scope: a.scope, path: a.path,
+			where: fmt.Sprintf("%s > %d files of %s", inner, count[k], "package "+a.owner.Package),
+			what:  []string{a.owner.String(), "e.g. " + example},
+			hints: a.hints, owner: a.owner})
+	}
+	return folded
 }
 
 // timeNoiseMin is how many entries of one tree must differ only in their

@@ -397,3 +397,66 @@ func TestZisofsContext(t *testing.T) {
 		t.Errorf("after cancel: %d bytes, %v", n, err)
 	}
 }
+
+// TestZisofsExtents: a zisofs file recorded in several extents (as a
+// zisofs2 file over 4 GiB would be) decodes across their boundaries, and a
+// fault in a later extent is reported at its offset in the image.
+func TestZisofsExtents(t *testing.T) {
+	const bs = 32768
+	var want []byte
+	var blocks [][]byte
+	for k := 0; k < 5; k++ {
+		d := bytes.Repeat([]byte{byte('A' + k), byte(k)}, bs/2)
+		if k == 2 {
+			d = make([]byte, bs) // an empty block
+			blocks = append(blocks, nil)
+		} else {
+			blocks = append(blocks, deflate(t, d))
+		}
+		want = append(want, d...)
+	}
+	want = want[:4*bs+100]
+	blocks[4] = deflate(t, want[4*bs:])
+	for _, v := range []byte{1, 2} {
+		stored := zfBlocks(v, int64(len(want)), blocks)
+		// Three extents of the recorded bytes, laid out in the image in
+		// the order 2, 0, 1 after a gap; the first cut falls inside the
+		// pointer table.
+		cut1, cut2 := int64(20), int64(len(stored))/2
+		parts := [][2]int64{{0, cut1}, {cut1, cut2}, {cut2, int64(len(stored))}}
+		img := make([]byte, 4096)
+		at := make([]int64, 3)
+		for _, i := range []int{2, 0, 1} {
+			at[i] = int64(len(img))
+			img = append(img, stored[parts[i][0]:parts[i][1]]...)
+			img = append(img, make([]byte, 777)...)
+		}
+		zf := zfParams{version: v, alg: map[byte]string{1: "pz", 2: "PZ"}[v], hdrWords: map[byte]byte{1: 4, 2: 6}[v], log2: 15, size: int64(len(want))}
+		e := &Entry{Zisofs: true, StoredSize: int64(len(stored)), zf: zf}
+		e.Mode = 0o644
+		e.Size = zf.size
+		for i, p := range parts {
+			e.Extents = append(e.Extents, Extent{Offset: at[i], Size: p[1] - p[0]})
+		}
+		im := &Image{r: bytes.NewReader(img), size: int64(len(img)), ctx: context.Background()}
+		got, err := io.ReadAll(im.Open(e))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("v%d: %d bytes, %v", v, len(got), err)
+		}
+		// Corrupt the first byte of block 3, which lies in the third
+		// extent.
+		p3 := int64(binary.LittleEndian.Uint32(stored[16+4*3:]))
+		if v == 2 {
+			p3 = int64(binary.LittleEndian.Uint64(stored[24+8*3:]))
+		}
+		if p3 < cut2 {
+			t.Fatalf("block 3 at %d is not in the third extent (from %d)", p3, cut2)
+		}
+		img[at[2]+p3-cut2] ^= 0xff
+		_, err = io.ReadAll(im.Open(e))
+		var fe *FormatError
+		if !errors.As(err, &fe) || fe.Off != at[2]+p3-cut2 {
+			t.Errorf("v%d: %v, want a FormatError at %d", v, err, at[2]+p3-cut2)
+		}
+	}
+}

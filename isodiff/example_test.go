@@ -47,10 +47,10 @@ func ExampleCompare_findings() {
 		fmt.Printf("%s: %s [%s]\n", f.Path, how, f.Hint)
 	}
 	// Output:
-	// /etc/machine-id: text: line 1 differs (random id) [random id]
+	// /etc/machine-id: text: line 1 differs [random_id]
 	// /usr/lib/demo/libdemo.so: ELF: only the build id differs [build_id_differences_only]
 	// /usr/share/doc/demo/changelog.gz: gzip: header mtime differs, payload identical [timestamps_in_gzip_headers]
-	// /var/log/build.log: text: line 1 differs (timestamp in text) [timestamp in text]
+	// /var/log/build.log: text: line 1 differs [timestamp_in_text]
 }
 
 // Compare images held elsewhere than in files (any io.ReaderAt), bounded in

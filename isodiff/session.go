@@ -195,6 +195,10 @@ func errOffset(err error, base int64) int64 {
 	if errors.As(err, &se) {
 		return base + se.Off
 	}
+	var ee *erofs.FormatError
+	if errors.As(err, &ee) {
+		return base + ee.Off
+	}
 	var pe *parttable.FormatError
 	if errors.As(err, &pe) {
 		return pe.Off

@@ -357,7 +357,7 @@ func TestTextRandomID(t *testing.T) {
 	write(t, filepath.Join(dir, "b/id.txt"), b.String(), t0)
 	r := explainFiles(t, filepath.Join(dir, "a/id.txt"), filepath.Join(dir, "b/id.txt"), Options{})
 	wantHints(t, r, hintRandomID)
-	wantSummary(t, r, "text: line 102 differs (random id)")
+	wantSummary(t, r, "text: line 102 differs")
 	if !strings.Contains(r.Details, "@@ -99,7 +99,7 @@") {
 		t.Errorf("unexpected hunk:\n%s", r.Details)
 	}

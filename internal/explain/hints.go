@@ -5,9 +5,10 @@ import (
 	"strings"
 )
 
-// Hints. Names with underscores are reproducible-builds.org issue names
-// (https://tests.reproducible-builds.org/debian/index_issues.html); the
-// others say the cause in words where no issue name fits.
+// Hints: one vocabulary of stable ids. Where reproducible-builds.org has
+// an issue for the cause (https://tests.reproducible-builds.org/debian/index_issues.html)
+// its name is used; otherwise an id of our own in the same style. Each
+// has a one-line meaning in HintMeaning, which the README's table lists.
 const (
 	hintGzipTimestamp    = "timestamps_in_gzip_headers"
 	hintBuildIDOnly      = "build_id_differences_only"
@@ -28,21 +29,56 @@ const (
 	hintZipOrder         = "random_order_in_zip"
 	hintJarOrder         = "random_order_in_jar"
 	hintUmask            = "different_due_to_umask"
-	hintTextTimestamp    = "timestamp in text"
-	hintBinaryTimestamp  = "timestamp in binary"
-	hintRandomID         = "random id"
-	hintPycMtime         = "source mtime in pyc header"
-	hintFATSerial        = "random FAT volume serial"
-	hintFATTimes         = "timestamps in FAT image"
-	hintCompression      = "different compression settings"
-	hintGzipName         = "file name in gzip header"
-	hintGzipOS           = "gzip header OS byte (different compressor or platform)"
-	hintDebuglinkCRC     = "debug file differs (.gnu_debuglink CRC)"
-	hintFATOrder         = "random order in FAT directory"
-	hintArchiveStructure = "archive structure (headers or padding)"
-	hintInodes           = "inode numbers in cpio archive"
+	hintTextTimestamp    = "timestamp_in_text"
+	hintBinaryTimestamp  = "timestamp_in_binary"
+	hintRandomID         = "random_id"
+	hintPycMtime         = "source_mtime_in_pyc_header"
+	hintFATSerial        = "random_fat_volume_serial"
+	hintFATTimes         = "timestamps_in_fat_image"
+	hintCompression      = "different_compression_settings"
+	hintGzipName         = "filename_in_gzip_header"
+	hintGzipOS           = "gzip_header_os_byte"
+	hintDebuglinkCRC     = "debuglink_crc_differs"
+	hintFATOrder         = "random_order_in_fat_directory"
+	hintArchiveStructure = "archive_structure_differs"
+	hintInodes           = "inode_numbers_in_cpio_archive"
 )
 
+// HintMeaning is the one-line meaning of each hint id.
+var HintMeaning = map[string]string{
+	hintGzipTimestamp:    "a gzip header records the compression time (gzip -n leaves it out)",
+	hintBuildIDOnly:      "ELF files differ only in their build id note",
+	hintBuildPath:        "the build directory's path is recorded in the file",
+	hintTarTimes:         "tar members carry build-time timestamps",
+	hintTarUsers:         "tar members carry the builder's user and group names or ids",
+	hintTarOrder:         "tar members are stored in a different order",
+	hintCpioTimes:        "cpio members (e.g. an initramfs) carry build-time timestamps",
+	hintCpioUsers:        "cpio members carry the builder's user and group ids",
+	hintCpioOrder:        "cpio members are stored in a different order",
+	hintStaticTimes:      "members of a static library (ar) carry timestamps",
+	hintStaticOrder:      "members of a static library are in a different order",
+	hintArTimes:          "ar members carry timestamps",
+	hintArOrder:          "ar members are in a different order",
+	hintArUsers:          "ar members carry user and group ids",
+	hintZipTimes:         "zip members carry build-time timestamps",
+	hintJarTimes:         "jar members carry build-time timestamps",
+	hintZipOrder:         "zip members are stored in a different order",
+	hintJarOrder:         "jar members are stored in a different order",
+	hintUmask:            "permissions differ as the builder's umask did",
+	hintTextTimestamp:    "a date or time is written into a text file",
+	hintBinaryTimestamp:  "a date or time is written into a binary file",
+	hintRandomID:         "a random identifier (UUID, machine id, hash-like token) is generated per build",
+	hintPycMtime:         "a .pyc header records its source's mtime",
+	hintFATSerial:        "a FAT image's volume serial is random per build (mkfs.vfat -i sets it)",
+	hintFATTimes:         "a FAT image's entries carry build-time timestamps",
+	hintCompression:      "the same data compressed with other settings or another compressor",
+	hintGzipName:         "a gzip header records the input file's name",
+	hintGzipOS:           "a gzip header's OS byte differs (another compressor or platform)",
+	hintDebuglinkCRC:     "the separate debug file differs, so the .gnu_debuglink CRC does",
+	hintFATOrder:         "a FAT directory lists its entries in a different order",
+	hintArchiveStructure: "archive headers or padding differ, not the members",
+	hintInodes:           "cpio headers carry inode numbers of the build tree",
+}
 var (
 	reDate = regexp.MustCompile(`(?i)` +
 		`\b(19|20)\d\d[-/.](0[1-9]|1[0-2])[-/.](0[1-9]|[12]\d|3[01])` + // 2024-03-01

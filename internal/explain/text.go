@@ -177,9 +177,6 @@ edits:
 	default:
 		r.Summary = fmt.Sprintf("text: %d line(s) removed, %d added, first at line %d", removed, added, firstLine)
 	}
-	if len(firstHints) > 0 {
-		r.Summary += " (" + strings.Join(firstHints, ", ") + ")"
-	}
 	var d strings.Builder
 	if cut {
 		fmt.Fprintf(&d, "only the first %d bytes of each side were diffed\n", max)

@@ -170,8 +170,12 @@ func (s *storedData) ReadAt(p []byte, off int64) (int, error) {
 		m, err := s.r.ReadAt(p[n:n+k], x.Offset+in)
 		n += m
 		if m < k {
-			if err == nil || err == io.EOF {
+			var fe *FormatError
+			switch {
+			case err == nil || err == io.EOF:
 				err = ErrTruncated
+			case errors.As(err, &fe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+				return n, err // as extentReader passes them on
 			}
 			return n, formatErr(x.Offset+in+int64(m), "file data", err)
 		}
@@ -361,7 +365,7 @@ func (z *zisofsReader) next() error {
 // block's offset.
 func (z *zisofsReader) blockErr(err error) error {
 	var fe *FormatError
-	if errors.As(err, &fe) {
+	if errors.As(err, &fe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		z.err = err
 		return err
 	}

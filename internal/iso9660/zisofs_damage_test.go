@@ -458,5 +458,37 @@ func TestZisofsExtents(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Off != at[2]+p3-cut2 {
 			t.Errorf("v%d: %v, want a FormatError at %d", v, err, at[2]+p3-cut2)
 		}
+		// A read of the image that fails inside the third extent is a
+		// FormatError at the first byte not read, wrapping the cause.
+		img[at[2]+p3-cut2] ^= 0xff
+		failAt := at[2] + p3 - cut2 + 10 // in block 3
+		im.r = failingReaderAt{bytes.NewReader(img), failAt, errDisk}
+		got, err = io.ReadAll(im.Open(e))
+		if !errors.As(err, &fe) || fe.Off != failAt || !errors.Is(err, errDisk) || !bytes.Equal(got, want[:len(got)]) {
+			t.Errorf("v%d: %v after %d bytes, want a FormatError at %d wrapping %v", v, err, len(got), failAt, errDisk)
+		}
+		// A cancelled read comes back as the context's error.
+		im.r = failingReaderAt{bytes.NewReader(img), at[0], context.Canceled}
+		if _, err := io.ReadAll(im.Open(e)); err != context.Canceled {
+			t.Errorf("v%d: %v, want context.Canceled as it came", v, err)
+		}
 	}
+}
+
+var errDisk = errors.New("disk error")
+
+// failingReaderAt fails every read of byte at with err, after the bytes
+// before it.
+type failingReaderAt struct {
+	r   *bytes.Reader
+	at  int64
+	err error
+}
+
+func (f failingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if f.at < off || f.at >= off+int64(len(p)) {
+		return f.r.ReadAt(p, off)
+	}
+	n, _ := f.r.ReadAt(p[:max(0, f.at-off)], off)
+	return n, f.err
 }

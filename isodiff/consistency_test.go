@@ -122,3 +122,49 @@ func TestTimeNoiseFolded(t *testing.T) {
 		t.Errorf("the file that also changed its size keeps its line:\n%s", ans)
 	}
 }
+
+// One file in three places (the initrd: /live/initrd.img, a versioned copy
+// beside it, and /boot inside the squashfs), differing the same way in each,
+// is explained once and the others say so.
+func TestSameContentsExplainedOnce(t *testing.T) {
+	testimg.Need(t, "xorriso", "mksquashfs")
+	dir := t.TempDir()
+	var isos [2]string
+	for i := range isos {
+		initrd := strings.Repeat("initramfs member\n", 2000) + fmt.Sprintf("built 2024-03-01 1%d:00:00\n", 2+i)
+		root := filepath.Join(dir, "root"+string(rune('a'+i)))
+		testimg.WriteFiles(t, root, map[string]string{"boot/initrd.img-6.1.0-50-amd64": initrd, "etc/hostname": "live\n"})
+		iso := filepath.Join(dir, "iso"+string(rune('a'+i)))
+		testimg.WriteFiles(t, iso, map[string]string{"live/initrd.img": initrd, "live/initrd.img-6.1.0-50-amd64": initrd})
+		testimg.MakeSquashfs(t, root, filepath.Join(iso, "live", "filesystem.squashfs"), "-mkfs-time", "0", "-all-time", "0")
+		isos[i] = testimg.MakeISO(t, iso, iso+".iso", "-R", "-V", "LIVE", "--modification-date=2024010203040500")
+	}
+	rep, err := Compare(context.Background(), isos[0], isos[1], Options{NoDiffoscope: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	same := 0
+	for _, f := range rep.Stage(report.StageContent).Findings {
+		if !strings.Contains(f.Path, "initrd.img") || f.Container {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(f.Explanation, "same contents on each side as "):
+			same++
+		case first == "":
+			first = f.Path
+		default:
+			t.Errorf("%s explained again: %q", f.Path, f.Explanation)
+		}
+		if f.Hint != "timestamp_in_text" {
+			t.Errorf("%s: hint %q", f.Path, f.Hint)
+		}
+	}
+	if first == "" || same != 2 {
+		t.Errorf("explained %q first, %d said to be the same, want 2", first, same)
+	}
+	if notes := strings.Join(rep.Stage(report.StageExplain).Notes, "\n"); !strings.Contains(notes, "2 more with the same contents on each side as a file explained: explained once") {
+		t.Errorf("explain notes:\n%s", notes)
+	}
+}

@@ -3,6 +3,7 @@ package isodiff
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -91,6 +92,8 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	var explained []pending
 	complete := 0
 	var notExplained []string
+	dupOf := s.sameContents(ctx, todo)
+	duplicates := 0
 	for k, d := range todo {
 		if parent.Err() != nil {
 			return
@@ -101,6 +104,16 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 		}
 		s.progress(Progress{Stage: st.Name, Step: "explaining", Done: int64(k), Total: int64(len(todo)), Item: d.path})
 		f := &content.Findings[d.finding]
+		if first := dupOf[k]; first >= 0 {
+			// The same bytes on each side as a pair explained already
+			// (one initrd in three places): explained once.
+			if ff := content.Findings[todo[first].finding]; ff.Explanation != "" {
+				f.Explanation = "same contents on each side as " + where(todo[first]) + ": " + ff.Explanation
+				f.Hint = ff.Hint
+				duplicates++
+				continue
+			}
+		}
 		in := [2]explain.Input{{Name: d.path, Size: d.size[0], Open: d.open[0]}, {Name: d.path, Size: d.size[1], Open: d.open[1]}}
 		pairOpts := opts
 		if d.spans != nil && d.at[0] != nil && d.at[1] != nil {
@@ -148,6 +161,9 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	}
 	st.Status = report.StatusDiffers
 	st.Notes = append(st.Notes, fmt.Sprintf("%s explained, %d completely by the built-in comparison", plural(len(explained), "diverging file"), complete))
+	if duplicates > 0 {
+		st.Notes = append(st.Notes, fmt.Sprintf("%d more with the same contents on each side as a file explained: explained once", duplicates))
+	}
 	if len(notExplained) > 0 {
 		st.Notes = append(st.Notes, fmt.Sprintf("%d diverging file(s) not explained: the explain budget (%v, --explain-budget) ran out: %s",
 			len(notExplained), spend, listCapped(notExplained, 20)))
@@ -290,6 +306,55 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// sameContents finds the diverging pairs whose two sides hold the same
+// bytes as an earlier pair's: dupOf[k] is that pair's index, or -1. Only
+// pairs whose sizes equal another pair's are hashed (both sides, whole), so
+// the usual pair costs nothing here.
+func (s *session) sameContents(ctx context.Context, todo []divergent) []int {
+	dupOf := make([]int, len(todo))
+	bySize := map[[2]int64][]int{}
+	for k, d := range todo {
+		dupOf[k] = -1
+		bySize[d.size] = append(bySize[d.size], k)
+	}
+	for _, ks := range bySize {
+		if len(ks) < 2 {
+			continue
+		}
+		first := map[[2]string]int{}
+		for _, k := range ks {
+			var key [2]string
+			ok := true
+			for i := range key {
+				r, err := todo[k].open[i]()
+				if err != nil {
+					ok = false
+					break
+				}
+				h := sha256.New()
+				_, err = io.Copy(h, ctxReader{ctx, r})
+				if c, isCloser := r.(io.Closer); isCloser {
+					c.Close()
+				}
+				if err != nil {
+					ok = false
+					break
+				}
+				key[i] = string(h.Sum(nil))
+			}
+			if !ok {
+				continue
+			}
+			if f, seen := first[key]; seen {
+				dupOf[k] = f
+			} else {
+				first[key] = k
+			}
+		}
+	}
+	return dupOf
 }
 
 // where names a diverging file as the short answer does.

@@ -168,3 +168,55 @@ func TestSameContentsExplainedOnce(t *testing.T) {
 		t.Errorf("explain notes:\n%s", notes)
 	}
 }
+
+// A checksum list inside the image (live-build's /md5sum.txt) whose lines
+// differ only for files that differ, with sums that match them, follows
+// from those files: it is not a separate cause. A list that does not match
+// its file is said to be stale.
+func TestChecksumListFollowsFromFiles(t *testing.T) {
+	testimg.Need(t, "xorriso", "md5sum")
+	for _, stale := range []bool{false, true} {
+		dir := t.TempDir()
+		var isos [2]string
+		for i := range isos {
+			iso := filepath.Join(dir, "iso"+string(rune('a'+i)))
+			testimg.WriteFiles(t, iso, map[string]string{"live/vmlinuz": "kernel\n", "live/info": fmt.Sprintf("built on %d\n", i), "doc/README": "same\n"})
+			sums := testimg.Run(t, iso, "sh", "-c", "find . -type f ! -name md5sum.txt | sort | xargs md5sum")
+			if stale && i == 1 {
+				sums = strings.Replace(sums, "./live/info", "./live/info-was", 1) + strings.Repeat("0", 32) + "  ./live/info\n"
+			}
+			os.WriteFile(filepath.Join(iso, "md5sum.txt"), []byte(sums), 0o644)
+			isos[i] = testimg.MakeISO(t, iso, iso+".iso", "-R", "-V", "SUMS", "--modification-date=2024010203040500")
+		}
+		rep, err := Compare(context.Background(), isos[0], isos[1], Options{NoDiffoscope: true, Ignore: []string{"timestamps"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list *report.Finding
+		for i, f := range rep.Stage(report.StageContent).Findings {
+			if f.Path == "/md5sum.txt" {
+				list = &rep.Stage(report.StageContent).Findings[i]
+			}
+		}
+		if list == nil {
+			t.Fatal("md5sum.txt does not differ")
+		}
+		var sum bytes.Buffer
+		report.WriteSummary(&sum, rep)
+		if !stale {
+			if !list.Derived || list.Hint != HintChecksumList || !strings.Contains(list.Explanation, "1 for files that differ here (/live/info): they follow from them; every listed sum matches its file") {
+				t.Errorf("the list: derived %v, hint %q, %q", list.Derived, list.Hint, list.Explanation)
+			}
+			if strings.Contains(sum.String(), "  /md5sum.txt:") {
+				t.Errorf("the list is in the short answer although it follows from /live/info:\n%s", sum.String())
+			}
+			continue
+		}
+		if list.Derived || !strings.Contains(list.Explanation, "the list does not match the file: /live/info in image B") {
+			t.Errorf("a stale list: derived %v, %q", list.Derived, list.Explanation)
+		}
+		if !strings.Contains(sum.String(), "  /md5sum.txt: ") || !strings.Contains(sum.String(), "content: checksum list: 2 entries differ") {
+			t.Errorf("the stale list is not in the short answer:\n%s", sum.String())
+		}
+	}
+}

@@ -92,6 +92,12 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	var explained []pending
 	complete := 0
 	var notExplained []string
+	isoDiverging := map[string]divergent{} // every diverging ISO file, squashfs images included
+	for _, d := range s.diverging {
+		if d.scope == "iso" {
+			isoDiverging[d.path] = d
+		}
+	}
 	dupOf := s.sameContents(ctx, todo)
 	duplicates := 0
 	for k, d := range todo {
@@ -104,6 +110,18 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 		}
 		s.progress(Progress{Stage: st.Name, Step: "explaining", Done: int64(k), Total: int64(len(todo)), Item: d.path})
 		f := &content.Findings[d.finding]
+		if isChecksumList(d.scope, d.path) {
+			// Its lines follow from the files it names: said so, or,
+			// when they do not, explained as any text.
+			if text, follows, err := s.explainChecksumList(ctx, d, isoDiverging); err == nil && text != "" {
+				f.Explanation, f.Hint, f.Derived = text, HintChecksumList, follows
+				explained = append(explained, pending{d: d, complete: follows, format: "text"})
+				if follows {
+					complete++
+				}
+				continue
+			}
+		}
 		if first := dupOf[k]; first >= 0 {
 			// The same bytes on each side as a pair explained already
 			// (one initrd in three places): explained once.

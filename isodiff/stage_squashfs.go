@@ -33,6 +33,9 @@ func section(r io.ReaderAt, e *iso9660.Entry) (*io.SectionReader, error) {
 	if e.Damage != nil {
 		return nil, e.Damage
 	}
+	if e.Zisofs {
+		return nil, errors.New("stored with the zisofs filter: the image inside is not read in place")
+	}
 	return io.NewSectionReader(r, start, end-start), nil
 }
 

@@ -288,7 +288,7 @@ func newHTMLView(r *Report, budget, limit int) *htmlView {
 
 		// The short answer, as the summary gives it.
 		view := r.withoutDamageFindings()
-		ans := answer(view)
+		ans := answer(view) // all of them, paged: the summary keeps about 40
 		v.AnswerCount = len(ans)
 		switch {
 		case len(ans) == 0 && len(r.Damage) > 0:

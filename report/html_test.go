@@ -214,8 +214,8 @@ func checkShortAnswerAsSummary(t *testing.T, r *Report, page string) {
 	}
 	var want []string
 	for _, line := range strings.Split(after, "\n") {
-		if !strings.HasPrefix(line, "  ") {
-			break
+		if !strings.HasPrefix(line, "  ") || strings.Contains(line, "more diverging location(s), listed in") {
+			break // the summary keeps about 40 lines; the page has them all
 		}
 		want = append(want, strings.TrimPrefix(line, "  "))
 	}
@@ -223,6 +223,9 @@ func checkShortAnswerAsSummary(t *testing.T, r *Report, page string) {
 	for _, ol := range strings.Split(page, `<ol class="answer"`)[1:] {
 		body, _, _ := strings.Cut(ol, "</ol>")
 		lines = append(lines, textOf(body, "<li>", "</li>")...)
+	}
+	if len(lines) > len(want) && len(want) == shortAnswerMax-5 {
+		lines = lines[:len(want)]
 	}
 	if len(want) == 0 || strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("the page's short answer:\n%s\nthe summary's:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))

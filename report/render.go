@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -689,6 +690,40 @@ func isContainerScope(scope string) bool {
 	return ok
 }
 
+// shortAnswerMax is about how many lines the short answer of the summary
+// and of report.html holds, whatever the size of the divergence: past it,
+// the rest is counted per tree (checklist.md and report.json list all).
+const shortAnswerMax = 40
+
+// capAnswer keeps the first locations and says the rest as one line per
+// tree, with their count.
+func capAnswer(ans []shortAnswer) []shortAnswer {
+	if len(ans) <= shortAnswerMax {
+		return ans
+	}
+	keep := shortAnswerMax - 5
+	var order []string
+	rest := map[string]int{}
+	for _, a := range ans[keep:] {
+		if rest[a.scope] == 0 {
+			order = append(order, a.scope)
+		}
+		rest[a.scope]++
+	}
+	out := slices.Clone(ans[:keep])
+	for _, sc := range order {
+		where := "the ISO's tree"
+		if inner, ok := ContainerPath(sc); ok {
+			where = inner
+		} else if sc == "iso-header" {
+			where = "the ISO's headers"
+		}
+		out = append(out, shortAnswer{scope: sc, where: where,
+			what: []string{fmt.Sprintf("%d more diverging location(s), listed in %s and %s", rest[sc], FileChecklist, FileJSON)}})
+	}
+	return out
+}
+
 func scopeRank(scope string) int {
 	switch scope {
 	case "iso-header":
@@ -700,7 +735,7 @@ func scopeRank(scope string) int {
 }
 
 func writeShortAnswer(w io.Writer, r *Report, bullet string) {
-	ans := answer(r)
+	ans := capAnswer(answer(r))
 	if len(ans) == 0 {
 		if r.Failed() {
 			fmt.Fprintf(w, "%sno difference found, but the analysis is incomplete (see the failed stages)\n", bullet)

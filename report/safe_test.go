@@ -127,9 +127,12 @@ func TestHostileNames(t *testing.T) {
 			}
 		}
 	}
+	// The short answer names each path on one line, whole. It holds about
+	// 40 lines (shortAnswerMax): the names go in by eights (32 locations).
 	var sum bytes.Buffer
-	WriteSummary(&sum, r)
-	// The short answer names each path on one line, whole.
+	for i := 0; i < len(hostileNames); i += 8 {
+		WriteSummary(&sum, hostileReport(hostileNames[i:min(i+8, len(hostileNames))]...))
+	}
 	oneLine := 0
 	for _, line := range strings.Split(sum.String(), "\n") {
 		if strings.HasPrefix(line, "  /c/") && strings.Contains(line, ": content: text: ") {

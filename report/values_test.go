@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -44,5 +45,27 @@ func TestRenderingLeavesReportAlone(t *testing.T) {
 	}
 	if cut[0] != "a\nb" {
 		t.Errorf("the report's CutOff was rewritten: %q", cut)
+	}
+}
+
+// The summary's short answer stays near 40 lines however large the
+// divergence, and says what it folded; checklist.md lists everything.
+func TestShortAnswerCapped(t *testing.T) {
+	st := &Stage{Name: StageContent, Status: StatusDiffers}
+	for i := range 100 {
+		st.Findings = append(st.Findings, Finding{Scope: "squashfs:/live/filesystem.squashfs", Path: fmt.Sprintf("/usr/lib/f%03d", i),
+			Kind: KindChanged, Type: "-", Fields: []field.Change{{Name: "mode", A: "-rw-r--r--", B: "-rwxr-xr-x"}}})
+	}
+	r := &Report{A: Image{Path: "a"}, B: Image{Path: "b"}, Stages: []*Stage{st}}
+	var sum, check strings.Builder
+	WriteSummary(&sum, r)
+	_, ans, _ := strings.Cut(sum.String(), "100 diverging location(s):\n")
+	lines := strings.Split(strings.TrimRight(ans, "\n"), "\n")
+	if len(lines) > shortAnswerMax || !strings.Contains(lines[len(lines)-1], "/live/filesystem.squashfs: 65 more diverging location(s), listed in checklist.md and report.json") {
+		t.Errorf("%d lines, last %q", len(lines), lines[len(lines)-1])
+	}
+	WriteChecklist(&check, r)
+	if !strings.Contains(check.String(), "/usr/lib/f099") {
+		t.Error("checklist.md does not list every location")
 	}
 }

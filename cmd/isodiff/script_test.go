@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/isodiff/isodiff/isodiff"
 )
 
 // scripts/diagnose-divergence.sh is a drop-in for the old staged diagnose
@@ -53,5 +55,19 @@ func TestDiagnoseDivergenceScript(t *testing.T) {
 	cmd := exec.Command("bash", "../../scripts/diagnose-divergence.sh", demoA)
 	if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != 2 {
 		t.Errorf("a wrong call: %v, want exit 2", err)
+	}
+}
+
+// The example workflows pin a release that this checkout is: the version
+// they install is the library's (tagged vX.Y.Z when released).
+func TestExampleWorkflowsPinThisVersion(t *testing.T) {
+	for _, f := range []string{"../../examples/gitea-verify.yml", "../../examples/diagnose-divergence-step.yml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "v"+isodiff.Version) {
+			t.Errorf("%s does not pin v%s", f, isodiff.Version)
+		}
 	}
 }

@@ -59,7 +59,9 @@ func hexText(seed int64, n int) string {
 
 func compareFiles(t *testing.T, a, b string) *report.Report {
 	t.Helper()
-	rep, err := isodiff.Compare(context.Background(), a, b, isodiff.Options{NoDiffoscope: true})
+	// xorriso stamps directories with the time of the build: two builds can
+	// fall in different seconds.
+	rep, err := isodiff.Compare(context.Background(), a, b, isodiff.Options{NoDiffoscope: true, Ignore: []string{"mtime"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +88,9 @@ func TestZisofsVersusPlain(t *testing.T) {
 	}
 	filtered := map[string]bool{}
 	for _, f := range rep.Stage(report.StageTOC).Findings {
+		if f.Ignored != "" {
+			continue
+		}
 		if f.Kind != report.KindChanged || len(f.Fields) != 1 || f.Fields[0].Name != "filter" {
 			t.Errorf("toc finding %s %s %v", f.Path, f.Kind, f.Fields)
 			continue
@@ -127,6 +132,8 @@ func TestZisofsFirstDiff(t *testing.T) {
 		t.Errorf("first difference at %d, sizes %d and %d; want %d, %d", c.FirstDiff, c.SizeA, c.SizeB, at, size)
 	}
 	for _, f := range rep.Stage(report.StageTOC).Findings {
-		t.Errorf("toc finding %s %s %v", f.Path, f.Kind, f.Fields)
+		if f.Ignored == "" {
+			t.Errorf("toc finding %s %s %v", f.Path, f.Kind, f.Fields)
+		}
 	}
 }

@@ -71,18 +71,8 @@ func fromSquashfs(r [2]*squashfs.Reader, res *sqfsdiff.ContentResult) *innerCont
 	if res == nil {
 		return nil
 	}
-	in := &innerContent{findings: res.Findings, spans: res.Spans, compared: res.Compared, sameByRaw: res.SameByRaw, knownStored: res.KnownStored}
-	for _, p := range res.Pairs {
-		ea, eb := p[0], p[1]
-		in.open = append(in.open, [2]func() (io.Reader, error){
-			func() (io.Reader, error) { return r[0].Open(ea) },
-			func() (io.Reader, error) { return r[1].Open(eb) },
-		})
-		in.at = append(in.at, [2]func() (io.ReaderAt, error){
-			func() (io.ReaderAt, error) { return r[0].OpenFile(ea) },
-			func() (io.ReaderAt, error) { return r[1].OpenFile(eb) },
-		})
-	}
+	in := fromPairs(res.Pairs, r[0].Open, r[1].Open, r[0].OpenFile, r[1].OpenFile)
+	in.findings, in.spans, in.compared, in.sameByRaw, in.knownStored = res.Findings, res.Spans, res.Compared, res.SameByRaw, res.KnownStored
 	for _, p := range res.Problems {
 		in.problems = append(in.problems, innerProblem{p.Path, p.Err})
 	}
@@ -93,20 +83,28 @@ func fromEROFS(r [2]*erofs.Reader, res *erofsdiff.ContentResult) *innerContent {
 	if res == nil {
 		return nil
 	}
-	in := &innerContent{findings: res.Findings, spans: res.Spans, compared: res.Compared, sameByRaw: res.SameByRaw, knownStored: res.KnownStored}
-	for _, p := range res.Pairs {
-		ea, eb := p[0], p[1]
-		in.open = append(in.open, [2]func() (io.Reader, error){
-			func() (io.Reader, error) { return r[0].Open(ea) },
-			func() (io.Reader, error) { return r[1].Open(eb) },
-		})
-		in.at = append(in.at, [2]func() (io.ReaderAt, error){
-			func() (io.ReaderAt, error) { return r[0].OpenFile(ea) },
-			func() (io.ReaderAt, error) { return r[1].OpenFile(eb) },
-		})
-	}
+	in := fromPairs(res.Pairs, r[0].Open, r[1].Open, r[0].OpenFile, r[1].OpenFile)
+	in.findings, in.spans, in.compared, in.sameByRaw, in.knownStored = res.Findings, res.Spans, res.Compared, res.SameByRaw, res.KnownStored
 	for _, p := range res.Problems {
 		in.problems = append(in.problems, innerProblem{p.Path, p.Err})
+	}
+	return in
+}
+
+// fromPairs makes the reopening functions of each diverging pair, whatever
+// the reader: streaming (openA, openB) and random access (atA, atB).
+func fromPairs[E any, F io.ReaderAt](pairs [][2]E, openA, openB func(E) (io.Reader, error), atA, atB func(E) (F, error)) *innerContent {
+	in := &innerContent{}
+	for _, p := range pairs {
+		ea, eb := p[0], p[1]
+		in.open = append(in.open, [2]func() (io.Reader, error){
+			func() (io.Reader, error) { return openA(ea) },
+			func() (io.Reader, error) { return openB(eb) },
+		})
+		in.at = append(in.at, [2]func() (io.ReaderAt, error){
+			func() (io.ReaderAt, error) { return atA(ea) },
+			func() (io.ReaderAt, error) { return atB(eb) },
+		})
 	}
 	return in
 }

@@ -61,6 +61,15 @@ func WriteDir(dir string, r *Report) error {
 	return nil
 }
 
+// WriteFile writes one rendering of r (WriteHTML, WriteJSON, ...) to path
+// as WriteDir writes its files: through a temporary file in the same
+// directory renamed into place, so an interrupted run leaves the old file
+// or the new one, and a symlink planted at path is replaced, not written
+// through.
+func WriteFile(path string, r *Report, render func(io.Writer, *Report) error) error {
+	return writeAtomic(path, func(w io.Writer) error { return render(w, r) })
+}
+
 func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {

@@ -12,7 +12,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -172,37 +171,6 @@ func checkHTMLFile(path string) error {
 	}
 	f.Close()
 	return os.Remove(f.Name())
-}
-
-// writeFileAtomic writes path through a temporary file in its directory
-// renamed into place, as the --output-dir files are: an interrupted run
-// leaves the old file or the new one, and a symlink there is replaced, not
-// written through.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriter(tmp)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // versionString is the module version the binary was built from (a tag
@@ -384,7 +352,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *htmlOut != "" {
-		if err := writeFileAtomic(*htmlOut, func(w io.Writer) error { return report.WriteHTML(w, rep) }); err != nil {
+		if err := report.WriteFile(*htmlOut, rep, report.WriteHTML); err != nil {
 			fmt.Fprintf(stderr, "isodiff: --html %s: %v\n", *htmlOut, err)
 			code = 2
 		}

@@ -125,7 +125,7 @@ func (w *Walker) load(path string, ref uint64, typ uint16) (*Entry, error) {
 	if e.Xattrs, held, err = r.xattrs(e.xattrIdx); err != nil {
 		return nil, err
 	}
-	if err := budget.Attach(r.budget, e, held, "squashfs xattrs of "+path, int64(r.Super.XattrTableStart)); err != nil {
+	if err := budget.Attach(r.budget, e, held+int64(len(e.Link)), "squashfs xattrs and link target of "+path, int64(r.Super.XattrTableStart)); err != nil {
 		return nil, err
 	}
 	if !e.Mode.IsDir() {

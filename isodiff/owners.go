@@ -17,8 +17,11 @@ import (
 // moved), the build changed it after installing (its bytes no longer match
 // the checksum the package shipped), the package shipped it this way, or
 // no package owns it (made during the build). It reads each image's dpkg
-// database (var/lib/dpkg), indexing only the diverging paths, and the MD5
-// of each diverging file's bytes; images without one are left alone.
+// database (var/lib/dpkg), indexing only the diverging paths; a file's
+// bytes are hashed only when the verdict depends on them (the same package
+// version shipping different checksums on the two sides), so a large
+// library that differs in its build id costs no full decode here. Images
+// without a dpkg database are left alone.
 func (s *session) attributeOwners(ctx context.Context, st *report.Stage) {
 	byScope := map[string][]int{} // container scope -> indexes in s.diverging
 	for k, d := range s.diverging {
@@ -65,18 +68,28 @@ func (s *session) attributeOwners(ctx context.Context, st *report.Stage) {
 				return
 			}
 			d := s.diverging[k]
-			var sums [2]string
-			for i := range sums {
-				r, err := d.open[i]()
-				if err != nil {
-					continue
-				}
-				sums[i], _ = pkgdb.MD5(ctxReader{ctx, r})
-				if c, ok := r.(io.Closer); ok {
-					c.Close()
+			// Most verdicts need no reading: no owner, an owner on one
+			// side, or a version that moved. With one shipped checksum on
+			// both sides, bytes that differ prove the build changed the file.
+			a := pkgdb.Attribute(dbs[0], dbs[1], d.path, "", "")
+			if a.Verdict == pkgdb.Unverified || a.Verdict == pkgdb.SameContent {
+				if a.A.Shipped != "" && a.A.Shipped == a.B.Shipped {
+					a.Verdict = pkgdb.ChangedAfterInstall
+				} else {
+					var sums [2]string
+					for i := range sums {
+						r, err := d.open[i]()
+						if err != nil {
+							continue
+						}
+						sums[i], _ = pkgdb.MD5(ctxReader{ctx, r})
+						if c, ok := r.(io.Closer); ok {
+							c.Close()
+						}
+					}
+					a = pkgdb.Attribute(dbs[0], dbs[1], d.path, sums[0], sums[1])
 				}
 			}
-			a := pkgdb.Attribute(dbs[0], dbs[1], d.path, sums[0], sums[1])
 			f := &st.Findings[d.finding]
 			f.Owner = ownerOf(a)
 			attributed++

@@ -89,6 +89,9 @@ func SquashfsFS(r *squashfs.Reader, o Options, roots ...string) (*SquashFS, erro
 			p = e.Path[1:]
 		}
 		if !keep(p) {
+			if e.Mode.IsDir() {
+				w.SkipDir() // nothing below it is kept: not even read
+			}
 			continue
 		}
 		cost := int64(len(p)) + sqEntryCost

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,5 +134,39 @@ func TestContextStopsWalk(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("walk took %v after cancel", d)
+	}
+}
+
+// SkipDir leaves a directory's subtree out of the walk.
+func TestWalkerSkipDir(t *testing.T) {
+	testimg.Need(t, "mksquashfs")
+	src := filepath.Join(t.TempDir(), "root")
+	testimg.WriteFiles(t, src, map[string]string{"a/x": "1", "a/y/z": "2", "b/c": "3", "d": "4"})
+	img := filepath.Join(t.TempDir(), "s.sqfs")
+	testimg.MakeSquashfs(t, src, img)
+	f, _ := os.Open(img)
+	defer f.Close()
+	fi, _ := f.Stat()
+	r, err := Open(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	w := r.Walk()
+	for {
+		e, err := w.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e.Path)
+		if e.Path == "/a" || e.Path == "/d" { // a directory, and a file (no effect)
+			w.SkipDir()
+		}
+	}
+	if want := "/ /a /b /b/c /d"; strings.Join(got, " ") != want {
+		t.Errorf("walk %q, want %q", strings.Join(got, " "), want)
 	}
 }

@@ -30,6 +30,7 @@ type Walker struct {
 	seen    map[uint64]struct{} // visited directory inode numbers
 	seenDir map[uint64]struct{} // visited listing positions
 	charged int64               // budget held for seen and seenDir
+	lastDir bool                // Next's last node was a directory whose listing is on top of the stack
 	err     error
 }
 
@@ -54,13 +55,28 @@ func (w *Walker) Next() (*Entry, error) {
 	if w.err != nil {
 		return nil, w.err
 	}
+	depth := len(w.stack)
 	e, err := w.next()
 	if err != nil {
 		w.err = err
 		w.release()
 		return nil, err
 	}
+	w.lastDir = e.Mode.IsDir() && len(w.stack) > depth
 	return e, nil
+}
+
+// SkipDir makes the walk leave out what lies below the directory Next has
+// just returned (its listing is dropped unread). It does nothing after any
+// other node.
+func (w *Walker) SkipDir() {
+	if w.lastDir && len(w.stack) > 0 {
+		top := w.stack[len(w.stack)-1]
+		w.held -= len(top.ents)
+		w.r.budget.Release(top.charged)
+		w.stack = w.stack[:len(w.stack)-1]
+		w.lastDir = false
+	}
 }
 
 // release gives back what the walk held, at its end or first error.

@@ -19,6 +19,9 @@ targets=(
 	./internal/iso9660 FuzzWalk
 	./internal/squashfs FuzzReader
 	./internal/explain FuzzExplain
+	./erofs FuzzReader
+	./internal/pkgdb FuzzLoad
+	./report FuzzSafeText
 )
 
 main() { # the whole script is read before it runs, so it may be edited meanwhile

@@ -71,3 +71,22 @@ func TestExampleWorkflowsPinThisVersion(t *testing.T) {
 		}
 	}
 }
+
+// The README's first screen shows the demo pair's short answer: it is what
+// the command prints.
+func TestREADMEShowsTheDemoAnswer(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "```\n15 diverging location(s):\n")
+	if !ok {
+		t.Fatal("README has no demo answer block")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	_, out, _ := runCLI(t, "--no-diffoscope", demoA, demoB)
+	_, got, _ := strings.Cut(out, "15 diverging location(s):\n")
+	if got != block {
+		t.Errorf("README's demo answer:\n%s\nthe command's:\n%s", block, got)
+	}
+}

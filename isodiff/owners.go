@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"sync"
 
 	"github.com/isodiff/isodiff/internal/pkgdb"
 	"github.com/isodiff/isodiff/report"
@@ -38,26 +39,31 @@ func (s *session) attributeOwners(ctx context.Context, st *report.Stage) {
 		for _, k := range idx {
 			want[s.diverging[k].path] = true
 		}
+		// Both sides at once: reading the file lists is most of the work.
 		var dbs [2]*pkgdb.DB
+		var errs [2]error
+		var wg sync.WaitGroup
 		for i := range dbs {
-			opts := pkgdb.Options{Budget: s.budget, Context: ctx, Want: func(p string) bool { return want[p] }}
-			var db *pkgdb.DB
-			var err error
-			if c.erofs[i] != nil {
-				db, err = pkgdb.Load(c.erofs[i].FS(), opts)
-			} else {
-				db, err = pkgdb.LoadSquashfs(c.reader[i], opts)
-			}
+			wg.Go(func() {
+				opts := pkgdb.Options{Budget: s.budget, Context: ctx, Want: func(p string) bool { return want[p] }}
+				if c.erofs[i] != nil {
+					dbs[i], errs[i] = pkgdb.Load(c.erofs[i].FS(), opts)
+				} else {
+					dbs[i], errs[i] = pkgdb.LoadSquashfs(c.reader[i], opts)
+				}
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
 				// no dpkg database: not a Debian root filesystem
 			case err != nil && ctx.Err() == nil:
 				st.Notes = append(st.Notes, fmt.Sprintf("%s: the package database of image %s could not be read: %v", c.path, "AB"[i:i+1], err))
 			}
-			if db != nil {
-				defer db.Close()
+			if dbs[i] != nil {
+				defer dbs[i].Close()
 			}
-			dbs[i] = db
 		}
 		if dbs[0] == nil && dbs[1] == nil {
 			continue

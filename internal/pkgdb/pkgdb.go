@@ -222,14 +222,21 @@ func (d *DB) loadPackage(fsys fs.FS, i int32) error {
 		if err != nil {
 			return err
 		}
+		claimed := 0
 		if f == nil {
 			d.warnf("package %s: no file list in %s/info: its files are not attributed", p, d.opt.AdminDir)
 		} else {
-			err := d.parseList(f, name, i)
+			var err error
+			claimed, err = d.parseList(f, name, i)
 			f.Close()
 			if err != nil {
 				return err
 			}
+		}
+		if d.opt.Want != nil && claimed == 0 {
+			// It lists none of the wanted paths: its checksums are not
+			// needed (most packages, when only the diverging files are).
+			goto conffiles
 		}
 		f, name, err = d.infoFile(fsys, p, "md5sums")
 		if err != nil {
@@ -245,6 +252,7 @@ func (d *DB) loadPackage(fsys fs.FS, i int32) error {
 			}
 		}
 	}
+conffiles:
 	for _, c := range pend.conffiles {
 		cp := d.place(c.path, p.Name)
 		if d.opt.Want != nil && !d.opt.Want(cp) {
@@ -262,23 +270,25 @@ func (d *DB) loadPackage(fsys fs.FS, i int32) error {
 	return nil
 }
 
-// parseList reads a .list: one absolute path a line.
-func (d *DB) parseList(r io.Reader, file string, i int32) error {
+// parseList reads a .list: one absolute path a line. It returns how many
+// paths it claimed for package i (those Want accepts).
+func (d *DB) parseList(r io.Reader, file string, i int32) (int, error) {
 	l := newLineReader(d.ctx, r, file)
 	name := d.pkgs[i].Name
+	claimed := 0
 	for {
 		line, long, err := l.read()
 		if err == io.EOF {
-			return nil
+			return claimed, nil
 		}
 		if err != nil {
-			return err
+			return claimed, err
 		}
 		if long || len(line) > maxPathLen {
-			return l.errf(ErrTooLong, "path longer than %d bytes", maxPathLen)
+			return claimed, l.errf(ErrTooLong, "path longer than %d bytes", maxPathLen)
 		}
 		if len(line) == 0 || line[0] != '/' || bytes.IndexByte(line, 0) >= 0 {
-			return l.errf(ErrMalformed, "not an absolute path: %q", clip(line))
+			return claimed, l.errf(ErrMalformed, "not an absolute path: %q", clip(line))
 		}
 		p := string(line)
 		if p == "/." || p == "/" {
@@ -289,8 +299,9 @@ func (d *DB) parseList(r io.Reader, file string, i int32) error {
 			continue
 		}
 		if _, err := d.claim(cp, i, l.off); err != nil {
-			return l.errAt(err)
+			return claimed, l.errAt(err)
 		}
+		claimed++
 	}
 }
 

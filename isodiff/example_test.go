@@ -84,3 +84,25 @@ func ExampleCompareInputs() {
 	fmt.Println("checklist.md written:", err == nil)
 	// Output: checklist.md written: true
 }
+
+// The short answer as data: each diverging location with what differs
+// there and the likely cause, as the summary says it.
+func ExampleReport_Locations() {
+	rep, err := isodiff.Compare(context.Background(), "../testdata/demo/a.iso", "../testdata/demo/b.iso",
+		isodiff.Options{NoDiffoscope: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, l := range rep.Locations() {
+		if strings.HasPrefix(l.Where, "/live/filesystem.squashfs > ") {
+			fmt.Println(l.Where, l.Hints)
+		}
+	}
+	// Output:
+	// /live/filesystem.squashfs > /etc/machine-id [random_id]
+	// /live/filesystem.squashfs > /usr/bin/helper []
+	// /live/filesystem.squashfs > /usr/lib/demo/libdemo.so [build_id_differences_only]
+	// /live/filesystem.squashfs > /usr/share/doc/demo/changelog.gz [timestamps_in_gzip_headers]
+	// /live/filesystem.squashfs > /var/log/build.log [timestamp_in_text]
+}

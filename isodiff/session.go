@@ -182,7 +182,7 @@ func (s *session) problem(i int, stage string, base int64, scope string, err err
 	} else {
 		file = s.in[0].Name + ", " + s.in[1].Name
 	}
-	return report.Problem{File: file, Stage: stage, Offset: errOffset(err, base), Message: err.Error(), Scope: scope}
+	return report.Problem{File: file, Stage: stage, Offset: errOffset(err, base), Message: err.Error(), Scope: scope, Err: err}
 }
 
 // errOffset finds the image offset an error carries, or -1.

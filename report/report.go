@@ -260,6 +260,42 @@ type Problem struct {
 	Offset  int64  `json:"offset"`          // byte offset in File, -1 when unknown
 	Message string `json:"message"`         // the error, with its context
 	Scope   string `json:"scope,omitempty"` // e.g. squashfs:/live/filesystem.squashfs
+	// Err is the error itself, when the problem came from one, for
+	// errors.Is and errors.As (a reader's FormatError with its offset, a
+	// *budget.ExceededError, context.DeadlineExceeded); not in the JSON.
+	Err error `json:"-"`
+}
+
+// Error makes a Problem an error: its one-line form (String).
+func (p Problem) Error() string { return p.String() }
+
+// Unwrap returns the problem's error, so that errors.Is and errors.As see
+// through a Problem.
+func (p Problem) Unwrap() error { return p.Err }
+
+// Location is one line of the short answer, as data: where (e.g.
+// "/live/filesystem.squashfs > /usr/bin/tar"), what differs there (each
+// field with its values, a content explanation's first line, the owning
+// package), the hint ids, and the owner when known.
+type Location struct {
+	Where string   `json:"where"`
+	What  []string `json:"what"`
+	Hints []string `json:"hints,omitempty"`
+	Owner *Owner   `json:"owner,omitempty"`
+}
+
+// Locations returns the short answer as data: every diverging location
+// once, outside in (headers, the ISO tree, each root image's tree), with
+// what only follows from others (derived findings, damage, ignored ones)
+// left out and what repeats folded as the summary folds it (entries that
+// differ only in their times, files of one package). Unlike the terminal
+// summary it is never cut to 40 lines.
+func (r *Report) Locations() []Location {
+	var out []Location
+	for _, a := range answer(r.withoutDamageFindings()) {
+		out = append(out, Location{Where: a.where, What: dedupe(a.what), Hints: dedupe(a.hints), Owner: a.owner})
+	}
+	return out
 }
 
 // Kind classifies a Finding.

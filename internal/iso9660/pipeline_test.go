@@ -3,6 +3,7 @@ package iso9660_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -44,6 +45,13 @@ func TestSharedContinuationAreaIsTrouble(t *testing.T) {
 			perSide[0]++
 		case "b.iso":
 			perSide[1]++
+		}
+	}
+	// A problem keeps its error: the reader's FormatError, with the offset.
+	for _, p := range toc.Problems {
+		var fe *iso9660.FormatError
+		if !errors.As(p, &fe) || fe.Off != areaOff {
+			t.Errorf("errors.As on the problem: %v (%+v)", fe, p.Err)
 		}
 	}
 	if perSide != [2]int{1, 1} || len(toc.Problems) != 2 {

@@ -95,7 +95,7 @@ func (c *comparer) compareStreams(ctx context.Context, ea, eb *erofs.Entry) (*re
 	if err != nil {
 		return nil, false, &treediff.SideError{Side: 1, Err: err}
 	}
-	res, err := bytecmp.FirstDiff(ctxReader{ctx, ra}, ctxReader{ctx, rb})
+	res, err := bytecmp.FirstDiff(bytecmp.ContextReader(ctx, ra), bytecmp.ContextReader(ctx, rb))
 	if err != nil {
 		return nil, false, err
 	}
@@ -210,7 +210,7 @@ func (c *comparer) compareExtents(ctx context.Context, ea, eb *erofs.Entry) (fir
 		}
 		da := s[0].decoded[pos-xa.Off : end-xa.Off]
 		db := s[1].decoded[pos-xb.Off : end-xb.Off]
-		if i := firstDiff(da, db); i >= 0 {
+		if i := bytecmp.Index(da, db); i >= 0 {
 			if first < 0 {
 				first = pos + int64(i)
 			}
@@ -260,34 +260,4 @@ func (c *comparer) storedEqual(xa, xb erofs.Extent) (bool, error) {
 		return false, &treediff.SideError{Side: 1, Err: err}
 	}
 	return bytes.Equal(ra, rb), nil
-}
-
-// firstDiff returns the index of the first differing byte, or -1.
-func firstDiff(a, b []byte) int {
-	n := min(len(a), len(b))
-	if bytes.Equal(a[:n], b[:n]) {
-		if len(a) == len(b) {
-			return -1
-		}
-		return n
-	}
-	for i := 0; i < n; i++ {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return n
-}
-
-// ctxReader stops a long read when the context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

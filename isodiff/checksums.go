@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/isodiff/isodiff/internal/bytecmp"
 )
 
 // Checksum lists inside an image (Debian live's /md5sum.txt, SHA256SUMS)
@@ -91,7 +93,7 @@ func (s *session) explainChecksumList(ctx context.Context, d divergent, divergin
 		if err != nil {
 			return "", false, err
 		}
-		lists[i] = parseChecksumList(ctxReader{ctx, r}, path.Dir(d.path))
+		lists[i] = parseChecksumList(bytecmp.ContextReader(ctx, r), path.Dir(d.path))
 		if c, ok := r.(io.Closer); ok {
 			c.Close()
 		}
@@ -129,7 +131,7 @@ func (s *session) explainChecksumList(ctx context.Context, d divergent, divergin
 				return "", false, err
 			}
 			h := hasherFor(want)
-			_, err = io.Copy(h, ctxReader{ctx, r})
+			_, err = io.Copy(h, bytecmp.ContextReader(ctx, r))
 			if c, ok := r.(io.Closer); ok {
 				c.Close()
 			}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"sync"
 
+	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/internal/pkgdb"
 	"github.com/isodiff/isodiff/report"
 )
@@ -88,7 +89,7 @@ func (s *session) attributeOwners(ctx context.Context, st *report.Stage) {
 						if err != nil {
 							continue
 						}
-						sums[i], _ = pkgdb.MD5(ctxReader{ctx, r})
+						sums[i], _ = pkgdb.MD5(bytecmp.ContextReader(ctx, r))
 						if c, ok := r.(io.Closer); ok {
 							c.Close()
 						}

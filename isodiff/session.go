@@ -240,16 +240,3 @@ func sideOf(err error) int {
 	}
 	return -1
 }
-
-// ctxReader stops a long read when the context is cancelled.
-type ctxReader struct {
-	ctx interface{ Err() error }
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}

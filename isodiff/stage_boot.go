@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/internal/field"
 	"github.com/isodiff/isodiff/internal/iso9660"
 	"github.com/isodiff/isodiff/internal/parttable"
@@ -233,7 +234,7 @@ func bootImageSum(ctx context.Context, im *iso9660.Image, e iso9660.BootEntry, m
 		return b.sum, b.size, nil
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, ctxReader{ctx, sec}); err != nil {
+	if _, err := io.Copy(h, bytecmp.ContextReader(ctx, sec)); err != nil {
 		return "", 0, err
 	}
 	b := bootSum{hex.EncodeToString(h.Sum(nil)), sec.Size()}

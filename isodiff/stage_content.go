@@ -119,7 +119,7 @@ func (s *session) isoContent(ctx context.Context, st *report.Stage) {
 			// chunk: nothing is read again.
 			res = bytecmp.Result{Equal: first < 0, FirstDiff: first}
 		} else {
-			res, err = bytecmp.FirstDiff(ctxReader{ctx, ims[0].Open(a)}, ctxReader{ctx, ims[1].Open(b)})
+			res, err = bytecmp.FirstDiff(bytecmp.ContextReader(ctx, ims[0].Open(a)), bytecmp.ContextReader(ctx, ims[1].Open(b)))
 		}
 		if err != nil {
 			st.Problems = append(st.Problems, s.pairProblem(st.Name, nil, fmt.Errorf("%s: %w", a.Path, err)))

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/internal/diffoscope"
 	"github.com/isodiff/isodiff/internal/explain"
 	"github.com/isodiff/isodiff/report"
@@ -299,7 +300,7 @@ func (s *session) handOff(ctx context.Context, d divergent, maxSize int64, lim d
 		if c, ok := r.(io.Closer); ok {
 			defer c.Close()
 		}
-		rs[i] = ctxReader{ctx, r}
+		rs[i] = bytecmp.ContextReader(ctx, r)
 	}
 	pair, err := diffoscope.Extract(s.opts.TempDir, d.path, rs[0], rs[1], maxSize)
 	if err != nil {
@@ -352,7 +353,7 @@ func (s *session) sameContents(ctx context.Context, todo []divergent) []int {
 					break
 				}
 				h := sha256.New()
-				_, err = io.Copy(h, ctxReader{ctx, r})
+				_, err = io.Copy(h, bytecmp.ContextReader(ctx, r))
 				if c, isCloser := r.(io.Closer); isCloser {
 					c.Close()
 				}

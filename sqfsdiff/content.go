@@ -78,7 +78,7 @@ func (c *comparer) compareStreams(ctx context.Context, ea, eb *squashfs.Entry) (
 	if err != nil {
 		return nil, false, &treediff.SideError{Side: 1, Err: err}
 	}
-	res, err := bytecmp.FirstDiff(ctxReader{ctx, ra}, ctxReader{ctx, rb})
+	res, err := bytecmp.FirstDiff(bytecmp.ContextReader(ctx, ra), bytecmp.ContextReader(ctx, rb))
 	if err != nil {
 		return nil, false, err // a *bytecmp.ReadError names its side
 	}
@@ -145,7 +145,7 @@ func (c *comparer) compareBlocks(ctx context.Context, ea, eb *squashfs.Entry) (f
 			return -1, false, &treediff.SideError{Side: 1, Err: err}
 		}
 		c.plainB = db[:cap(db)]
-		if i := firstDiff(da, db); i >= 0 {
+		if i := bytecmp.Index(da, db); i >= 0 {
 			first = blockStart + int64(i)
 			c.addSpan(blockStart, blockStart+int64(ba.Len))
 		}
@@ -182,7 +182,7 @@ func (c *comparer) compareBlocks(ctx context.Context, ea, eb *squashfs.Entry) (f
 	if int64(len(ta)) != tail || int64(len(tb)) != tail {
 		return -1, false, fmt.Errorf("%s: tails of %d and %d bytes, want %d", ea.Path, len(ta), len(tb), tail)
 	}
-	if i := firstDiff(ta, tb); i >= 0 {
+	if i := bytecmp.Index(ta, tb); i >= 0 {
 		if first < 0 {
 			first = tailStart + int64(i)
 		}
@@ -268,33 +268,3 @@ func (c *comparer) fragmentsStoredEqual(fa, fb uint32) (bool, error) {
 
 // maxRememberedFragments bounds the fragment-pair memo.
 const maxRememberedFragments = 4096
-
-// firstDiff returns the index of the first differing byte, or -1.
-func firstDiff(a, b []byte) int {
-	n := min(len(a), len(b))
-	if bytes.Equal(a[:n], b[:n]) {
-		if len(a) == len(b) {
-			return -1
-		}
-		return n
-	}
-	for i := 0; i < n; i++ {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return n
-}
-
-// ctxReader stops a long read when the context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}

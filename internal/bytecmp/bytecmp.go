@@ -98,3 +98,40 @@ func Ranges(a, b []byte, gap, max int) [][2]int {
 	}
 	return out
 }
+
+// Index returns the offset of the first byte where a and b differ, the
+// shorter one's length when one is a prefix of the other, or -1 when they
+// are equal.
+func Index(a, b []byte) int {
+	n := min(len(a), len(b))
+	if bytes.Equal(a[:n], b[:n]) {
+		if len(a) == len(b) {
+			return -1
+		}
+		return n
+	}
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// ContextReader reads r until ctx is done, then returns ctx's error: a
+// long read (a file decoded to its end, a hash over it) stops promptly.
+func ContextReader(ctx interface{ Err() error }, r io.Reader) io.Reader {
+	return ctxReader{ctx, r}
+}
+
+type ctxReader struct {
+	ctx interface{ Err() error }
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

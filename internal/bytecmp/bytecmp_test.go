@@ -69,3 +69,14 @@ func BenchmarkFirstDiffEqual(b *testing.B) {
 		}
 	}
 }
+
+func TestIndex(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{{"", "", -1}, {"abc", "abc", -1}, {"abc", "abd", 2}, {"ab", "abc", 2}, {"xbc", "abc", 0}} {
+		if got := Index([]byte(tc.a), []byte(tc.b)); got != tc.want {
+			t.Errorf("Index(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

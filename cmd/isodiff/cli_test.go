@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/isodiff/isodiff/internal/testimg"
+	"github.com/isodiff/isodiff/isodiff"
 )
 
 // The command-line conventions of issue 12, one case each.
@@ -144,5 +145,17 @@ func TestProgressOnATerminal(t *testing.T) {
 		if !strings.Contains(string(out), "diverging location(s)") {
 			t.Errorf("%s: no summary:\n%q", tc.flag, out)
 		}
+	}
+}
+
+// A file name from the image reaches the progress line escaped: no
+// terminal control sequence, no second line.
+func TestProgressNamesEscaped(t *testing.T) {
+	var out strings.Builder
+	p := newProgressLine(&out)
+	p.report(isodiff.Progress{Stage: "explain", Step: "explaining", Done: 1, Total: 2, Item: "/x\x1b[2J\x1b]0;pwned\x07\n::error::y"})
+	p.clear()
+	if strings.Contains(out.String(), "\x1b[2J") || strings.Contains(out.String(), "\x1b]0;") || strings.Contains(out.String(), "\n::error") {
+		t.Errorf("raw name on the terminal: %q", out.String())
 	}
 }

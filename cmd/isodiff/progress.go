@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/isodiff/isodiff/isodiff"
+	"github.com/isodiff/isodiff/report"
 )
 
 // progressLine draws isodiff.Progress reports as one line on a terminal:
@@ -42,7 +44,7 @@ func (p *progressLine) report(r isodiff.Progress) {
 		p.key = key
 		desc := "[" + r.Stage + "]"
 		if r.Step != "" {
-			desc += " " + r.Step
+			desc += " " + termSafe(r.Step) // may name a container path from the image
 		}
 		opts := []progressbar.Option{
 			progressbar.OptionSetWriter(p.w),
@@ -69,7 +71,7 @@ func (p *progressLine) report(r isodiff.Progress) {
 		p.bar = progressbar.NewOptions64(total, opts...)
 	}
 	if r.Item != "" {
-		p.bar.Describe(fmt.Sprintf("[%s] %s %s", r.Stage, r.Step, shorten(r.Item, 48)))
+		p.bar.Describe(fmt.Sprintf("[%s] %s %s", r.Stage, termSafe(r.Step), termSafe(shorten(r.Item, 48))))
 	}
 	p.bar.Set64(r.Done)
 }
@@ -87,6 +89,12 @@ func (p *progressLine) clearLocked() {
 		p.bar.Clear()
 		p.bar = nil
 	}
+}
+
+// termSafe escapes image-derived text for the terminal as the summary
+// does: controls, bidi and invisible characters escaped, on one line.
+func termSafe(s string) string {
+	return strings.TrimSuffix(report.SafeText(report.OneLine(s)), "\n")
 }
 
 // shorten keeps the end of a long path, which names the file.

@@ -5,7 +5,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 )
 
 // File is random access to the contents of one node with data (a regular

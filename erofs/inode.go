@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/budget"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // Layout is an inode's data layout, as on disk.

@@ -22,7 +22,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // needTools skips the test when erofs-utils is missing (scripts/test.sh

@@ -7,8 +7,8 @@ import (
 	"io"
 	"sync"
 
-	"github.com/isodiff/isodiff/internal/budget"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // A Reader reads one EROFS image. Its methods are safe for concurrent use

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 )
 
 // smallTree writes a tree with a little of everything: compressible and

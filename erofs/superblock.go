@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/field"
 )
 
 // Magic is the EROFS superblock magic number.

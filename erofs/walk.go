@@ -4,7 +4,7 @@ import (
 	"io"
 	"iter"
 
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // Walk bounds: deeper nesting, or more entries held in the listings of

@@ -31,9 +31,9 @@ import (
 	"sync"
 
 	"github.com/isodiff/isodiff/erofs"
-	"github.com/isodiff/isodiff/internal/budget"
-	"github.com/isodiff/isodiff/internal/field"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/field"
+	"github.com/isodiff/isodiff/tree"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
 )

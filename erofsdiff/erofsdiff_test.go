@@ -16,7 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/isodiff/isodiff/erofs"
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/report"
 )
 

@@ -7,7 +7,7 @@
 // a raw mutated image, FuzzComparePatch on a seed ISO changed by a patch
 // program aimed at its metadata); and the explain stage's readers of the
 // formats inside (gzip, cpio and initramfs, ar and .deb, tar, zip, ELF,
-// .pyc: FuzzInner). internal/iso9660, internal/squashfs and internal/explain
+// .pyc: FuzzInner). iso9660, squashfs and internal/explain
 // have their own (FuzzWalk, FuzzReader, FuzzExplain).
 //
 // Each target asserts that the input yields a result or an error carrying

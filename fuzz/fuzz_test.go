@@ -19,11 +19,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/internal/explain"
-	"github.com/isodiff/isodiff/internal/iso9660"
-	"github.com/isodiff/isodiff/internal/parttable"
-	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/iso9660"
+	"github.com/isodiff/isodiff/parttable"
+	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/isodiff"
 	"github.com/isodiff/isodiff/report"
 )

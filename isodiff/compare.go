@@ -39,7 +39,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/report"
 )
 

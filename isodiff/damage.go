@@ -26,7 +26,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/isodiff/isodiff/internal/iso9660"
+	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/report"
 )
 

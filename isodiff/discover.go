@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/isodiff/isodiff/erofs"
-	"github.com/isodiff/isodiff/internal/iso9660"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/iso9660"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // squashfsMagic starts every squashfs image ("hsqs", little-endian).

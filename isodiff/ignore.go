@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/field"
 	"github.com/isodiff/isodiff/report"
 )
 

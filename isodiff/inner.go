@@ -6,7 +6,7 @@ import (
 
 	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/erofsdiff"
-	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/report"
 	"github.com/isodiff/isodiff/sqfsdiff"
 )

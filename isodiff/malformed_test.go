@@ -29,8 +29,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/iso9660"
-	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/iso9660"
+	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/internal/testimg"
 	"github.com/isodiff/isodiff/report"
 )

@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/isodiff/isodiff/internal/iso9660"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/iso9660"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // Root filesystem images wrapped in an archive of the ISO: Fedora CoreOS's

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/iso9660"
-	"github.com/isodiff/isodiff/internal/parttable"
-	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/iso9660"
+	"github.com/isodiff/isodiff/parttable"
+	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/report"
 )
 

@@ -8,11 +8,11 @@ import (
 	"sync/atomic"
 
 	"github.com/isodiff/isodiff/erofs"
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/internal/bytecmp"
-	"github.com/isodiff/isodiff/internal/iso9660"
-	"github.com/isodiff/isodiff/internal/parttable"
-	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/iso9660"
+	"github.com/isodiff/isodiff/parttable"
+	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
 )

@@ -11,9 +11,9 @@ import (
 	"strings"
 
 	"github.com/isodiff/isodiff/internal/bytecmp"
-	"github.com/isodiff/isodiff/internal/field"
-	"github.com/isodiff/isodiff/internal/iso9660"
-	"github.com/isodiff/isodiff/internal/parttable"
+	"github.com/isodiff/isodiff/field"
+	"github.com/isodiff/isodiff/iso9660"
+	"github.com/isodiff/isodiff/parttable"
 	"github.com/isodiff/isodiff/report"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/isodiff/isodiff/internal/bytecmp"
-	"github.com/isodiff/isodiff/internal/iso9660"
+	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
 )

@@ -8,9 +8,9 @@ import (
 	"sync"
 
 	"github.com/isodiff/isodiff/erofs"
-	"github.com/isodiff/isodiff/internal/field"
-	"github.com/isodiff/isodiff/internal/iso9660"
-	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/field"
+	"github.com/isodiff/isodiff/iso9660"
+	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/report"
 	"github.com/isodiff/isodiff/sqfsdiff"
 )

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/isodiff/isodiff/internal/iso9660"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/iso9660"
+	"github.com/isodiff/isodiff/tree"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
 )

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/field"
 )
 
 // htmlHostileNames are hostileNames and what aims at HTML in particular.

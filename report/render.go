@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // Names of the files WriteDir writes. The first eight are the ones the

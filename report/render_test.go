@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/field"
 )
 
 func TestShortAnswerFoldsAddedDirectories(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/field"
 )
 
 // SchemaVersion names the JSON layout of a Report. It changes only when a

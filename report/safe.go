@@ -13,7 +13,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/field"
 )
 
 // The text renderings print names and messages that come from the images:

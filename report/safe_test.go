@@ -13,7 +13,7 @@ import (
 	"testing"
 	"unicode"
 
-	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/field"
 )
 
 // hostileNames are names a crafted image can carry, one per CI parser rule

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/field"
 )
 
 // shortChange renders a field change for the short answer: its name and

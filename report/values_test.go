@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/field"
 )
 
 func TestShortChange(t *testing.T) {

@@ -16,8 +16,8 @@ targets=(
 	./fuzz FuzzCompare
 	./fuzz FuzzComparePatch
 	./fuzz FuzzInner
-	./internal/iso9660 FuzzWalk
-	./internal/squashfs FuzzReader
+	./iso9660 FuzzWalk
+	./squashfs FuzzReader
 	./internal/explain FuzzExplain
 	./erofs FuzzReader
 	./internal/pkgdb FuzzLoad

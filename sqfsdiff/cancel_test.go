@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/internal/testimg"
 )
 

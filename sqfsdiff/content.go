@@ -9,8 +9,8 @@ import (
 	"iter"
 
 	"github.com/isodiff/isodiff/internal/bytecmp"
-	"github.com/isodiff/isodiff/internal/field"
-	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/field"
+	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
 )

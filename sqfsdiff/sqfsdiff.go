@@ -30,10 +30,10 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/isodiff/isodiff/internal/budget"
-	"github.com/isodiff/isodiff/internal/field"
-	"github.com/isodiff/isodiff/internal/squashfs"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/field"
+	"github.com/isodiff/isodiff/squashfs"
+	"github.com/isodiff/isodiff/tree"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
 )

@@ -3,7 +3,7 @@ package explain
 import (
 	"crypto/sha256"
 	"fmt"
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 	"io"
 	"os"
 	"sort"

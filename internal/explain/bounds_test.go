@@ -24,7 +24,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/internal/testimg"
 )
 

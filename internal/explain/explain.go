@@ -11,7 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 )
 
 // Input is one side of a comparison: a name for messages, its size (-1

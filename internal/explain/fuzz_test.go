@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 )
 
 // FuzzExplain feeds mutated archives, compressed streams and headers to

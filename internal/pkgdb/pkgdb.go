@@ -12,7 +12,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 )
 
 // Default limits (Options fields left zero).

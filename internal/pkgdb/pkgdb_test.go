@@ -13,8 +13,8 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/budget"
-	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/squashfs"
 )
 
 func openSquashfs(t *testing.T, img string) *squashfs.Reader {
@@ -303,7 +303,7 @@ func TestAttributeDirFS(t *testing.T) {
 }
 
 // TestAttributeSquashfs: the same through squashfs images of both trees
-// read with internal/squashfs: the same databases, the same attributions
+// read with package squashfs: the same databases, the same attributions
 // when the MD5s come from the images' own bytes.
 func TestAttributeSquashfs(t *testing.T) {
 	f := getFixture(t)

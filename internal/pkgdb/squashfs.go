@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/squashfs"
+	"github.com/isodiff/isodiff/squashfs"
 )
 
 // Costs charged per entry a SquashFS keeps, beyond its path (the entry's

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // TestFilter: a file read through a filter on one side and as recorded on

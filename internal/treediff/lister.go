@@ -1,8 +1,8 @@
 package treediff
 
 import (
-	"github.com/isodiff/isodiff/internal/budget"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/tree"
 	"github.com/isodiff/isodiff/report"
 )
 

@@ -20,8 +20,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/field"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/field"
+	"github.com/isodiff/isodiff/tree"
 	"github.com/isodiff/isodiff/report"
 )
 

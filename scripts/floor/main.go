@@ -18,7 +18,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/isodiff/isodiff/internal/iso9660"
+	"github.com/isodiff/isodiff/iso9660"
 )
 
 type job struct {

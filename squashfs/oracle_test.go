@@ -16,7 +16,7 @@ import (
 	"testing"
 
 	"github.com/isodiff/isodiff/internal/testimg"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // pseudo are mksquashfs pseudo definitions every test image gets: devices

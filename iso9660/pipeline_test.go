@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/isodiff/isodiff/internal/iso9660"
+	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/isodiff"
 	"github.com/isodiff/isodiff/report"
 )

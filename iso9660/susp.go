@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 )
 
 // Limits on System Use Sharing Protocol data, so that a hostile image cannot

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/internal/testimg"
 )
 

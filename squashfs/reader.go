@@ -7,8 +7,8 @@ import (
 	"io"
 	"sync"
 
-	"github.com/isodiff/isodiff/internal/budget"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // Cache bounds. A metadata block holds at most 8 KiB, a fragment block at

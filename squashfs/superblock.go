@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/field"
 )
 
 // Magic is the squashfs magic number, "hsqs" on disk.

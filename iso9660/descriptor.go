@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf16"
 
-	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/field"
 )
 
 // Volume descriptor types (ECMA-119 8.1.1).

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/field"
 	"github.com/isodiff/isodiff/internal/testimg"
 )
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 )
 
 // Options are the settings of OpenOptions. The zero Options (what Open

@@ -11,7 +11,7 @@ import (
 	"sync"
 
 	lzo "github.com/anchore/go-lzo"
-	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/field"
 	"github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
 	"github.com/mikelolasagasti/xz"

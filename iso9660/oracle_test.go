@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/isodiff/isodiff/internal/testimg"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // oldTime is a fixed modification time far enough back that ls formats show

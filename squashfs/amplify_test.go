@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/internal/testimg"
 )
 

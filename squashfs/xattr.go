@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // xattrTable is the xattr id table header: where the key/value metadata

@@ -7,7 +7,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 )
 
 // Namespaces a walk can use.

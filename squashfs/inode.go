@@ -5,8 +5,8 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/budget"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // Inode types as stored on disk; the extended variants add fields (link

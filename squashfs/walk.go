@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/isodiff/isodiff/internal/budget"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // Walk bounds: deeper nesting, or more entries held in the listings of

@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 
-	"github.com/isodiff/isodiff/internal/budget"
-	"github.com/isodiff/isodiff/internal/field"
+	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/field"
 )
 
 // Options are the settings of ReadGPTOptions; the zero Options (what

@@ -9,7 +9,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 )
 
 // gptImage builds an image of size bytes whose GPT (512-byte sectors,

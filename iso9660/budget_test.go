@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/budget"
+	"github.com/isodiff/isodiff/budget"
 )
 
 // sharedAreaImage is the image of issue #10: n symlinks whose SL entry

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/isodiff/isodiff/internal/budget"
-	"github.com/isodiff/isodiff/internal/tree"
+	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // MaxDepth is the deepest directory nesting Walk accepts below the root.

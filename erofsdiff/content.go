@@ -7,8 +7,8 @@ import (
 	"io"
 	"iter"
 
-	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"

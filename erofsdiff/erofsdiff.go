@@ -30,12 +30,12 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/field"
-	"github.com/isodiff/isodiff/tree"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // Options control a comparison.

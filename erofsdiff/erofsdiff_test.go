@@ -15,8 +15,8 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/report"
 )
 

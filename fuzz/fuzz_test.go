@@ -22,10 +22,10 @@ import (
 	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/internal/explain"
 	"github.com/isodiff/isodiff/iso9660"
-	"github.com/isodiff/isodiff/parttable"
-	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/isodiff"
+	"github.com/isodiff/isodiff/parttable"
 	"github.com/isodiff/isodiff/report"
+	"github.com/isodiff/isodiff/squashfs"
 )
 
 // Every target runs under one fixed memory budget, whatever the input's

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/internal/testimg"
+	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/report"
 )
 

@@ -6,9 +6,9 @@ import (
 
 	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/erofsdiff"
-	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/report"
 	"github.com/isodiff/isodiff/sqfsdiff"
+	"github.com/isodiff/isodiff/squashfs"
 )
 
 // Root filesystem image formats a container can hold.

@@ -29,10 +29,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isodiff/isodiff/iso9660"
-	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/internal/testimg"
+	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/report"
+	"github.com/isodiff/isodiff/squashfs"
 )
 
 // Bounds of one comparison of two malformed images of 2 MiB. Measured: at

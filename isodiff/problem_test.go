@@ -14,8 +14,8 @@ import (
 
 	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/parttable"
-	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/report"
+	"github.com/isodiff/isodiff/squashfs"
 )
 
 // TestErrOffset: a problem takes its offset from the format error of every

@@ -7,14 +7,14 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/internal/bytecmp"
+	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/parttable"
-	"github.com/isodiff/isodiff/squashfs"
-	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
+	"github.com/isodiff/isodiff/squashfs"
 )
 
 // session is the state the stages share: the inputs, each side's parsed ISO

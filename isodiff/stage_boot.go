@@ -10,8 +10,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/field"
+	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/parttable"
 	"github.com/isodiff/isodiff/report"

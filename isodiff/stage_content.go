@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/isodiff/isodiff/internal/bytecmp"
-	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/internal/treediff"
+	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/report"
 )
 

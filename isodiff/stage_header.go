@@ -6,8 +6,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/field"
+	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/report"
 )

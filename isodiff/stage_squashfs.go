@@ -10,9 +10,9 @@ import (
 	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/field"
 	"github.com/isodiff/isodiff/iso9660"
-	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/report"
 	"github.com/isodiff/isodiff/sqfsdiff"
+	"github.com/isodiff/isodiff/squashfs"
 )
 
 // section returns the bytes of an ISO file as one io.SectionReader over the

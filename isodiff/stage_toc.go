@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/isodiff/isodiff/iso9660"
-	"github.com/isodiff/isodiff/tree"
 	"github.com/isodiff/isodiff/internal/treediff"
+	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/report"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // isoTreeOptions says which fields the two ISO trees can be compared on:

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/internal/testimg"
+	"github.com/isodiff/isodiff/squashfs"
 )
 
 // slowReaderAt delays every read, so that comparing one file takes seconds.

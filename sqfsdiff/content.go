@@ -8,11 +8,11 @@ import (
 	"io"
 	"iter"
 
-	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/field"
-	"github.com/isodiff/isodiff/squashfs"
+	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
+	"github.com/isodiff/isodiff/squashfs"
 )
 
 // comparer compares the contents of file pairs from two images. Its

@@ -32,10 +32,10 @@ import (
 
 	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/field"
-	"github.com/isodiff/isodiff/squashfs"
-	"github.com/isodiff/isodiff/tree"
 	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
+	"github.com/isodiff/isodiff/squashfs"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // Options control a comparison.

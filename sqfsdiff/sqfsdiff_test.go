@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/isodiff/isodiff/squashfs"
 	"github.com/isodiff/isodiff/internal/testimg"
+	"github.com/isodiff/isodiff/squashfs"
 )
 
 func openImage(t testing.TB, path string) *squashfs.Reader {

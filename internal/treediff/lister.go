@@ -2,8 +2,8 @@ package treediff
 
 import (
 	"github.com/isodiff/isodiff/budget"
-	"github.com/isodiff/isodiff/tree"
 	"github.com/isodiff/isodiff/report"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // Lister turns the pairs of a merge-walk into metadata findings (added,

@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/isodiff/isodiff/field"
-	"github.com/isodiff/isodiff/tree"
 	"github.com/isodiff/isodiff/report"
+	"github.com/isodiff/isodiff/tree"
 )
 
 // Merge walks two node streams in tree.Compare order and calls visit for

@@ -7,10 +7,11 @@ import (
 	"io"
 	"iter"
 
+	"github.com/isodiff/isodiff/tree"
+
 	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/internal/bytecmp"
-	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
 )
 
@@ -89,11 +90,11 @@ func (c *comparer) compare(ctx context.Context, ea, eb *erofs.Entry) (diff *repo
 func (c *comparer) compareStreams(ctx context.Context, ea, eb *erofs.Entry) (*report.ContentDiff, bool, error) {
 	ra, err := c.a.Open(ea)
 	if err != nil {
-		return nil, false, &treediff.SideError{Side: 0, Err: err}
+		return nil, false, tree.NewSideError(0, err)
 	}
 	rb, err := c.b.Open(eb)
 	if err != nil {
-		return nil, false, &treediff.SideError{Side: 1, Err: err}
+		return nil, false, tree.NewSideError(1, err)
 	}
 	res, err := bytecmp.FirstDiff(bytecmp.ContextReader(ctx, ra), bytecmp.ContextReader(ctx, rb))
 	if err != nil {
@@ -121,10 +122,10 @@ func (s *side) advance(pos int64, n int) error {
 	for s.x.Len == 0 || s.x.Off+s.x.Len <= pos {
 		x, err, ok := s.next()
 		if err != nil {
-			return &treediff.SideError{Side: n, Err: err}
+			return tree.NewSideError(n, err)
 		}
 		if !ok || x.Len <= 0 || x.Off > pos {
-			return &treediff.SideError{Side: n, Err: fmt.Errorf("extents end or skip before offset %d", pos)}
+			return tree.NewSideError(n, fmt.Errorf("extents end or skip before offset %d", pos))
 		}
 		s.x, s.decoded = x, nil
 	}
@@ -204,7 +205,7 @@ func (c *comparer) compareExtents(ctx context.Context, ea, eb *erofs.Entry) (fir
 			}
 			d, err := r.ReadExtent(*buf, s[i].x)
 			if err != nil {
-				return -1, false, &treediff.SideError{Side: i, Err: err}
+				return -1, false, tree.NewSideError(i, err)
 			}
 			s[i].decoded = d
 		}
@@ -254,10 +255,10 @@ func (c *comparer) storedEqual(xa, xb erofs.Extent) (bool, error) {
 	}
 	ra, rb := c.rawA[:xa.Stored], c.rawB[:xb.Stored]
 	if _, err := c.rawSections[0].ReadAt(ra, xa.Phys); err != nil {
-		return false, &treediff.SideError{Side: 0, Err: err}
+		return false, tree.NewSideError(0, err)
 	}
 	if _, err := c.rawSections[1].ReadAt(rb, xb.Phys); err != nil {
-		return false, &treediff.SideError{Side: 1, Err: err}
+		return false, tree.NewSideError(1, err)
 	}
 	return bytes.Equal(ra, rb), nil
 }

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/isodiff/isodiff/internal/treediff"
+	"github.com/isodiff/isodiff/tree"
+
 	"github.com/isodiff/isodiff/report"
 )
 
@@ -31,7 +32,7 @@ const maxGroupPaths = 3
 // come from one image and does not say so itself, else -1.
 func (g *problemGroups) add(side int, path string, err error) {
 	if side >= 0 && sideOf(err) < 0 {
-		err = &treediff.SideError{Side: side, Err: err}
+		err = tree.NewSideError(side, err)
 	}
 	// The bytes at fault identify the structure: messages may differ in
 	// what pointed at them (each record's own CE entry), not in what failed.

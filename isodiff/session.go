@@ -7,10 +7,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/isodiff/isodiff/tree"
+
 	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/erofs"
-	"github.com/isodiff/isodiff/internal/bytecmp"
-	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/parttable"
 	"github.com/isodiff/isodiff/report"
@@ -227,16 +227,9 @@ func (s *session) pairProblem(stage string, c *container, err error) report.Prob
 
 // sideOf returns 0 or 1 for an error that names its side, else -1.
 func sideOf(err error) int {
-	var se *treediff.SideError
+	var se *tree.SideError
 	if errors.As(err, &se) {
 		return se.Side
-	}
-	var re *bytecmp.ReadError
-	if errors.As(err, &re) {
-		if re.Side == "a" {
-			return 0
-		}
-		return 1
 	}
 	return -1
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/isodiff/isodiff/tree"
+
 	"github.com/isodiff/isodiff/internal/bytecmp"
 	"github.com/isodiff/isodiff/internal/diffoscope"
 	"github.com/isodiff/isodiff/internal/explain"
@@ -156,7 +158,7 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 		}
 		if err != nil && ctx.Err() == nil {
 			side := -1
-			var se *explain.SourceError
+			var se *tree.SideError
 			if errors.As(err, &se) {
 				side = se.Side
 			}

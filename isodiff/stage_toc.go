@@ -69,7 +69,7 @@ func runTOC(ctx context.Context, s *session, st *report.Stage) {
 	st.Findings = append(st.Findings, lister.Findings...)
 	if err != nil {
 		side := -1
-		var se *treediff.SideError
+		var se *tree.SideError
 		if errors.As(err, &se) {
 			side, err = se.Side, se.Err
 		}

@@ -8,9 +8,10 @@ import (
 	"io"
 	"iter"
 
+	"github.com/isodiff/isodiff/tree"
+
 	"github.com/isodiff/isodiff/field"
 	"github.com/isodiff/isodiff/internal/bytecmp"
-	"github.com/isodiff/isodiff/internal/treediff"
 	"github.com/isodiff/isodiff/report"
 	"github.com/isodiff/isodiff/squashfs"
 )
@@ -72,15 +73,15 @@ func (c *comparer) compare(ctx context.Context, ea, eb *squashfs.Entry) (diff *r
 func (c *comparer) compareStreams(ctx context.Context, ea, eb *squashfs.Entry) (*report.ContentDiff, bool, error) {
 	ra, err := c.a.Open(ea)
 	if err != nil {
-		return nil, false, &treediff.SideError{Side: 0, Err: err}
+		return nil, false, tree.NewSideError(0, err)
 	}
 	rb, err := c.b.Open(eb)
 	if err != nil {
-		return nil, false, &treediff.SideError{Side: 1, Err: err}
+		return nil, false, tree.NewSideError(1, err)
 	}
 	res, err := bytecmp.FirstDiff(bytecmp.ContextReader(ctx, ra), bytecmp.ContextReader(ctx, rb))
 	if err != nil {
-		return nil, false, err // a *bytecmp.ReadError names its side
+		return nil, false, err // a *tree.SideError names its side
 	}
 	if res.Equal {
 		return nil, false, nil
@@ -137,12 +138,12 @@ func (c *comparer) compareBlocks(ctx context.Context, ea, eb *squashfs.Entry) (f
 		}
 		da, err := c.a.ReadBlock(c.plainA, ba)
 		if err != nil {
-			return -1, false, &treediff.SideError{Side: 0, Err: err}
+			return -1, false, tree.NewSideError(0, err)
 		}
 		c.plainA = da[:cap(da)]
 		db, err := c.b.ReadBlock(c.plainB, bb)
 		if err != nil {
-			return -1, false, &treediff.SideError{Side: 1, Err: err}
+			return -1, false, tree.NewSideError(1, err)
 		}
 		c.plainB = db[:cap(db)]
 		if i := bytecmp.Index(da, db); i >= 0 {
@@ -171,12 +172,12 @@ func (c *comparer) compareBlocks(ctx context.Context, ea, eb *squashfs.Entry) (f
 	byRaw = false
 	ta, err := c.a.ReadTail(c.tailA[:0], ea)
 	if err != nil {
-		return -1, false, &treediff.SideError{Side: 0, Err: err}
+		return -1, false, tree.NewSideError(0, err)
 	}
 	c.tailA = ta
 	tb, err := c.b.ReadTail(c.tailB[:0], eb)
 	if err != nil {
-		return -1, false, &treediff.SideError{Side: 1, Err: err}
+		return -1, false, tree.NewSideError(1, err)
 	}
 	c.tailB = tb
 	if int64(len(ta)) != tail || int64(len(tb)) != tail {
@@ -223,10 +224,10 @@ func (c *comparer) storedEqual(ba, bb squashfs.Block) (bool, error) {
 	}
 	ra, rb := c.rawA[:n], c.rawB[:n]
 	if _, err := c.rawSections[0].ReadAt(ra, ba.Off); err != nil {
-		return false, &treediff.SideError{Side: 0, Err: err}
+		return false, tree.NewSideError(0, err)
 	}
 	if _, err := c.rawSections[1].ReadAt(rb, bb.Off); err != nil {
-		return false, &treediff.SideError{Side: 1, Err: err}
+		return false, tree.NewSideError(1, err)
 	}
 	return bytes.Equal(ra, rb), nil
 }
@@ -244,11 +245,11 @@ func (c *comparer) fragmentsStoredEqual(fa, fb uint32) (bool, error) {
 	}
 	ia, err := c.a.Fragment(fa)
 	if err != nil {
-		return false, &treediff.SideError{Side: 0, Err: err}
+		return false, tree.NewSideError(0, err)
 	}
 	ib, err := c.b.Fragment(fb)
 	if err != nil {
-		return false, &treediff.SideError{Side: 1, Err: err}
+		return false, tree.NewSideError(1, err)
 	}
 	same := false
 	if ia.Size == ib.Size && ia.Compressed == ib.Compressed {

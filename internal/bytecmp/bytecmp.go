@@ -7,9 +7,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"strconv"
-	"strings"
 	"sync"
+
+	"github.com/isodiff/isodiff/tree"
 )
 
 // ChunkSize is how much of each stream is read per step.
@@ -26,7 +26,7 @@ type Result struct {
 }
 
 // FirstDiff reads a and b in step until they differ or both end. A read
-// error other than the end of a stream is returned as a *ReadError.
+// error other than the end of a stream is returned as a *tree.SideError (Side 0 for a, 1 for b, Off where reading failed).
 func FirstDiff(a, b io.Reader) (Result, error) {
 	bp := pool.Get().(*[]byte)
 	defer pool.Put(bp)
@@ -36,10 +36,10 @@ func FirstDiff(a, b io.Reader) (Result, error) {
 		na, errA := io.ReadFull(a, ba)
 		nb, errB := io.ReadFull(b, bb)
 		if errA != nil && !isEnd(errA) {
-			return Result{FirstDiff: off}, &ReadError{Side: "a", Off: off + int64(na), Err: errA}
+			return Result{FirstDiff: off}, &tree.SideError{Side: 0, Off: off + int64(na), Err: errA}
 		}
 		if errB != nil && !isEnd(errB) {
-			return Result{FirstDiff: off}, &ReadError{Side: "b", Off: off + int64(nb), Err: errB}
+			return Result{FirstDiff: off}, &tree.SideError{Side: 1, Off: off + int64(nb), Err: errB}
 		}
 		n := min(na, nb)
 		if !bytes.Equal(ba[:n], bb[:n]) {
@@ -60,19 +60,6 @@ func FirstDiff(a, b io.Reader) (Result, error) {
 }
 
 func isEnd(err error) bool { return err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) }
-
-// ReadError is a read failure on one side of a comparison.
-type ReadError struct {
-	Side string // "a" or "b"
-	Off  int64  // offset in that stream where reading failed
-	Err  error
-}
-
-func (e *ReadError) Error() string {
-	return "reading image " + strings.ToUpper(e.Side) + " at offset " + strconv.FormatInt(e.Off, 10) + ": " + e.Err.Error()
-}
-
-func (e *ReadError) Unwrap() error { return e.Err }
 
 // Ranges returns the differing byte ranges [start, end) of a and b, joining
 // differences closer than gap bytes, at most max ranges. Bytes past the end

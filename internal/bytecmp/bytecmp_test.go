@@ -7,6 +7,8 @@ import (
 	"math/rand"
 	"testing"
 	"testing/iotest"
+
+	"github.com/isodiff/isodiff/tree"
 )
 
 func TestFirstDiff(t *testing.T) {
@@ -38,9 +40,9 @@ func TestFirstDiff(t *testing.T) {
 func TestFirstDiffReadError(t *testing.T) {
 	boom := errors.New("boom")
 	_, err := FirstDiff(bytes.NewReader(make([]byte, 10)), io.MultiReader(bytes.NewReader(make([]byte, 5)), iotest.ErrReader(boom)))
-	var re *ReadError
-	if !errors.As(err, &re) || re.Side != "b" || re.Off != 5 || !errors.Is(err, boom) {
-		t.Fatalf("want a ReadError on b at 5 wrapping boom, got %v", err)
+	var re *tree.SideError
+	if !errors.As(err, &re) || re.Side != 1 || re.Off != 5 || !errors.Is(err, boom) {
+		t.Fatalf("want a SideError on b at 5 wrapping boom, got %v", err)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/isodiff/isodiff/tree"
+
 	"github.com/isodiff/isodiff/budget"
 )
 
@@ -220,18 +222,6 @@ func dedupe(ss []string) []string {
 	return out
 }
 
-// SourceError is a failure to read one of the two inputs themselves (as
-// opposed to a malformed payload inside them, which is part of the answer).
-type SourceError struct {
-	Side int // 0 for a, 1 for b
-	Err  error
-}
-
-func (e *SourceError) Error() string {
-	return fmt.Sprintf("reading %s: %v", "ab"[e.Side:e.Side+1], e.Err)
-}
-func (e *SourceError) Unwrap() error { return e.Err }
-
 // errLimit marks a read stopped by one of the Options' bounds.
 type errLimit struct{ what string }
 
@@ -413,15 +403,15 @@ type node struct {
 func (ex *explainer) source(side int, in Input) *node {
 	var random *spoolFile
 	if in.At != nil && in.Size >= 0 {
-		random = &spoolFile{r: srcReaderAt{in.At, func(err error) error { ex.sourceFailed(side, err); return &SourceError{side, err} }}, size: in.Size, ex: ex}
+		random = &spoolFile{r: srcReaderAt{in.At, func(err error) error { ex.sourceFailed(side, err); return tree.NewSideError(side, err) }}, size: in.Size, ex: ex}
 	}
 	return &node{name: in.Name, size: in.Size, random: random, top: true, open: func() (io.ReadCloser, error) {
 		r, err := in.Open()
 		if err != nil {
 			ex.sourceFailed(side, err)
-			return nil, &SourceError{side, err}
+			return nil, tree.NewSideError(side, err)
 		}
-		return &srcReader{r: r, fail: func(err error) error { ex.sourceFailed(side, err); return &SourceError{side, err} }}, nil
+		return &srcReader{r: r, fail: func(err error) error { ex.sourceFailed(side, err); return tree.NewSideError(side, err) }}, nil
 	}}
 }
 
@@ -429,7 +419,7 @@ func (ex *explainer) sourceFailed(side int, err error) {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	if ex.srcErr == nil && ex.ctx.Err() == nil {
-		ex.srcErr = &SourceError{side, err}
+		ex.srcErr = tree.NewSideError(side, err)
 	}
 }
 

@@ -39,10 +39,10 @@ func Merge[E any](ctx context.Context, nextA, nextB func() (E, error), node func
 			return err
 		}
 		if errA != nil && errA != io.EOF {
-			return &SideError{Side: 0, Err: errA}
+			return tree.NewSideError(0, errA)
 		}
 		if errB != nil && errB != io.EOF {
-			return &SideError{Side: 1, Err: errB}
+			return tree.NewSideError(1, errB)
 		}
 		endA, endB := errA == io.EOF, errB == io.EOF
 		if endA && endB {
@@ -60,14 +60,14 @@ func Merge[E any](ctx context.Context, nextA, nextB func() (E, error), node func
 		if c <= 0 {
 			p := node(a).Path
 			if lastA != "" && tree.Compare(lastA, p) >= 0 {
-				return &SideError{Side: 0, Err: fmt.Errorf("%q yielded after %q: not in walk order", p, lastA)}
+				return tree.NewSideError(0, fmt.Errorf("%q yielded after %q: not in walk order", p, lastA))
 			}
 			lastA = p
 		}
 		if c >= 0 {
 			p := node(b).Path
 			if lastB != "" && tree.Compare(lastB, p) >= 0 {
-				return &SideError{Side: 1, Err: fmt.Errorf("%q yielded after %q: not in walk order", p, lastB)}
+				return tree.NewSideError(1, fmt.Errorf("%q yielded after %q: not in walk order", p, lastB))
 			}
 			lastB = p
 		}
@@ -89,16 +89,6 @@ func Merge[E any](ctx context.Context, nextA, nextB func() (E, error), node func
 		}
 	}
 }
-
-// SideError is an error from one of the two streams Merge walks.
-type SideError struct {
-	Side int // 0 for A, 1 for B
-	Err  error
-}
-
-func (e *SideError) Error() string { return "tree " + "AB"[e.Side:e.Side+1] + ": " + e.Err.Error() }
-
-func (e *SideError) Unwrap() error { return e.Err }
 
 // Options say which node fields to compare.
 type Options struct {

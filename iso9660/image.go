@@ -52,6 +52,8 @@ type Image struct {
 	bootOnce  sync.Once
 	bootSizes map[uint32]int64
 	bootErr   error
+
+	index dirIndex // of the directories read through FS
 }
 
 // Open reads the volume descriptors of the image in r, which is size bytes
@@ -78,10 +80,11 @@ func OpenOptions(r io.ReaderAt, size int64, o Options) (*Image, error) {
 }
 
 // Close gives back the budget the Image holds charged (descriptors, boot
-// catalog, boot image sizes). Walks keep their own charges until they end.
-// The Image must not be used after Close.
+// catalog, boot image sizes, what FS keeps). Walks keep their own charges
+// until they end. The Image must not be used after Close.
 func (im *Image) Close() error {
 	im.held.release()
+	im.index.release(im.budget)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -125,6 +126,26 @@ func (im *Image) WalkContext(ctx context.Context) *Walker {
 		ctx = context.Background()
 	}
 	return &Walker{im: im, ctx: ctx, b: im.budget, visited: make(map[uint32]struct{}), susp: newSUSPReader(im, ctx)}
+}
+
+// All yields the image's nodes as a Walker's Next does, with the image's
+// context: for e, err := range im.All(). It stops after the first error,
+// which it yields (with a nil *Entry); the walk is closed, and its
+// charges given back, when the loop ends, early or not.
+func (im *Image) All() iter.Seq2[*Entry, error] {
+	return func(yield func(*Entry, error) bool) {
+		w := im.Walk()
+		defer w.Close()
+		for {
+			e, err := w.Next()
+			if err == io.EOF {
+				return
+			}
+			if !yield(e, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 // Next returns the next node, or io.EOF after the last. After any other

@@ -138,71 +138,6 @@ func parseZF(e suspEntry) (zfParams, error) {
 	return z, nil
 }
 
-// storedData reads a file's recorded bytes, over all its extents, as one
-// io.ReaderAt; a failed read is a *FormatError at the image offset of the
-// first byte not read.
-type storedData struct {
-	r    io.ReaderAt
-	ext  []Extent
-	size int64
-}
-
-func (s *storedData) ReadAt(p []byte, off int64) (int, error) {
-	if off >= s.size {
-		return 0, io.EOF
-	}
-	want := len(p)
-	if int64(want) > s.size-off {
-		p = p[:s.size-off]
-	}
-	n := 0
-	base := int64(0)
-	for _, x := range s.ext {
-		if len(p) == n {
-			break
-		}
-		if off+int64(n) >= base+x.Size {
-			base += x.Size
-			continue
-		}
-		in := off + int64(n) - base
-		k := int(min(int64(len(p)-n), x.Size-in))
-		m, err := s.r.ReadAt(p[n:n+k], x.Offset+in)
-		n += m
-		if m < k {
-			var fe *FormatError
-			switch {
-			case err == nil || err == io.EOF:
-				err = ErrTruncated
-			case errors.As(err, &fe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-				return n, err // as extentReader passes them on
-			}
-			return n, formatErr(x.Offset+in+int64(m), "file data", err)
-		}
-		base += x.Size
-	}
-	if n < want {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-// imageOff is the image offset of byte off of the recorded bytes.
-func (s *storedData) imageOff(off int64) int64 {
-	base := int64(0)
-	for _, x := range s.ext {
-		if off < base+x.Size {
-			return x.Offset + off - base
-		}
-		base += x.Size
-	}
-	if len(s.ext) == 0 {
-		return 0
-	}
-	last := s.ext[len(s.ext)-1]
-	return last.Offset + last.Size + off - base
-}
-
 // zisofsReader decodes a zisofs file, one block at a time: it holds a
 // zlib decompressor (a 32 KiB window) and a 4 KiB read buffer, whatever
 // the header says. Every value read from the data is checked before use:
@@ -233,7 +168,7 @@ type zisofsReader struct {
 func newZisofsReader(im *Image, e *Entry) *zisofsReader {
 	return &zisofsReader{
 		ctx:    im.ctx,
-		stored: storedData{r: im.r, ext: e.Extents, size: e.StoredSize},
+		stored: newStoredData(im, e.Extents),
 		zf:     e.zf,
 		bs:     int64(1) << e.zf.log2,
 		n:      e.zf.blocks(),
@@ -422,4 +357,24 @@ func (z *zisofsReader) Read(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// seek makes the next Read return the uncompressed bytes from off, for
+// File.ReadAt: when off lies ahead in the block being decoded (or at the
+// start of the next one), it decodes on to it; else it starts over at
+// off's block, reading only that block's pair of pointers and zlib
+// stream, so that a read decodes only the blocks it touches. Skipped
+// bytes are decoded into scratch. An error of an earlier read is
+// forgotten: the reader starts over.
+func (z *zisofsReader) seek(off int64, scratch []byte) error {
+	if b := off / z.bs; z.err != nil || off < z.pos || z.pos/z.bs != b {
+		z.err, z.block, z.pos, z.left, z.zero = nil, b, b*z.bs, 0, false
+	}
+	for z.pos < off {
+		k := min(int64(len(scratch)), off-z.pos)
+		if _, err := io.ReadFull(z, scratch[:k]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/report"
 )
 
 // TestCancelAndBudget: a cancelled context ends the comparison with its
@@ -43,7 +44,7 @@ func TestCancelAndBudget(t *testing.T) {
 	}
 
 	bud := budget.New(8 << 10)
-	_, content, err := Compare(context.Background(), ra, rb, Options{Scope: "erofs", Budget: bud})
+	_, content, err := Compare(context.Background(), ra, rb, Options{Scope: report.ContainerScope("squashfs", "/erofs"), Budget: bud})
 	var be *budget.ExceededError
 	if !errors.As(err, &be) {
 		t.Fatalf("small budget: %v (%d findings)", err, len(content.Findings))
@@ -53,7 +54,7 @@ func TestCancelAndBudget(t *testing.T) {
 	}
 
 	bud = budget.New(64 << 20)
-	_, content, err = Compare(context.Background(), ra, rb, Options{Scope: "erofs", Budget: bud})
+	_, content, err = Compare(context.Background(), ra, rb, Options{Scope: report.ContainerScope("squashfs", "/erofs"), Budget: bud})
 	if err != nil || len(content.Findings) != 200 {
 		t.Fatalf("%v, %d findings, want 200", err, len(content.Findings))
 	}

@@ -40,8 +40,9 @@ import (
 
 // Options control a comparison.
 type Options struct {
-	// Scope labels the findings, e.g. "erofs:/LiveOS/squashfs.img".
-	Scope string
+	// Scope labels the findings, e.g. report.ContainerScope("erofs",
+	// "/LiveOS/squashfs.img"); the zero Scope leaves them unlabelled.
+	Scope report.Scope
 	// NameA and NameB head the listing diff.
 	NameA, NameB string
 	// IgnoreMtime leaves modification times out of the metadata comparison.
@@ -254,7 +255,7 @@ func compare(ctx context.Context, a, b *erofs.Reader, opts Options, doMeta, doCo
 		for _, p := range r.problems {
 			held += int64(len(p.Path)+len(p.Err.Error())) + 64
 		}
-		if err := opts.Budget.Charge(held, "content findings of "+opts.Scope, -1); err != nil {
+		if err := opts.Budget.Charge(held, "content findings of "+opts.Scope.String(), -1); err != nil {
 			budgetErr = err
 			cancel()
 			continue
@@ -306,7 +307,7 @@ type contentResult struct {
 }
 
 // run compares a job's file pairs.
-func (c *comparer) run(ctx context.Context, j contentJob, scope string) contentResult {
+func (c *comparer) run(ctx context.Context, j contentJob, scope report.Scope) contentResult {
 	r := contentResult{seq: j.seq}
 	before := c.knownStored
 	for _, p := range j.pairs {

@@ -200,7 +200,7 @@ func TestInjected(t *testing.T) {
 			a := mkfs(t, base, filepath.Join(dir, cfg.name+"-base.img"), cfg.args...)
 			// The image against itself, rebuilt: nothing.
 			again := mkfs(t, base, filepath.Join(dir, cfg.name+"-again.img"), cfg.args...)
-			meta, content, err := Compare(context.Background(), a, again, Options{Scope: "erofs"})
+			meta, content, err := Compare(context.Background(), a, again, Options{Scope: report.ContainerScope("squashfs", "/erofs")})
 			if err != nil || len(meta.Findings)+len(content.Findings) > 0 {
 				t.Fatalf("rebuild: %v %v", err, summary(meta.Findings, content.Findings))
 			}
@@ -215,7 +215,7 @@ func TestInjected(t *testing.T) {
 					settle(t, src, c.keep...)
 					b := mkfs(t, src, src+".img", cfg.args...)
 					bud := budget.New(8 << 20)
-					meta, content, err := Compare(context.Background(), a, b, Options{Scope: "erofs", NameA: "a", NameB: "b", Budget: bud})
+					meta, content, err := Compare(context.Background(), a, b, Options{Scope: report.ContainerScope("squashfs", "/erofs"), NameA: "a", NameB: "b", Budget: bud})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -284,7 +284,7 @@ func TestSuperblock(t *testing.T) {
 	a := mkfs(t, src, filepath.Join(dir, "a.img"), "-zlz4")
 	time.Sleep(1100 * time.Millisecond)
 	b := mkfs(t, src, filepath.Join(dir, "b.img"), "-zlz4", "-U99999999-2222-3333-4444-555555555555")
-	got := Superblock(a, b, Options{Scope: "erofs"})
+	got := Superblock(a, b, Options{Scope: report.ContainerScope("squashfs", "/erofs")})
 	if len(got) < 1 || got[0].Path != "superblock" || got[0].Derived {
 		t.Fatalf("findings %+v", got)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/erofsdiff"
+	"github.com/isodiff/isodiff/report"
 )
 
 // exampleImages are two builds of one small tree that TestMain makes with
@@ -65,7 +66,7 @@ func open(name string) *erofs.Reader {
 // Compare two images: metadata and contents in one walk.
 func ExampleCompare() {
 	a, b := open(exampleImages[0]), open(exampleImages[1])
-	meta, content, err := erofsdiff.Compare(context.Background(), a, b, erofsdiff.Options{Scope: "erofs"})
+	meta, content, err := erofsdiff.Compare(context.Background(), a, b, erofsdiff.Options{Scope: report.ContainerScope("squashfs", "/erofs")})
 	if err != nil {
 		log.Fatal(err)
 	}

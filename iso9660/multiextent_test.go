@@ -20,14 +20,51 @@ import (
 // xorriso, which reads multi-extent files, is the oracle for the listing and
 // for the extracted content.
 func TestMultiExtent(t *testing.T) {
-	testimg.Need(t, "xorriso")
-	dir := t.TempDir()
 	data := make([]byte, 10000)
 	for i := range data {
 		data[i] = byte(i / 2048 * 7)
 		if i%2048 == 0 {
 			data[i] = byte(0xA0 + i/2048)
 		}
+	}
+	dir := t.TempDir()
+	patched, want := multiExtentImage(t, dir, data)
+	im, _ := openImage(t, patched)
+	entries := walkAll(t, im)
+	compareLsdl(t, entries, xorrisoLsdl(t, patched))
+	var multi *Entry
+	for _, e := range entries {
+		if e.Path == "/multi" {
+			multi = e
+		}
+	}
+	if multi == nil || len(multi.Extents) != 3 || multi.Size != int64(len(data)) {
+		t.Fatalf("multi: %+v", multi)
+	}
+	var got bytes.Buffer
+	if _, err := got.ReadFrom(im.Open(multi)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Error("content is not the three extents in order")
+	}
+	ext := filepath.Join(dir, "extracted")
+	testimg.Run(t, dir, "xorriso", "-osirrox", "on", "-indev", patched, "-extract", "/multi", ext)
+	if x, _ := os.ReadFile(ext); !bytes.Equal(x, want) {
+		t.Error("xorriso extracts other content than the walk reads")
+	}
+}
+
+// multiExtentImage writes, in dir, the image of TestMultiExtent: the root
+// holds "a", "z" and "multi", whose 10000 bytes (data) are recorded in
+// three extents, at L+2 (4096 bytes), L (4096) and L+4 (1808), where L is
+// the first block xorriso wrote the file at. It returns the image's path
+// and the content the file then has.
+func multiExtentImage(t *testing.T, dir string, data []byte) (string, []byte) {
+	t.Helper()
+	testimg.Need(t, "xorriso")
+	if len(data) != 10000 {
+		t.Fatalf("multiExtentImage: %d bytes of data, want 10000", len(data))
 	}
 	src := filepath.Join(dir, "src")
 	testimg.WriteFiles(t, src, map[string]string{"a": "a", "multi": string(data), "z": "z"})
@@ -81,29 +118,5 @@ func TestMultiExtent(t *testing.T) {
 	if err := os.WriteFile(patched, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	im, _ = openImage(t, patched)
-	entries := walkAll(t, im)
-	compareLsdl(t, entries, xorrisoLsdl(t, patched))
-	var multi *Entry
-	for _, e := range entries {
-		if e.Path == "/multi" {
-			multi = e
-		}
-	}
-	if multi == nil || len(multi.Extents) != 3 || multi.Size != int64(len(data)) {
-		t.Fatalf("multi: %+v", multi)
-	}
-	var got bytes.Buffer
-	if _, err := got.ReadFrom(im.Open(multi)); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Error("content is not the three extents in order")
-	}
-	ext := filepath.Join(dir, "extracted")
-	testimg.Run(t, dir, "xorriso", "-osirrox", "on", "-indev", patched, "-extract", "/multi", ext)
-	if x, _ := os.ReadFile(ext); !bytes.Equal(x, want) {
-		t.Error("xorriso extracts other content than the walk reads")
-	}
+	return patched, want
 }

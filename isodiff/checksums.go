@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/isodiff/isodiff/internal/bytecmp"
+	"github.com/isodiff/isodiff/report"
 )
 
 // Checksum lists inside an image (Debian live's /md5sum.txt, SHA256SUMS)
@@ -48,8 +49,8 @@ var (
 )
 
 // isChecksumList reports whether an ISO path names a checksum list.
-func isChecksumList(scope, p string) bool {
-	return scope == "iso" && checksumListNames[path.Base(p)]
+func isChecksumList(scope report.Scope, p string) bool {
+	return scope == report.ISOTree && checksumListNames[path.Base(p)]
 }
 
 // parseChecksumList reads "sum  path" (GNU) and "ALG (path) = sum" (BSD)

@@ -53,7 +53,11 @@ const DefaultMemoryBudget = 192 << 20
 // DefaultSquashfs is the squashfs image a Debian live ISO carries.
 const DefaultSquashfs = "/live/filesystem.squashfs"
 
-// Options tune a comparison. The zero value is ready to use.
+// Options tune a comparison. The zero value is ready to use: every zero
+// field means its documented default, never "none" or "off"; a limit that
+// can be turned off is turned off by a negative value (ExplainMax,
+// MemoryBudget). The CLI's flags say "0: none" for the same two; it sets
+// the negative value.
 type Options struct {
 	// Squashfs names files inside the ISO to compare as squashfs images.
 	// Empty means DefaultSquashfs. Files not named here that start with the

@@ -140,7 +140,7 @@ func keys(fs []report.Finding) []key {
 			names = append(names, c.Name)
 		}
 		sort.Strings(names)
-		out = append(out, key{f.Scope, f.Path, f.Kind, strings.Join(names, ",")})
+		out = append(out, key{f.Scope.String(), f.Path, f.Kind, strings.Join(names, ",")})
 	}
 	return out
 }

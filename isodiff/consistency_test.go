@@ -149,16 +149,17 @@ func TestSameContentsExplainedOnce(t *testing.T) {
 		if !strings.Contains(f.Path, "initrd.img") || f.Container {
 			continue
 		}
+		ex := rep.ExplanationOf(f)
 		switch {
-		case strings.HasPrefix(f.Explanation, "same contents on each side as "):
+		case ex != nil && ex.SameAs != "" && strings.HasPrefix(ex.Text(), "same contents on each side as "):
 			same++
 		case first == "":
 			first = f.Path
 		default:
-			t.Errorf("%s explained again: %q", f.Path, f.Explanation)
+			t.Errorf("%s explained again: %q", f.Path, ex.Text())
 		}
-		if f.Hint != "timestamp_in_text" {
-			t.Errorf("%s: hint %q", f.Path, f.Hint)
+		if ex.Hint() != "timestamp_in_text" {
+			t.Errorf("%s: hint %q", f.Path, ex.Hint())
 		}
 	}
 	if first == "" || same != 2 {
@@ -203,17 +204,18 @@ func TestChecksumListFollowsFromFiles(t *testing.T) {
 		}
 		var sum bytes.Buffer
 		report.WriteSummary(&sum, rep)
+		ex := rep.ExplanationOf(*list)
 		if !stale {
-			if !list.Derived || list.Hint != HintChecksumList || !strings.Contains(list.Explanation, "1 for files that differ here (/live/info): they follow from them; every listed sum matches its file") {
-				t.Errorf("the list: derived %v, hint %q, %q", list.Derived, list.Hint, list.Explanation)
+			if !ex.FollowsFromOthers || ex.Hint() != HintChecksumList || !strings.Contains(ex.Text(), "1 for files that differ here (/live/info): they follow from them; every listed sum matches its file") {
+				t.Errorf("the list: follows %v, hint %q, %q", ex.FollowsFromOthers, ex.Hint(), ex.Text())
 			}
 			if strings.Contains(sum.String(), "  /md5sum.txt:") {
 				t.Errorf("the list is in the short answer although it follows from /live/info:\n%s", sum.String())
 			}
 			continue
 		}
-		if list.Derived || !strings.Contains(list.Explanation, "the list does not match the file: /live/info in image B") {
-			t.Errorf("a stale list: derived %v, %q", list.Derived, list.Explanation)
+		if ex.FollowsFromOthers || !strings.Contains(ex.Text(), "the list does not match the file: /live/info in image B") {
+			t.Errorf("a stale list: follows %v, %q", ex.FollowsFromOthers, ex.Text())
 		}
 		if !strings.Contains(sum.String(), "  /md5sum.txt: ") || !strings.Contains(sum.String(), "content: checksum list: 2 entries differ") {
 			t.Errorf("the stale list is not in the short answer:\n%s", sum.String())

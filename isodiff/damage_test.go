@@ -125,8 +125,8 @@ func TestDamageTruncatedCopy(t *testing.T) {
 				marked := map[string]bool{}
 				for _, f := range rep.Findings() {
 					if f.FromDamage {
-						if f.Derived || !strings.Contains(f.Explanation, "follows from the damage") {
-							t.Errorf("finding %s from the damage: derived %v, explanation %q", f.Path, f.Derived, f.Explanation)
+						if f.Derived || !strings.Contains(f.Explanation.Text(), "follows from the damage") {
+							t.Errorf("finding %s from the damage: derived %v, explanation %q", f.Path, f.Derived, f.Explanation.Text())
 						}
 						marked[f.Path] = true
 					}

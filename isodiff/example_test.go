@@ -40,11 +40,11 @@ func ExampleCompare_findings() {
 		return
 	}
 	for _, f := range rep.Stage(report.StageContent).Findings {
-		if f.Scope != "squashfs:/live/filesystem.squashfs" {
+		if f.Scope != report.ContainerScope("squashfs", "/live/filesystem.squashfs") {
 			continue
 		}
-		how, _, _ := strings.Cut(f.Explanation, "\n")
-		fmt.Printf("%s: %s [%s]\n", f.Path, how, f.Hint)
+		ex := rep.ExplanationOf(f) // the explain stage's, for this scope and path
+		fmt.Printf("%s: %s [%s]\n", f.Path, ex.Summary, strings.Join(ex.Hints, ", "))
 	}
 	// Output:
 	// /etc/machine-id: text: line 1 differs [random_id]

@@ -110,7 +110,7 @@ func explainPair(t *testing.T) (string, string) {
 func finding(t *testing.T, rep *report.Report, scope, path string) report.Finding {
 	t.Helper()
 	for _, f := range rep.Stage(report.StageContent).Findings {
-		if f.Scope == scope && f.Path == path {
+		if f.Scope.String() == scope && f.Path == path {
 			return f
 		}
 	}
@@ -144,9 +144,9 @@ func TestExplainLivePair(t *testing.T) {
 	}
 	for _, c := range cases {
 		f := finding(t, rep, c.scope, c.path)
-		first, _, _ := strings.Cut(f.Explanation, "\n")
-		if first != c.summary || f.Hint != c.hint {
-			t.Errorf("%s:\n got  %q [%s]\n want %q [%s]\n%s", c.path, first, f.Hint, c.summary, c.hint, f.Explanation)
+		ex := rep.ExplanationOf(f)
+		if ex.Headline() != c.summary || ex.Hint() != c.hint {
+			t.Errorf("%s:\n got  %q [%s]\n want %q [%s]\n%s", c.path, ex.Headline(), ex.Hint(), c.summary, c.hint, ex.Text())
 		}
 		where := c.path
 		if c.scope == sq {
@@ -156,8 +156,8 @@ func TestExplainLivePair(t *testing.T) {
 			t.Errorf("the summary does not name %s with its explanation", where)
 		}
 	}
-	if f := finding(t, rep, "iso", "/live/initrd.img"); !strings.Contains(f.Explanation, "+RESUME=UUID=9f8e7d6c") {
-		t.Errorf("the initrd member's diff is missing:\n%s", f.Explanation)
+	if ex := rep.ExplanationOf(finding(t, rep, "iso", "/live/initrd.img")); !strings.Contains(ex.Text(), "+RESUME=UUID=9f8e7d6c") {
+		t.Errorf("the initrd member's diff is missing:\n%s", ex.Text())
 	}
 
 	// The report files carry the explanations and hints.
@@ -176,7 +176,9 @@ func TestExplainLivePair(t *testing.T) {
 	}
 	var back report.Report
 	must(t, json.Unmarshal(js, &back))
-	if f := back.Stage(report.StageContent); f == nil || !slices.ContainsFunc(f.Findings, func(f report.Finding) bool { return f.Hint == "timestamps_in_gzip_headers" }) {
+	if ex := back.Stage(report.StageExplain); ex == nil || !slices.ContainsFunc(ex.Explanations, func(e report.Explanation) bool {
+		return e.Hint() == "timestamps_in_gzip_headers" && e.Scope == report.ContainerScope("squashfs", "/live/filesystem.squashfs") && e.Path != ""
+	}) {
 		t.Error("report.json lacks the hints")
 	}
 }

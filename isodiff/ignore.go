@@ -146,12 +146,12 @@ func (r ignoreRules) apply(st *report.Stage) {
 	n := len(st.Findings)
 	for i := 0; i < n; i++ {
 		f := &st.Findings[i]
-		if f.Ignored != "" || f.Scope == "iso-header" && len(f.Fields) == 0 {
+		if f.Ignored != "" || f.Scope == report.ISOHeader && len(f.Fields) == 0 {
 			continue
 		}
-		if f.Scope != "iso-header" {
+		if f.Scope != report.ISOHeader {
 			rule := r.pathRule(f.Path)
-			if inner, ok := report.ContainerPath(f.Scope); ok && rule == "" {
+			if inner, ok := f.Scope.InContainer(); ok && rule == "" {
 				rule = r.pathRule(strings.TrimSuffix(inner, "/") + f.Path) // the squashfs's files by their full path too
 			}
 			if rule != "" {

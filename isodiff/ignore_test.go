@@ -32,11 +32,11 @@ func TestIgnoreRulesParse(t *testing.T) {
 func TestIgnoreSplitsFindings(t *testing.T) {
 	r, _ := parseIgnore([]string{"mtime", "path:/var/log/*"})
 	st := &report.Stage{Findings: []report.Finding{
-		{Scope: "squashfs:/live/x.squashfs", Path: "/usr/bin/tar", Kind: report.KindChanged, Type: "-",
+		{Scope: report.ContainerScope("squashfs", "/live/x.squashfs"), Path: "/usr/bin/tar", Kind: report.KindChanged, Type: "-",
 			Fields: []field.Change{{Name: "mode", A: "-rwxr-xr-x", B: "-rwsr-xr-x"}, {Name: "mtime", A: "1", B: "2"}}},
-		{Scope: "iso", Path: "/var/log/build.log", Kind: report.KindContent},
-		{Scope: "iso", Path: "/etc/x", Kind: report.KindChanged, Fields: []field.Change{{Name: "mtime", A: "1", B: "2"}}},
-		{Scope: "iso-header", Path: "primary volume descriptor", Fields: []field.Change{{Name: "volume_creation_date", A: "1", B: "2"}}},
+		{Scope: report.ISOTree, Path: "/var/log/build.log", Kind: report.KindContent},
+		{Scope: report.ISOTree, Path: "/etc/x", Kind: report.KindChanged, Fields: []field.Change{{Name: "mtime", A: "1", B: "2"}}},
+		{Scope: report.ISOHeader, Path: "primary volume descriptor", Fields: []field.Change{{Name: "volume_creation_date", A: "1", B: "2"}}},
 	}}
 	r.apply(st)
 	f := st.Findings

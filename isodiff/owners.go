@@ -25,9 +25,9 @@ import (
 // library that differs in its build id costs no full decode here. Images
 // without a dpkg database are left alone.
 func (s *session) attributeOwners(ctx context.Context, st *report.Stage) {
-	byScope := map[string][]int{} // container scope -> indexes in s.diverging
+	byScope := map[report.Scope][]int{} // container scope -> indexes in s.diverging
 	for k, d := range s.diverging {
-		if _, ok := report.ContainerPath(d.scope); ok {
+		if _, ok := d.scope.InContainer(); ok {
 			byScope[d.scope] = append(byScope[d.scope], k)
 		}
 	}

@@ -48,7 +48,7 @@ type session struct {
 // divergent is a file whose bytes differ between the two images.
 type divergent struct {
 	finding int // index in the content stage's findings
-	scope   string
+	scope   report.Scope
 	path    string
 	size    [2]int64
 	open    [2]func() (io.Reader, error)
@@ -91,7 +91,7 @@ func (c *container) format() string {
 
 // scope names the container in findings: "squashfs:/live/filesystem.squashfs",
 // "erofs:/LiveOS/squashfs.img".
-func (c *container) scope() string { return c.format() + ":" + c.path }
+func (c *container) scope() report.Scope { return report.ContainerScope(c.format(), c.path) }
 
 func newSession(a, b Input, opts Options) *session {
 	s := &session{opts: opts, in: [2]Input{a, b}, ctx: context.Background()}
@@ -154,7 +154,7 @@ func (s *session) images(st *report.Stage) (ims [2]*iso9660.Image, ok bool) {
 	for i := range ims {
 		im, err := s.image(i)
 		if err != nil && st != nil {
-			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, "", err))
+			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, report.Scope{}, err))
 		}
 		ims[i] = im
 	}
@@ -175,7 +175,7 @@ func (s *session) isContainer(path string) bool {
 // that names the file, the stage and, when the error carries one, the byte
 // offset in the image. base is added to offsets of errors found inside a
 // section of the image (a squashfs at base), and scope names that section.
-func (s *session) problem(i int, stage string, base int64, scope string, err error) report.Problem {
+func (s *session) problem(i int, stage string, base int64, scope report.Scope, err error) report.Problem {
 	file := ""
 	if i >= 0 {
 		file = s.in[i].Name
@@ -215,7 +215,7 @@ func errOffset(err error, base int64) int64 {
 // Inside a container, offsets are made relative to the whole image.
 func (s *session) pairProblem(stage string, c *container, err error) report.Problem {
 	side := sideOf(err)
-	base, scope := int64(0), "iso"
+	base, scope := int64(0), report.ISOTree
 	if c != nil {
 		scope = c.scope()
 		if side >= 0 && c.entry[side] != nil && len(c.entry[side].Extents) > 0 {

@@ -35,12 +35,12 @@ func (s *session) comparePartitionTables(st *report.Stage) {
 			continue
 		}
 		if _, err := s.in[i].R.ReadAt(sector, 0); err != nil {
-			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, "", fmt.Errorf("MBR: %w", err)))
+			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, report.Scope{}, fmt.Errorf("MBR: %w", err)))
 			continue
 		}
 		m, err := parttable.ParseMBR(sector)
 		if err != nil && !errors.Is(err, parttable.ErrNoMBR) {
-			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, "", err))
+			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, report.Scope{}, err))
 		}
 		mbrs[i] = m
 		g, err := parttable.ReadGPTOptions(s.in[i].R, s.in[i].Size, parttable.Options{Budget: s.budget, Context: s.ctx})
@@ -51,7 +51,7 @@ func (s *session) comparePartitionTables(st *report.Stage) {
 		case err != nil && errors.Is(err, parttable.ErrTruncated) && s.truncatedSize(i) >= 0:
 			gptCut = true // the truncation cut its header or entries
 		case err != nil:
-			st.Problems = append(st.Problems, s.problem(i, st.Name, -1, "", err))
+			st.Problems = append(st.Problems, s.problem(i, st.Name, -1, report.Scope{}, err))
 		case g == nil && s.truncatedSize(i) >= 0 && s.in[i].Size < 2*2048:
 			gptCut = true // ends before where a header would be
 		case g != nil && g.Backup == nil && s.truncatedSize(i) >= 0 &&
@@ -131,7 +131,7 @@ func (s *session) compareElTorito(ctx context.Context, st *report.Stage, a, b *i
 		case errors.Is(err, iso9660.ErrTruncated) && s.truncatedSize(i) >= 0:
 			catCut = true // the catalog lay past the end of the truncated file
 		default:
-			st.Problems = append(st.Problems, s.problem(i, st.Name, -1, "", err))
+			st.Problems = append(st.Problems, s.problem(i, st.Name, -1, report.Scope{}, err))
 		}
 		cats[i] = c
 	}
@@ -175,7 +175,7 @@ func (s *session) compareElTorito(ctx context.Context, st *report.Stage, a, b *i
 			}
 			sum, size, err := bootImageSum(ctx, ims[i], entry, sums[i])
 			if err != nil {
-				st.Problems = append(st.Problems, s.problem(i, st.Name, extent, "", fmt.Errorf("El Torito entry %d boot image: %w", e+1, err)))
+				st.Problems = append(st.Problems, s.problem(i, st.Name, extent, report.Scope{}, fmt.Errorf("El Torito entry %d boot image: %w", e+1, err)))
 				failed = true
 				continue
 			}

@@ -69,7 +69,7 @@ func (s *session) unhideContainers(st *report.Stage) {
 			continue
 		}
 		for _, f := range stg.Findings {
-			if p, ok := report.ContainerPath(f.Scope); ok && !f.Derived {
+			if p, ok := f.Scope.InContainer(); ok && !f.Derived {
 				inner[p] = true
 			}
 		}
@@ -128,7 +128,7 @@ func (s *session) isoContent(ctx context.Context, st *report.Stage) {
 		if !res.Equal {
 			ia, ib := ims[0], ims[1]
 			s.diverging = append(s.diverging, divergent{
-				finding: len(st.Findings), scope: "iso", path: a.Path,
+				finding: len(st.Findings), scope: report.ISOTree, path: a.Path,
 				size: [2]int64{a.Size, b.Size},
 				open: [2]func() (io.Reader, error){
 					func() (io.Reader, error) { return ia.Open(a), nil },
@@ -136,7 +136,7 @@ func (s *session) isoContent(ctx context.Context, st *report.Stage) {
 				},
 			})
 			st.Findings = append(st.Findings, report.Finding{
-				Scope: "iso", Path: a.Path, Kind: report.KindContent, Type: "-",
+				Scope: report.ISOTree, Path: a.Path, Kind: report.KindContent, Type: "-",
 				Content:   &report.ContentDiff{SizeA: a.Size, SizeB: b.Size, FirstDiff: res.FirstDiff},
 				Container: c != nil && c.opened(0) && c.opened(1) || s.nestedIn(a.Path),
 			})

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/isodiff/isodiff/tree"
 
@@ -41,8 +42,8 @@ var errExplainBudget = errors.New("the explain budget ran out")
 const explainDetailBytes = 32 << 10
 
 // runExplain explains each file the content stage found to differ: the
-// built-in comparison (internal/explain) sets the finding's Explanation and
-// Hint; then, when diffoscope is on PATH and not disabled, it runs on each
+// built-in comparison (internal/explain) gives the stage's Explanations,
+// one per file, naming it by scope and path; then, when diffoscope is on PATH and not disabled, it runs on each
 // pair the built-in comparison did not account for completely, bounded.
 func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	content := s.report.Stage(report.StageContent)
@@ -97,11 +98,19 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 	var notExplained []string
 	isoDiverging := map[string]divergent{} // every diverging ISO file, squashfs images included
 	for _, d := range s.diverging {
-		if d.scope == "iso" {
+		if d.scope == report.ISOTree {
 			isoDiverging[d.path] = d
 		}
 	}
 	dupOf := s.sameContents(ctx, todo)
+	// The stage's results are its own: one explanation per diverging file
+	// explained, naming it by scope and path (report.ExplanationOf).
+	explainedAt := map[int]int{} // index in todo -> index in st.Explanations
+	emit := func(k int, e report.Explanation) {
+		e.Scope, e.Path = todo[k].scope, todo[k].path
+		explainedAt[k] = len(st.Explanations)
+		st.Explanations = append(st.Explanations, e)
+	}
 	duplicates := 0
 	for k, d := range todo {
 		if parent.Err() != nil {
@@ -112,12 +121,13 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 			continue
 		}
 		s.progress(Progress{Stage: st.Name, Step: "explaining", Done: int64(k), Total: int64(len(todo)), Item: d.path})
-		f := &content.Findings[d.finding]
 		if isChecksumList(d.scope, d.path) {
 			// Its lines follow from the files it names: said so, or,
 			// when they do not, explained as any text.
 			if text, follows, err := s.explainChecksumList(ctx, d, isoDiverging); err == nil && text != "" {
-				f.Explanation, f.Hint, f.Derived = text, HintChecksumList, follows
+				summary, details, _ := strings.Cut(text, "\n")
+				emit(k, report.Explanation{Format: "checksum list", Summary: summary, Details: details,
+					Hints: []string{HintChecksumList}, Complete: follows, FollowsFromOthers: follows})
 				explained = append(explained, pending{d: d, complete: follows, format: "text"})
 				if follows {
 					complete++
@@ -128,9 +138,10 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 		if first := dupOf[k]; first >= 0 {
 			// The same bytes on each side as a pair explained already
 			// (one initrd in three places): explained once.
-			if ff := content.Findings[todo[first].finding]; ff.Explanation != "" {
-				f.Explanation = "same contents on each side as " + where(todo[first]) + ": " + ff.Explanation
-				f.Hint = ff.Hint
+			if i, ok := explainedAt[first]; ok {
+				e := st.Explanations[i]
+				e.SameAs = where(todo[first])
+				emit(k, e)
 				duplicates++
 				continue
 			}
@@ -173,8 +184,8 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 		if res == nil {
 			continue
 		}
-		f.Explanation = strings.TrimRight(res.Summary+"\n"+res.Text(explainDetailBytes), "\n")
-		f.Hint = res.Hint
+		detailBytes := explainDetailBytes
+		emit(k, explanationOf(res, &detailBytes))
 		if res.Complete {
 			complete++
 		}
@@ -380,10 +391,7 @@ func (s *session) sameContents(ctx context.Context, todo []divergent) []int {
 
 // where names a diverging file as the short answer does.
 func where(d divergent) string {
-	if inner, ok := report.ContainerPath(d.scope); ok {
-		return inner + " > " + d.path
-	}
-	return d.path
+	return d.scope.Where(d.path)
 }
 
 func listCapped(ss []string, max int) string {
@@ -391,4 +399,30 @@ func listCapped(ss []string, max int) string {
 		return strings.Join(ss[:max], ", ") + fmt.Sprintf(", ... (%d more)", len(ss)-max)
 	}
 	return strings.Join(ss, ", ")
+}
+
+// explanationOf turns the built-in comparison's result into the report's
+// explanation, its details capped at *detailBytes in all (as the rendered
+// text was), the rest marked truncated.
+func explanationOf(r *explain.Result, detailBytes *int) report.Explanation {
+	e := report.Explanation{Name: r.Name, Format: r.Format, Summary: r.Summary, Hints: r.Hints, Complete: r.Complete}
+	if d := r.Details; d != "" {
+		if len(d) > *detailBytes {
+			n := max(*detailBytes, 0)
+			for n > 0 && !utf8.RuneStart(d[n]) {
+				n--
+			}
+			d = d[:n] + "\n... (details truncated)"
+		}
+		*detailBytes -= len(d)
+		e.Details = d
+	}
+	for i := range r.Children {
+		if *detailBytes <= 0 {
+			e.Details += "\n... (details truncated)"
+			break
+		}
+		e.Children = append(e.Children, explanationOf(&r.Children[i], detailBytes))
+	}
+	return e
 }

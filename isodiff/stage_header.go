@@ -30,7 +30,7 @@ func runHeader(ctx context.Context, s *session, st *report.Stage) {
 }
 
 func headerFinding(path string, ch []field.Change) report.Finding {
-	return report.Finding{Scope: "iso-header", Path: path, Kind: report.KindHeader, Fields: ch}
+	return report.Finding{Scope: report.ISOHeader, Path: path, Kind: report.KindHeader, Fields: ch}
 }
 
 func (s *session) addFieldDiff(st *report.Stage, path string, a, b []field.Field) {
@@ -49,7 +49,7 @@ func (s *session) addFieldDiffDamage(st *report.Stage, path string, a, b []field
 	if len(own) > 0 {
 		f := headerFinding(path, own)
 		if fromDamage {
-			f.FromDamage, f.Explanation = true, s.damageNote()
+			f.FromDamage, f.Explanation = true, &report.Explanation{Summary: s.damageNote()}
 		}
 		st.Findings = append(st.Findings, f)
 	}
@@ -172,7 +172,7 @@ func (s *session) compareSystemArea(st *report.Stage) {
 	for i := range areas {
 		b, err := s.readSystemArea(i)
 		if err != nil {
-			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, "", fmt.Errorf("system area: %w", err)))
+			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, report.Scope{}, fmt.Errorf("system area: %w", err)))
 			return
 		}
 		areas[i] = b
@@ -209,9 +209,9 @@ func (s *session) compareSystemArea(st *report.Stage) {
 			damaged = false
 		}
 	}
-	f := report.Finding{Scope: "iso-header", Path: "system area", Kind: report.KindHeader, Content: cd, Derived: derived && !damaged}
+	f := report.Finding{Scope: report.ISOHeader, Path: "system area", Kind: report.KindHeader, Content: cd, Derived: derived && !damaged}
 	if damaged {
-		f.FromDamage, f.Explanation = true, s.damageNote()
+		f.FromDamage, f.Explanation = true, &report.Explanation{Summary: s.damageNote()}
 	}
 	st.Findings = append(st.Findings, f)
 }

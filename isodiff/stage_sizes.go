@@ -69,7 +69,7 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			st.Problems = append(st.Problems, s.problem(i, st.Name, -1, "", err))
+			st.Problems = append(st.Problems, s.problem(i, st.Name, -1, report.Scope{}, err))
 			continue
 		}
 		for k, c := range owners[i] {

@@ -46,7 +46,7 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 	for i := range s.in {
 		s.discover(i)
 		if err := s.discoverErr[i]; err != nil {
-			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, "", fmt.Errorf("looking for squashfs images: %w", err)))
+			st.Problems = append(st.Problems, s.problem(i, st.Name, 0, report.Scope{}, fmt.Errorf("looking for squashfs images: %w", err)))
 			st.Notes = append(st.Notes, fmt.Sprintf("the ISO tree of %s could not be walked to its end: squashfs images past the problem are not compared", s.in[i].Name))
 		}
 	}

@@ -34,7 +34,7 @@ func runTOC(ctx context.Context, s *session, st *report.Stage) {
 	s.discover(0)
 	s.discover(1)
 	to := s.isoTreeOptions(ims[0], ims[1])
-	lister := treediff.Lister{Scope: "iso", Opts: to, Budget: s.budget,
+	lister := treediff.Lister{Scope: report.ISOTree, Opts: to, Budget: s.budget,
 		Diff: treediff.Unified{NameA: s.in[0].Name, NameB: s.in[1].Name, MaxBytes: s.opts.MaxDiffBytes}}
 	for i, im := range ims {
 		for _, rep := range im.Repairs() {
@@ -73,7 +73,7 @@ func runTOC(ctx context.Context, s *session, st *report.Stage) {
 		if errors.As(err, &se) {
 			side, err = se.Side, se.Err
 		}
-		st.Problems = append(st.Problems, s.problem(side, st.Name, 0, "", err))
+		st.Problems = append(st.Problems, s.problem(side, st.Name, 0, report.Scope{}, err))
 		st.Notes = append(st.Notes, "the tree walk stopped early: nodes after the problem were not compared")
 	}
 	if body := lister.Diff.String(); body != "" {

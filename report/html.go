@@ -52,6 +52,7 @@ func WriteHTML(w io.Writer, r *Report) error { return writeHTML(w, r, htmlMaxByt
 // larger, it is rendered again with a budget cut in proportion (at last with
 // none: the verdict and what was left out).
 func writeHTML(w io.Writer, r *Report, limit int) error {
+	r = r.resolved()
 	budget := max(limit-htmlReserve, limit/2)
 	var buf bytes.Buffer
 	for try := 0; ; try++ {
@@ -329,7 +330,7 @@ func newHTMLView(r *Report, budget, limit int) *htmlView {
 		// Each scope's findings.
 		for _, g := range groupByScope(r.Findings()) {
 			hs := htmlScope{Count: len(g.findings)}
-			hs.Name, _ = safeStr(inline(g.scope))
+			hs.Name, _ = safeStr(inline(g.scope.String()))
 			v.FindingCount += len(g.findings)
 			hs.Findings = fold(b, g.findings, "findings under "+hs.Name, func(f Finding) (htmlFinding, int) { return htmlFindingOf(b, f) })
 			v.Scopes = append(v.Scopes, hs)
@@ -341,7 +342,7 @@ func newHTMLView(r *Report, budget, limit int) *htmlView {
 				ht := htmlText{Stage: s.Name}
 				ht.Stage, _ = safeStr(inline(s.Name))
 				ht.Name, _ = safeStr(inline(t.Name))
-				ht.Scope, _ = safeStr(inline(t.Scope))
+				ht.Scope, _ = safeStr(inline(t.Scope.String()))
 				body := strings.TrimSuffix(t.Body, "\n")
 				var lines []string
 				if body != "" {
@@ -381,7 +382,7 @@ func htmlFindingOf(b *htmlBudget, f Finding) (htmlFinding, int) {
 	if f.Container {
 		h.Tags = append(h.Tags, "container: its inner differences are listed under its own scope")
 	}
-	if f.Derived {
+	if f.derived() {
 		h.Tags = append(h.Tags, "follows from the other differences")
 	}
 	if f.FromDamage {
@@ -399,14 +400,15 @@ func htmlFindingOf(b *htmlBudget, f Finding) (htmlFinding, int) {
 		h.Content = f.Content.String()
 		cost += len(h.Content)
 	}
-	if f.Hint != "" {
-		h.Hint = safeMid(inline(f.Hint))
+	ex := f.explanation()
+	if hint := ex.Hint(); hint != "" {
+		h.Hint = safeMid(inline(hint))
 		cost += htmlCost(h.Hint)
 	}
-	if f.Explanation != "" {
+	if ex != nil {
 		// A unified diff in an explanation (from its "--- " line on) is
 		// coloured like the diff texts.
-		lines := strings.Split(strings.TrimRight(f.Explanation, "\n"), "\n")
+		lines := strings.Split(ex.Text(), "\n")
 		inDiff := false
 		h.Explanation = fold(b, lines, "explanation lines of "+h.Path, func(l string) (htmlLine, int) {
 			inDiff = inDiff || strings.HasPrefix(l, "--- ")

@@ -249,14 +249,14 @@ func TestHTMLFolds(t *testing.T) {
 	s := &Stage{Name: StageSquashfs, Status: StatusDiffers}
 	var body strings.Builder
 	for i := range 1000 {
-		s.Findings = append(s.Findings, Finding{Scope: "squashfs:/s", Path: fmt.Sprintf("/f%04d", i), Kind: KindChanged, Type: "-",
+		s.Findings = append(s.Findings, Finding{Scope: ContainerScope("squashfs", "/s"), Path: fmt.Sprintf("/f%04d", i), Kind: KindChanged, Type: "-",
 			Fields: []field.Change{{Name: "mode", A: "-rw-r--r--", B: "-rwxr-xr-x"}}}) // not mtime-only: those fold into one line
 		fmt.Fprintf(&body, "+line %d\n", i)
 	}
 	for i := range 300 {
 		s.Notes = append(s.Notes, fmt.Sprintf("note %d", i))
 	}
-	s.Texts = []Text{{Name: "sqfs-ls-diff", Scope: "squashfs:/s", Body: body.String()}}
+	s.Texts = []Text{{Name: "sqfs-ls-diff", Scope: ContainerScope("squashfs", "/s"), Body: body.String()}}
 	r.Stages = []*Stage{s}
 	var b bytes.Buffer
 	if err := WriteHTML(&b, r); err != nil {
@@ -294,8 +294,8 @@ func TestHTMLLimit(t *testing.T) {
 	for i := range 20000 {
 		// Every byte of these names is escaped as 4 or 5 bytes.
 		name := fmt.Sprintf("/%05d", i) + strings.Repeat(`<"&>`, 50)
-		s.Findings = append(s.Findings, Finding{Scope: "iso", Path: name, Kind: KindContent,
-			Content: &ContentDiff{SizeA: 1, SizeB: 1}, Explanation: strings.Repeat("<", 400) + "\nline 2", Hint: "<hint>"})
+		s.Findings = append(s.Findings, Finding{Scope: ISOTree, Path: name, Kind: KindContent,
+			Content: &ContentDiff{SizeA: 1, SizeB: 1}, Explanation: testExplanation(strings.Repeat("<", 400) + "\nline 2", "<hint>")})
 	}
 	s.Texts = []Text{{Name: "toc-diff", Body: strings.Repeat(strings.Repeat("+<>", 300)+"\n", 5000)}}
 	r.Stages = []*Stage{{Name: StageSizes, Status: StatusDiffers}, s}
@@ -340,8 +340,8 @@ func TestHTMLLimitSmallItems(t *testing.T) {
 	r := &Report{A: Image{Path: "a.iso"}, B: Image{Path: "b.iso"}}
 	s := &Stage{Name: StageContent, Status: StatusDiffers}
 	for i := range 20000 {
-		s.Findings = append(s.Findings, Finding{Scope: "iso", Path: fmt.Sprint("/", i), Kind: KindContent,
-			Content: &ContentDiff{}, Explanation: "x", Hint: "h"})
+		s.Findings = append(s.Findings, Finding{Scope: ISOTree, Path: fmt.Sprint("/", i), Kind: KindContent,
+			Content: &ContentDiff{}, Explanation: testExplanation("x", "h")})
 	}
 	r.Stages = []*Stage{s}
 	const limit = 256 << 10

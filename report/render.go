@@ -127,8 +127,8 @@ func stageProblems(w io.Writer, r *Report, names ...string) {
 func (p Problem) String() string {
 	var b strings.Builder
 	b.WriteString(inline(p.File))
-	if p.Scope != "" {
-		b.WriteString(" (" + inline(p.Scope) + ")")
+	if !p.Scope.IsZero() {
+		b.WriteString(" (" + inline(p.Scope.String()) + ")")
 	}
 	b.WriteString(": " + p.Stage)
 	if p.Offset >= 0 {
@@ -189,7 +189,7 @@ func writeFieldFinding(w io.Writer, f Finding) {
 	if f.Content != nil {
 		fmt.Fprintf(w, "  %s\n", f.Content)
 	}
-	writeExplanation(w, f.Explanation)
+	writeExplanation(w, f.explanation().Text())
 }
 
 // writeExplanation writes an explanation's lines indented, each excerpted
@@ -208,8 +208,8 @@ func writeTexts(w io.Writer, texts []Text, name string) {
 		if name != "" && t.Name != name {
 			continue
 		}
-		if t.Scope != "" {
-			fmt.Fprintf(w, "### %s %s\n", t.Name, inline(t.Scope))
+		if !t.Scope.IsZero() {
+			fmt.Fprintf(w, "### %s %s\n", t.Name, inline(t.Scope.String()))
 		} else if name == "" {
 			fmt.Fprintf(w, "### %s\n", t.Name)
 		}
@@ -258,7 +258,7 @@ func writeSquashfsSHA256(w io.Writer, r *Report) error {
 		// files say what the summary says.
 		if s := r.Stage(StageSquashfs); s != nil {
 			for _, f := range s.Findings {
-				if p, ok := ContainerPath(f.Scope); ok && p == c.Path && f.Kind == KindHeader && !strings.HasSuffix(f.Path, " image)") {
+				if p, ok := f.Scope.InContainer(); ok && p == c.Path && f.Kind == KindHeader && !strings.HasSuffix(f.Path, " image)") {
 					fmt.Fprintf(w, "# %s %s: %s\n", inline(c.Path), inline(f.Path), Describe(f))
 				}
 			}
@@ -297,13 +297,13 @@ func writeSqfsDiff(w io.Writer, r *Report) error {
 		fmt.Fprintln(w, "no file present in both images differs in content")
 	}
 	for _, f := range s.Findings {
-		fmt.Fprintf(w, "%s %s: %s\n", inline(f.Scope), inline(f.Path), f.Content)
+		fmt.Fprintf(w, "%s %s: %s\n", inline(f.Scope.String()), inline(f.Path), f.Content)
 		if f.Container {
 			fmt.Fprintln(w, "  (a compared container: its inner differences are listed under its own scope)")
 		}
-		writeExplanation(w, f.Explanation)
-		if f.Hint != "" {
-			fmt.Fprintf(w, "  hint: %s\n", inline(f.Hint))
+		writeExplanation(w, f.explanation().Text())
+		if hint := f.explanation().Hint(); hint != "" {
+			fmt.Fprintf(w, "  hint: %s\n", inline(hint))
 		}
 	}
 	writeTexts(w, s.Texts, "")
@@ -366,11 +366,11 @@ func writeChecklist(w io.Writer, r *Report) error {
 	}
 	groups := groupByScope(r.Findings())
 	for _, g := range groups {
-		fmt.Fprintf(w, "\n## %s\n\n", mdText(inline(g.scope)))
+		fmt.Fprintf(w, "\n## %s\n\n", mdText(inline(g.scope.String())))
 		for _, f := range g.findings {
 			fmt.Fprintf(w, "- %s %s\n", codeSpan(f.Path), mdDescribe(f))
-			if f.Hint != "" {
-				fmt.Fprintf(w, "  - hint: %s\n", codeSpan(f.Hint))
+			if hint := f.explanation().Hint(); hint != "" {
+				fmt.Fprintf(w, "  - hint: %s\n", codeSpan(hint))
 			}
 		}
 	}
@@ -396,15 +396,14 @@ func mdDescribe(f Finding) string {
 	if f.Container {
 		parts = append(parts, "(container, see its inner differences)")
 	}
-	if f.Derived {
+	if f.derived() {
 		parts = append(parts, "(follows from the other differences)")
 	}
 	if f.Ignored != "" {
 		parts = append(parts, "(ignored: "+inline(f.Ignored)+")")
 	}
-	if f.Explanation != "" {
-		first, _, _ := strings.Cut(f.Explanation, "\n")
-		parts = append(parts, "— "+mdText(inline(first)))
+	if ex := f.explanation(); ex != nil {
+		parts = append(parts, "— "+mdText(inline(ex.Headline())))
 	}
 	return joinCapped(parts, "; ", mdLineBudget)
 }
@@ -436,12 +435,12 @@ func writeShortAnswerMarkdown(w io.Writer, r *Report) {
 }
 
 type scopeGroup struct {
-	scope    string
+	scope    Scope
 	findings []Finding
 }
 
 func groupByScope(fs []Finding) []scopeGroup {
-	index := map[string]int{}
+	index := map[Scope]int{}
 	var groups []scopeGroup
 	for _, f := range fs {
 		i, ok := index[f.Scope]
@@ -477,24 +476,24 @@ func Describe(f Finding) string {
 	if f.Container {
 		parts = append(parts, "(container, see its inner differences)")
 	}
-	if f.Derived {
+	if f.derived() {
 		parts = append(parts, "(follows from the other differences)")
 	}
-	if f.Explanation != "" {
-		first, _, _ := strings.Cut(f.Explanation, "\n")
-		parts = append(parts, "— "+inline(first))
+	if ex := f.explanation(); ex != nil {
+		parts = append(parts, "— "+inline(ex.Headline()))
 	}
 	return strings.Join(parts, "; ")
 }
 
 // shortAnswer is one diverging path and what differs there.
 type shortAnswer struct {
-	rank        int
-	scope, path string
-	where       string
-	what        []string
-	hints       []string
-	owner       *Owner
+	rank  int
+	scope Scope
+	path  string
+	where string
+	what  []string
+	hints []string
+	owner *Owner
 }
 
 // answer merges the findings by location: the short answer names each
@@ -505,21 +504,22 @@ func answer(r *Report) []shortAnswer {
 	all := r.Findings()
 	onlyDerived := true
 	for _, f := range all {
-		if !f.Container && !f.Derived {
+		if !f.Container && !f.derived() {
 			onlyDerived = false
 		}
 	}
 	// A directory only in one image stands for everything below it: its
 	// entries are counted on its line, not listed (the files list them).
 	type dirKey struct {
-		scope, path string
-		kind        Kind
+		scope Scope
+		path  string
+		kind  Kind
 	}
 	var openDir *dirKey
 	below := map[string]int{} // where of the directory -> entries below
 	var dirWhere string
 	for _, f := range all {
-		if f.Container || (f.Derived && !onlyDerived) {
+		if f.Container || (f.derived() && !onlyDerived) {
 			continue // explained by other findings
 		}
 		if f.Ignored != "" {
@@ -530,12 +530,8 @@ func answer(r *Report) []shortAnswer {
 			continue
 		}
 		openDir = nil
-		where := f.Path
-		switch {
-		case isContainerScope(f.Scope):
-			inner, _ := ContainerPath(f.Scope)
-			where = inner + " > " + f.Path
-		case f.Scope == "iso-header":
+		where := f.Scope.Where(f.Path)
+		if f.Scope == ISOHeader {
 			where = "[" + f.Path + "]"
 		}
 		i, ok := index[where]
@@ -554,9 +550,8 @@ func answer(r *Report) []shortAnswer {
 		case KindRemoved:
 			a.what = append(a.what, "only in A")
 		case KindContent:
-			if f.Explanation != "" {
-				first, _, _ := strings.Cut(f.Explanation, "\n")
-				a.what = append(a.what, "content: "+first)
+			if ex := f.explanation(); ex != nil {
+				a.what = append(a.what, "content: "+ex.Headline())
 			} else {
 				a.what = append(a.what, "content")
 			}
@@ -572,8 +567,8 @@ func answer(r *Report) []shortAnswer {
 			a.what = append(a.what, f.Owner.String())
 			a.owner = f.Owner
 		}
-		if f.Hint != "" {
-			a.hints = append(a.hints, f.Hint)
+		if ex := f.explanation(); ex != nil {
+			a.hints = append(a.hints, ex.Hints...)
 		}
 	}
 	for i := range out {
@@ -589,7 +584,7 @@ func answer(r *Report) []shortAnswer {
 			return a.rank < b.rank
 		}
 		if a.scope != b.scope {
-			return a.scope < b.scope
+			return a.scope.String() < b.scope.String()
 		}
 		if a.rank == 0 {
 			return false // headers keep the stage's order
@@ -612,7 +607,7 @@ func foldByPackage(out []shortAnswer) []shortAnswer {
 			return ""
 		}
 		o := a.owner
-		return a.scope + "\x00" + o.Package + "\x00" + o.VersionA + "\x00" + o.VersionB + "\x00" + o.Verdict
+		return a.scope.String() + "\x00" + o.Package + "\x00" + o.VersionA + "\x00" + o.VersionB + "\x00" + o.Verdict
 	}
 	count := map[string]int{}
 	for _, a := range out {
@@ -632,7 +627,7 @@ func foldByPackage(out []shortAnswer) []shortAnswer {
 			continue
 		}
 		done[k] = true
-		inner, _ := ContainerPath(a.scope)
+		inner, _ := a.scope.InContainer()
 		example := a.path
 		if len(a.what) > 0 {
 			example += ": " + a.what[0]
@@ -664,14 +659,14 @@ func foldTimeNoise(out []shortAnswer) []shortAnswer {
 		}
 		return true
 	}
-	count := map[string]int{}
+	count := map[Scope]int{}
 	for _, a := range out {
 		if a.rank > 0 && onlyMtime(a) {
 			count[a.scope]++
 		}
 	}
 	folded := out[:0:0]
-	done := map[string]bool{}
+	done := map[Scope]bool{}
 	for _, a := range out {
 		n := count[a.scope]
 		if a.rank == 0 || n < timeNoiseMin || !onlyMtime(a) {
@@ -683,7 +678,7 @@ func foldTimeNoise(out []shortAnswer) []shortAnswer {
 		}
 		done[a.scope] = true
 		where, list := fmt.Sprintf("%d entries of the ISO tree", n), FileTOCDiff
-		if inner, ok := ContainerPath(a.scope); ok {
+		if inner, ok := a.scope.InContainer(); ok {
 			where, list = fmt.Sprintf("%s > %d entries", inner, n), FileSqfsLsDiff
 		}
 		folded = append(folded, shortAnswer{rank: a.rank, scope: a.scope, path: a.path, where: where,
@@ -692,11 +687,6 @@ func foldTimeNoise(out []shortAnswer) []shortAnswer {
 			hints: []string{HintFileTimes}})
 	}
 	return folded
-}
-
-func isContainerScope(scope string) bool {
-	_, ok := ContainerPath(scope)
-	return ok
 }
 
 // shortAnswerMax is about how many lines the short answer of the summary
@@ -711,8 +701,8 @@ func capAnswer(ans []shortAnswer) []shortAnswer {
 		return ans
 	}
 	keep := shortAnswerMax - 5
-	var order []string
-	rest := map[string]int{}
+	var order []Scope
+	rest := map[Scope]int{}
 	for _, a := range ans[keep:] {
 		if rest[a.scope] == 0 {
 			order = append(order, a.scope)
@@ -722,9 +712,9 @@ func capAnswer(ans []shortAnswer) []shortAnswer {
 	out := slices.Clone(ans[:keep])
 	for _, sc := range order {
 		where := "the ISO's tree"
-		if inner, ok := ContainerPath(sc); ok {
+		if inner, ok := sc.InContainer(); ok {
 			where = inner
-		} else if sc == "iso-header" {
+		} else if sc == ISOHeader {
 			where = "the ISO's headers"
 		}
 		out = append(out, shortAnswer{scope: sc, where: where,
@@ -733,11 +723,11 @@ func capAnswer(ans []shortAnswer) []shortAnswer {
 	return out
 }
 
-func scopeRank(scope string) int {
-	switch scope {
-	case "iso-header":
+func scopeRank(scope Scope) int {
+	switch scope.Kind {
+	case ScopeHeader:
 		return 0
-	case "iso":
+	case ScopeISO:
 		return 1
 	}
 	return 2

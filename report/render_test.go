@@ -13,12 +13,12 @@ import (
 
 func TestShortAnswerFoldsAddedDirectories(t *testing.T) {
 	r := &Report{Stages: []*Stage{{Name: StageSquashfs, Findings: []Finding{
-		{Scope: "squashfs:/s", Path: "/etc/new", Kind: KindAdded, Type: "d"},
-		{Scope: "squashfs:/s", Path: "/etc/new/a", Kind: KindAdded, Type: "-"},
-		{Scope: "squashfs:/s", Path: "/etc/new/sub", Kind: KindAdded, Type: "d"},
-		{Scope: "squashfs:/s", Path: "/etc/new/sub/b", Kind: KindAdded, Type: "-"},
-		{Scope: "squashfs:/s", Path: "/etc/newer", Kind: KindAdded, Type: "-"},
-		{Scope: "squashfs:/s", Path: "/etc/old", Kind: KindRemoved, Type: "-"},
+		{Scope: ContainerScope("squashfs", "/s"), Path: "/etc/new", Kind: KindAdded, Type: "d"},
+		{Scope: ContainerScope("squashfs", "/s"), Path: "/etc/new/a", Kind: KindAdded, Type: "-"},
+		{Scope: ContainerScope("squashfs", "/s"), Path: "/etc/new/sub", Kind: KindAdded, Type: "d"},
+		{Scope: ContainerScope("squashfs", "/s"), Path: "/etc/new/sub/b", Kind: KindAdded, Type: "-"},
+		{Scope: ContainerScope("squashfs", "/s"), Path: "/etc/newer", Kind: KindAdded, Type: "-"},
+		{Scope: ContainerScope("squashfs", "/s"), Path: "/etc/old", Kind: KindRemoved, Type: "-"},
 	}}}}
 	var b bytes.Buffer
 	writeShortAnswer(&b, r, "")
@@ -171,7 +171,7 @@ func TestChecklistMarkdown(t *testing.T) {
 // long checklist.md line; it is shortened where Markdown allows (between
 // code spans), never cut by the line bound inside a code span.
 func TestChecklistLinesNotCut(t *testing.T) {
-	f := Finding{Scope: "squashfs:/s", Path: "/f", Kind: KindChanged, Type: "-"}
+	f := Finding{Scope: ContainerScope("squashfs", "/s"), Path: "/f", Kind: KindChanged, Type: "-"}
 	for i := range 300 {
 		f.Fields = append(f.Fields, field.Change{Name: fmt.Sprintf("xattr user.%d", i), A: strings.Repeat("<a>`", 250), B: "x"})
 	}
@@ -199,4 +199,15 @@ func TestChecklistLinesNotCut(t *testing.T) {
 			rest = strings.TrimPrefix(after, "; ")
 		}
 	}
+}
+
+// testExplanation is a finding's own explanation made of a text (its first
+// line the summary) and a hint.
+func testExplanation(text, hint string) *Explanation {
+	summary, details, _ := strings.Cut(text, "\n")
+	e := &Explanation{Summary: summary, Details: details}
+	if hint != "" {
+		e.Hints = []string{hint}
+	}
+	return e
 }

@@ -22,7 +22,7 @@ import (
 
 // SchemaVersion names the JSON layout of a Report. It changes only when a
 // field is removed or changes meaning; adding fields keeps it.
-const SchemaVersion = "isodiff.report/v1"
+const SchemaVersion = "isodiff.report/v2"
 
 // Stage names, in pipeline order.
 const (
@@ -98,18 +98,6 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
-}
-
-// ContainerPath returns the path inside the ISO of the filesystem image a
-// finding's scope names ("squashfs:/live/filesystem.squashfs",
-// "erofs:/LiveOS/squashfs.img"), and whether the scope is one.
-func ContainerPath(scope string) (string, bool) {
-	for _, prefix := range []string{"squashfs:", "erofs:"} {
-		if p, ok := strings.CutPrefix(scope, prefix); ok {
-			return p, true
-		}
-	}
-	return "", false
 }
 
 // Damage kinds.
@@ -251,6 +239,9 @@ type Stage struct {
 	// Texts are diffs the stage computed for people to read, such as the
 	// unified diff of two listings.
 	Texts []Text `json:"texts,omitempty"`
+	// Explanations are the explain stage's: how and probably why each
+	// diverging file differs, naming the file by Scope and Path.
+	Explanations []Explanation `json:"explanations,omitempty"`
 }
 
 // Problem is an error a stage met: which file, where, and what.
@@ -259,7 +250,7 @@ type Problem struct {
 	Stage   string `json:"stage"`           // the stage that met it
 	Offset  int64  `json:"offset"`          // byte offset in File, -1 when unknown
 	Message string `json:"message"`         // the error, with its context
-	Scope   string `json:"scope,omitempty"` // e.g. squashfs:/live/filesystem.squashfs
+	Scope   Scope  `json:"scope,omitzero"` // e.g. squashfs:/live/filesystem.squashfs
 	// Err is the error itself, when the problem came from one, for
 	// errors.Is and errors.As (a reader's FormatError with its offset, a
 	// *budget.ExceededError, context.DeadlineExceeded); not in the JSON.
@@ -278,6 +269,12 @@ func (p Problem) Unwrap() error { return p.Err }
 // field with its values, a content explanation's first line, the owning
 // package), the hint ids, and the owner when known.
 type Location struct {
+	// Scope and Path say where as data: the tree (or, for ISOHeader, the
+	// structure) and the path in it; a folded line (files of one package,
+	// entries differing only in their times) gives one example's path.
+	Scope Scope  `json:"scope"`
+	Path  string `json:"path"`
+	// Where says it as the summary does.
 	Where string   `json:"where"`
 	What  []string `json:"what"`
 	Hints []string `json:"hints,omitempty"`
@@ -292,8 +289,8 @@ type Location struct {
 // summary it is never cut to 40 lines.
 func (r *Report) Locations() []Location {
 	var out []Location
-	for _, a := range answer(r.withoutDamageFindings()) {
-		out = append(out, Location{Where: a.where, What: dedupe(a.what), Hints: dedupe(a.hints), Owner: a.owner})
+	for _, a := range answer(r.resolved().withoutDamageFindings()) {
+		out = append(out, Location{Scope: a.scope, Path: a.path, Where: a.where, What: dedupe(a.what), Hints: dedupe(a.hints), Owner: a.owner})
 	}
 	return out
 }
@@ -311,10 +308,9 @@ const (
 
 // Finding is one difference.
 type Finding struct {
-	// Scope says where Path lives: "iso" for the ISO's own tree, "iso-header"
-	// for structures outside the tree, "squashfs:<path in ISO>" for a
-	// squashfs image's tree.
-	Scope string `json:"scope"`
+	// Scope says where Path lives: the ISO's own tree, the structures
+	// outside it, or a root filesystem image's tree (see Scope).
+	Scope Scope `json:"scope"`
 	// Path is the node path inside Scope, or for headers the structure name
 	// (e.g. "primary volume descriptor", "gpt header", "el torito entry 1").
 	Path    string         `json:"path"`
@@ -342,10 +338,13 @@ type Finding struct {
 	// Owner, for a diverging file inside a root filesystem image with a
 	// package database, says which package shipped it and why it differs.
 	Owner *Owner `json:"owner,omitempty"`
-	// Explanation and Hint say how and probably why the bytes differ. On a
-	// FromDamage finding, Explanation names the damage it follows from.
-	Explanation string `json:"explanation,omitempty"`
-	Hint        string `json:"hint,omitempty"`
+	// Explanation is set when the finding's own stage explains it (on a
+	// FromDamage finding, the header stage names the damage it follows
+	// from). The explain stage's explanations of diverging files are in its
+	// own Stage.Explanations: Report.ExplanationOf finds either.
+	Explanation *Explanation `json:"explanation,omitempty"`
+
+	resolved *Explanation // the renderers' lookup (Report.resolved)
 }
 
 // ContentDiff describes how two files' bytes differ.
@@ -366,7 +365,7 @@ type Range struct {
 // Text is a rendered diff a stage computed.
 type Text struct {
 	Name  string `json:"name"`            // e.g. "toc-diff", "sqfs-ls-diff", "system-area"
-	Scope string `json:"scope,omitempty"` // e.g. squashfs:/live/filesystem.squashfs
+	Scope Scope  `json:"scope,omitzero"` // e.g. squashfs:/live/filesystem.squashfs
 	Body  string `json:"body"`
 }
 

@@ -135,7 +135,7 @@ func SafeText(s string) string {
 // safely runs a text rendering through a safeWriter.
 func safely(w io.Writer, r *Report, write func(io.Writer, *Report) error) error {
 	sw := &safeWriter{w: w}
-	err := write(sw, r)
+	err := write(sw, r.resolved())
 	if ferr := sw.flush(); err == nil {
 		err = ferr
 	}

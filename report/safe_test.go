@@ -78,20 +78,20 @@ func hostileReport(names ...string) *Report {
 	for _, name := range names {
 		r.Containers = append(r.Containers, Container{Path: "/live/" + name, A: &ContainerAt{}})
 		for _, s := range r.Stages {
-			s.Problems = append(s.Problems, Problem{File: "b.iso", Stage: s.Name, Offset: 1, Message: "bad name " + name, Scope: "squashfs:/live/" + name})
+			s.Problems = append(s.Problems, Problem{File: "b.iso", Stage: s.Name, Offset: 1, Message: "bad name " + name, Scope: ContainerScope("squashfs", "/live/"+name)})
 			s.Notes = append(s.Notes, "note on "+name)
-			s.Texts = append(s.Texts, Text{Name: map[string]string{StageTOC: "toc-diff", StageSquashfs: "sqfs-ls-diff"}[s.Name] + "x", Scope: "squashfs:/" + name,
+			s.Texts = append(s.Texts, Text{Name: map[string]string{StageTOC: "toc-diff", StageSquashfs: "sqfs-ls-diff"}[s.Name] + "x", Scope: ContainerScope("squashfs", "/"+name),
 				Body: "-x /" + name + "\n" + name + "\n ::add-mask::secret\n##[group]x\n+ y ##vso[task.setvariable variable=X]1\n"})
 			s.Texts = append(s.Texts, Text{Name: "toc-diff", Body: "+" + name + "\n"})
-			s.Texts = append(s.Texts, Text{Name: "sqfs-ls-diff", Scope: "squashfs:/" + name, Body: name})
+			s.Texts = append(s.Texts, Text{Name: "sqfs-ls-diff", Scope: ContainerScope("squashfs", "/"+name), Body: name})
 		}
-		r.Stage(StageHeader).Findings = append(r.Stage(StageHeader).Findings, Finding{Scope: "iso-header", Path: name, Kind: KindHeader,
-			Fields: []field.Change{{Name: "volume_id", A: name, B: "x"}}, Explanation: name})
-		r.Stage(StageTOC).Findings = append(r.Stage(StageTOC).Findings, Finding{Scope: "iso", Path: "/" + name, Kind: KindAdded, Type: "d"})
-		r.Stage(StageSquashfs).Findings = append(r.Stage(StageSquashfs).Findings, Finding{Scope: "squashfs:/live/" + name, Path: "/" + name, Kind: KindChanged, Type: "-",
+		r.Stage(StageHeader).Findings = append(r.Stage(StageHeader).Findings, Finding{Scope: ISOHeader, Path: name, Kind: KindHeader,
+			Fields: []field.Change{{Name: "volume_id", A: name, B: "x"}}, Explanation: testExplanation(name, "")})
+		r.Stage(StageTOC).Findings = append(r.Stage(StageTOC).Findings, Finding{Scope: ISOTree, Path: "/" + name, Kind: KindAdded, Type: "d"})
+		r.Stage(StageSquashfs).Findings = append(r.Stage(StageSquashfs).Findings, Finding{Scope: ContainerScope("squashfs", "/live/"+name), Path: "/" + name, Kind: KindChanged, Type: "-",
 			Fields: []field.Change{{Name: "xattr user." + name, A: name, B: "x"}, {Name: "link_target", OnlyB: true, B: name}}})
-		r.Stage(StageContent).Findings = append(r.Stage(StageContent).Findings, Finding{Scope: "iso", Path: "/c/" + name, Kind: KindContent,
-			Content: &ContentDiff{SizeA: 1, SizeB: 2}, Explanation: "text: " + name + "\n" + name, Hint: name})
+		r.Stage(StageContent).Findings = append(r.Stage(StageContent).Findings, Finding{Scope: ISOTree, Path: "/c/" + name, Kind: KindContent,
+			Content: &ContentDiff{SizeA: 1, SizeB: 2}, Explanation: testExplanation("text: " + name + "\n" + name, name)})
 	}
 	return r
 }
@@ -263,14 +263,14 @@ func TestLongValueBounded(t *testing.T) {
 	mark := fmt.Sprintf("... [%d bytes, sha256 %s]", len(big), hex.EncodeToString(sum[:8]))
 	r := &Report{A: Image{Path: "a.iso"}, B: Image{Path: "b.iso"}}
 	r.Stages = []*Stage{
-		{Name: StageHeader, Status: StatusDiffers, Findings: []Finding{{Scope: "iso-header", Path: "pvd", Kind: KindHeader,
+		{Name: StageHeader, Status: StatusDiffers, Findings: []Finding{{Scope: ISOHeader, Path: "pvd", Kind: KindHeader,
 			Fields: []field.Change{{Name: "application_id", A: big, B: "x"}}}}},
 		{Name: StageSquashfs, Status: StatusFailed, Notes: []string{big},
 			Problems: []Problem{{File: "b.iso", Stage: StageSquashfs, Offset: 1, Message: big}},
-			Findings: []Finding{{Scope: "squashfs:/s", Path: "/f", Kind: KindChanged, Type: "-",
+			Findings: []Finding{{Scope: ContainerScope("squashfs", "/s"), Path: "/f", Kind: KindChanged, Type: "-",
 				Fields: []field.Change{{Name: "xattr user.big", A: big, B: big + "w"}}}}},
-		{Name: StageContent, Status: StatusDiffers, Findings: []Finding{{Scope: "iso", Path: "/" + big, Kind: KindContent,
-			Content: &ContentDiff{SizeA: 1, SizeB: 2}, Explanation: big, Hint: big}}},
+		{Name: StageContent, Status: StatusDiffers, Findings: []Finding{{Scope: ISOTree, Path: "/" + big, Kind: KindContent,
+			Content: &ContentDiff{SizeA: 1, SizeB: 2}, Explanation: testExplanation(big, big)}}},
 	}
 	const bound = 8 << 10
 	for name, write := range renderers {

@@ -53,7 +53,7 @@ func TestRenderingLeavesReportAlone(t *testing.T) {
 func TestShortAnswerCapped(t *testing.T) {
 	st := &Stage{Name: StageContent, Status: StatusDiffers}
 	for i := range 100 {
-		st.Findings = append(st.Findings, Finding{Scope: "squashfs:/live/filesystem.squashfs", Path: fmt.Sprintf("/usr/lib/f%03d", i),
+		st.Findings = append(st.Findings, Finding{Scope: ContainerScope("squashfs", "/live/filesystem.squashfs"), Path: fmt.Sprintf("/usr/lib/f%03d", i),
 			Kind: KindChanged, Type: "-", Fields: []field.Change{{Name: "mode", A: "-rw-r--r--", B: "-rwxr-xr-x"}}})
 	}
 	r := &Report{A: Image{Path: "a"}, B: Image{Path: "b"}, Stages: []*Stage{st}}

@@ -40,8 +40,9 @@ import (
 
 // Options control a comparison.
 type Options struct {
-	// Scope labels the findings, e.g. "squashfs:/live/filesystem.squashfs".
-	Scope string
+	// Scope labels the findings, e.g. report.ContainerScope("squashfs",
+	// "/live/filesystem.squashfs"); the zero Scope leaves them unlabelled.
+	Scope report.Scope
 	// NameA and NameB head the listing diff.
 	NameA, NameB string
 	// IgnoreMtime leaves modification times out of the metadata comparison.
@@ -258,7 +259,7 @@ func compare(ctx context.Context, a, b *squashfs.Reader, opts Options, doMeta, d
 		for _, p := range r.problems {
 			held += int64(len(p.Path)+len(p.Err.Error())) + 64
 		}
-		if err := opts.Budget.Charge(held, "content findings of "+opts.Scope, -1); err != nil {
+		if err := opts.Budget.Charge(held, "content findings of "+opts.Scope.String(), -1); err != nil {
 			budgetErr = err
 			cancel()
 			continue
@@ -310,7 +311,7 @@ type contentResult struct {
 }
 
 // run compares a job's file pairs.
-func (c *comparer) run(ctx context.Context, j contentJob, scope string) contentResult {
+func (c *comparer) run(ctx context.Context, j contentJob, scope report.Scope) contentResult {
 	r := contentResult{seq: j.seq}
 	before := c.knownStored
 	for _, p := range j.pairs {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/isodiff/isodiff/internal/testimg"
+	"github.com/isodiff/isodiff/report"
 	"github.com/isodiff/isodiff/squashfs"
 )
 
@@ -79,7 +80,7 @@ func TestContent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a := build(t, same, tc.argsA...)
 			b := build(t, tc.src, tc.argsB...)
-			res, err := Content(context.Background(), a, b, Options{Scope: "s"})
+			res, err := Content(context.Background(), a, b, Options{Scope: report.ContainerScope("squashfs", "/s")})
 			if err != nil || len(res.Problems) > 0 {
 				t.Fatalf("err %v, problems %v", err, res.Problems)
 			}

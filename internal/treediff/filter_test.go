@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/isodiff/isodiff/report"
 	"github.com/isodiff/isodiff/tree"
 )
 
@@ -32,7 +33,7 @@ func TestFilter(t *testing.T) {
 		t.Errorf("equal filters: %+v", ch)
 	}
 	var l Lister
-	l.Scope = "iso"
+	l.Scope = report.ISOTree
 	l.Visit(a, &b)
 	if len(l.Findings) != 1 || len(l.Findings[0].Fields) != 1 || l.Findings[0].Fields[0].Name != "filter" {
 		t.Errorf("lister findings %+v", l.Findings)

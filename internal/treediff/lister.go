@@ -10,9 +10,9 @@ import (
 // removed, changed nodes) and the unified diff of the two listings. The ISO
 // tree and every squashfs tree are compared with it.
 type Lister struct {
-	Scope    string  // the findings' scope
-	Opts     Options // which fields count
-	Diff     Unified // the listing diff, built as the walk goes
+	Scope    report.Scope // the findings' scope
+	Opts     Options      // which fields count
+	Diff     Unified      // the listing diff, built as the walk goes
 	Findings []report.Finding
 	// Budget is charged for each finding kept. Once it refuses one, Err
 	// holds the refusal and no more findings are kept: the caller should
@@ -23,7 +23,7 @@ type Lister struct {
 
 // FindingSize estimates what a finding holds in memory, for budgets.
 func FindingSize(f *report.Finding) int64 {
-	n := int64(160 + len(f.Scope) + len(f.Path) + len(f.Type))
+	n := int64(160 + len(f.Scope.Container) + len(f.Path) + len(f.Type))
 	for _, c := range f.Fields {
 		n += int64(64 + len(c.Name) + len(c.A) + len(c.B))
 	}
@@ -35,7 +35,7 @@ func (l *Lister) keep(f report.Finding) {
 	if l.Err != nil {
 		return
 	}
-	if err := l.Budget.Charge(FindingSize(&f), "findings of "+l.Scope, -1); err != nil {
+	if err := l.Budget.Charge(FindingSize(&f), "findings of "+l.Scope.String(), -1); err != nil {
 		l.Err = err
 		return
 	}

@@ -139,7 +139,7 @@ func (s *session) lengthClaims(i int) []lengthClaim {
 		at := e.Extents[0].Offset
 		if sb := readUpTo(r, size, at, 48); len(sb) == 48 && string(sb[:4]) == "hsqs" {
 			if used := le64(sb[40:]); used < 1<<48 {
-				cs = append(cs, lengthClaim{at + int64(used), "bytes_used in the superblock of " + c.path, at + 40})
+				cs = append(cs, lengthClaim{imageEnd(e.Extents, int64(used)), "bytes_used in the superblock of " + c.path, at + 40})
 			}
 		}
 	}

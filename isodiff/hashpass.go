@@ -19,12 +19,46 @@ const hashChunk = 1 << 20
 // span is a byte range [off, off+n) of an image.
 type span struct{ off, n int64 }
 
-// passSection is a span to hash in a pass, optionally paired with the
-// same container's section in the other image's pass.
+// passSection is a section to hash in a pass, optionally paired with the
+// same container's section in the other image's pass: span's n bytes from
+// image offset off, or, when parts is set, those spans of the image in this
+// order (ascending and disjoint, starting at off and n bytes in all), as a
+// multi-extent ISO file whose extents are not adjacent is recorded.
 type passSection struct {
 	span
-	pair *chunkPairing
-	side int
+	parts []span
+	pair  *chunkPairing
+	side  int
+}
+
+// pieces returns the spans of the image the section's bytes are in.
+func (sc passSection) pieces() []span {
+	if sc.parts != nil {
+		return sc.parts
+	}
+	return []span{sc.span}
+}
+
+// end is the image offset just past the section's last byte.
+func (sc passSection) end() int64 {
+	p := sc.pieces()
+	return p[len(p)-1].off + p[len(p)-1].n
+}
+
+// valid reports whether the section's parts are ascending, disjoint, not
+// empty, and add up to its span.
+func (sc passSection) valid() bool {
+	if sc.parts == nil {
+		return true
+	}
+	n := int64(0)
+	for k, p := range sc.parts {
+		if p.off < 0 || p.n <= 0 || k == 0 && p.off != sc.off || k > 0 && p.off < sc.parts[k-1].off+sc.parts[k-1].n {
+			return false
+		}
+		n += p.n
+	}
+	return n == sc.n
 }
 
 // chunkPairing compares one container's two sections chunk by chunk while
@@ -132,10 +166,12 @@ func (p *chunkPairing) sameAt(off, n int64) bool {
 
 // hashPass reads r from 0 to size once and returns the hex SHA-256 of the
 // whole (when whole is set) and of each section. The sections must be
-// sorted and disjoint; when only sections are wanted, the pass reads from
-// the first to the end of the last. A section's hash runs on its own
-// goroutine beside the whole-image hash, so that both hashes of a byte cost
-// one read. Paired sections meet the other image's pass chunk by chunk.
+// sorted and disjoint (a section with parts spans from its first byte to its
+// last, and the bytes between its parts belong to no other section); when
+// only sections are wanted, only their bytes are read. A section's hash runs
+// on its own goroutine beside the whole-image hash, so that both hashes of a
+// byte cost one read. Paired sections meet the other image's pass chunk by
+// chunk, each chunk being hashChunk bytes of the section (across its parts).
 func hashPass(ctx context.Context, r io.ReaderAt, size int64, whole bool, secs []passSection) (string, []string, error) {
 	for _, sc := range secs {
 		if sc.pair != nil {
@@ -143,8 +179,8 @@ func hashPass(ctx context.Context, r io.ReaderAt, size int64, whole bool, secs [
 		}
 	}
 	for i, sc := range secs {
-		if sc.off < 0 || sc.n < 0 || sc.off+sc.n > size || (i > 0 && sc.off < secs[i-1].off+secs[i-1].n) {
-			return "", nil, fmt.Errorf("hashing: section %d [%d, %d) is out of order or past the end (%d bytes)", i, sc.off, sc.off+sc.n, size)
+		if !sc.valid() || sc.off < 0 || sc.n < 0 || sc.end() > size || (i > 0 && sc.off < secs[i-1].end()) {
+			return "", nil, fmt.Errorf("hashing: section %d [%d, %d) is out of order or past the end (%d bytes)", i, sc.off, sc.end(), size)
 		}
 	}
 	var wholeHash hash.Hash
@@ -153,67 +189,115 @@ func hashPass(ctx context.Context, r io.ReaderAt, size int64, whole bool, secs [
 	}
 	sums := make([]string, len(secs))
 	var secHash hash.Hash
+	// A section's chunk is read into bufs[f], possibly in several reads
+	// (at its parts' edges), while the previous chunk, in bufs[1-f], is
+	// hashed. Other bytes are read into bufs[f] when no chunk is under
+	// way, else into gap.
 	bufs := [2][]byte{make([]byte, hashChunk), make([]byte, hashChunk)}
-	var pending sync.WaitGroup // the section hash of the previous read
+	var gap []byte
+	f, fill := 0, 0
+	var pending sync.WaitGroup // the section hash of the previous chunk
 	defer pending.Wait()
-	cur := 0 // the section at or after pos
-	pos := int64(0)
-	end := size
-	if !whole && len(secs) > 0 {
-		pos, end = secs[0].off, secs[len(secs)-1].off+secs[len(secs)-1].n
-	}
-	for k := 0; pos < end; k++ {
-		if err := ctx.Err(); err != nil {
-			return "", nil, err
-		}
-		// The next read stops at a section's start, end, or chunk
-		// boundary, so that each chunk of a section is one read.
-		next := min(pos+hashChunk, end)
-		in := -1
-		for cur < len(secs) && secs[cur].off+secs[cur].n <= pos {
-			cur++
-		}
-		if cur < len(secs) {
-			sc := secs[cur]
-			if pos >= sc.off {
-				in = cur
-				next = min(sc.off+((pos-sc.off)/hashChunk+1)*hashChunk, sc.off+sc.n)
-			} else {
-				next = min(next, sc.off)
-			}
-		}
-		buf := bufs[k%2][:next-pos]
+	cur := 0       // the section at or after pos
+	part := 0      // cur's part holding or after pos
+	in := int64(0) // bytes of cur read so far
+	read := func(buf []byte, pos int64) error {
 		if n, err := r.ReadAt(buf, pos); err != nil && n < len(buf) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return "", nil, fmt.Errorf("hashing: reading %d bytes at offset %d: %w", len(buf), pos, err)
+			return fmt.Errorf("hashing: reading %d bytes at offset %d: %w", len(buf), pos, err)
 		}
-		pending.Wait() // the other buffer is free again
-		if in >= 0 {
-			sc := secs[in]
-			if pos == sc.off {
-				secHash = sha256.New()
-			}
-			if sc.pair != nil && !sc.pair.meet(sc.side, int((pos-sc.off)/hashChunk), buf) {
-				secs[in].pair = nil // the other pass ended: go on alone
-			}
-			last := next == sc.off+sc.n
-			h := secHash
-			pending.Go(func() {
-				h.Write(buf)
-				if last {
-					sums[in] = hex.EncodeToString(h.Sum(nil))
+		return nil
+	}
+	for pos := int64(0); pos < size; {
+		if err := ctx.Err(); err != nil {
+			return "", nil, err
+		}
+		for cur < len(secs) && secs[cur].n == 0 { // empty sections are never read
+			cur++
+		}
+		if cur < len(secs) && pos >= secs[cur].off {
+			sc := secs[cur]
+			p := sc.pieces()[part]
+			if pos >= p.off {
+				// In the section: read up to the end of the chunk or
+				// of the part, whichever comes first.
+				chunkEnd := min((in/hashChunk+1)*hashChunk, sc.n)
+				n := min(chunkEnd-in, p.off+p.n-pos)
+				buf := bufs[f][fill : fill+int(n)]
+				if err := read(buf, pos); err != nil {
+					return "", nil, err
 				}
-			})
-		}
-		if wholeHash != nil {
+				if wholeHash != nil {
+					wholeHash.Write(buf)
+				}
+				pos, in, fill = pos+n, in+n, fill+int(n)
+				if pos == p.off+p.n {
+					part++
+				}
+				if in < chunkEnd {
+					continue
+				}
+				chunk := bufs[f][:fill]
+				k := int((in - 1) / hashChunk)
+				pending.Wait() // the previous chunk is hashed: bufs[1-f] is free
+				if k == 0 {
+					secHash = sha256.New()
+				}
+				if sc.pair != nil && !sc.pair.meet(sc.side, k, chunk) {
+					secs[cur].pair = nil // the other pass ended: go on alone
+				}
+				last, idx, h := in == sc.n, cur, secHash
+				pending.Go(func() {
+					h.Write(chunk)
+					if last {
+						sums[idx] = hex.EncodeToString(h.Sum(nil))
+					}
+				})
+				f, fill = 1-f, 0
+				if last {
+					cur, part, in = cur+1, 0, 0
+				}
+				continue
+			}
+			// Between two parts: bytes of no section.
+			if wholeHash == nil {
+				pos = p.off
+				continue
+			}
+			if gap == nil {
+				gap = make([]byte, hashChunk)
+			}
+			buf := gap[:min(hashChunk, p.off-pos)]
+			if err := read(buf, pos); err != nil {
+				return "", nil, err
+			}
 			wholeHash.Write(buf)
+			pos += int64(len(buf))
+			continue
 		}
-		pos = next
+		// Outside the sections.
+		next := size
+		if cur < len(secs) {
+			next = secs[cur].off
+		}
+		if wholeHash == nil {
+			if cur == len(secs) {
+				break
+			}
+			pos = next
+			continue
+		}
+		buf := bufs[f][:min(hashChunk, next-pos)]
+		if err := read(buf, pos); err != nil {
+			return "", nil, err
+		}
+		wholeHash.Write(buf)
+		pos += int64(len(buf))
 	}
 	pending.Wait()
-	for i, sc := range secs { // empty sections are never read
+	for i, sc := range secs {
 		if sc.n == 0 {
 			sums[i] = hex.EncodeToString(sha256.New().Sum(nil))
 		}

@@ -133,18 +133,16 @@ func (s *session) knownDifferent() bool {
 		if c.entry[0] == nil || c.entry[1] == nil {
 			return true
 		}
-		a, errA := section(s.in[0].R, c.entry[0])
-		b, errB := section(s.in[1].R, c.entry[1])
+		a, errA := s.section(0, c.entry[0])
+		b, errB := s.section(1, c.entry[1])
 		if errA != nil || errB != nil {
 			continue
 		}
-		_, offA, nA := a.Outer()
-		_, offB, nB := b.Outer()
-		if nA != nB {
+		if a.Size() != b.Size() {
 			return true
 		}
-		n := min(probeBytes, nA)
-		if !s.sameBytes(span{offA, n}, span{offB, n}) || !s.sameBytes(span{offA + nA - n, n}, span{offB + nB - n, n}) {
+		n := min(probeBytes, a.Size())
+		if !sameAt(a, b, 0, n) || !sameAt(a, b, a.Size()-n, n) {
 			return true
 		}
 	}
@@ -157,11 +155,17 @@ func (s *session) sameBytes(a, b span) bool {
 	if a.n != b.n {
 		return false
 	}
-	ba, bb := make([]byte, a.n), make([]byte, b.n)
-	if n, err := s.in[0].R.ReadAt(ba, a.off); err != nil && n < len(ba) {
+	return sameAt(io.NewSectionReader(s.in[0].R, a.off, a.n), io.NewSectionReader(s.in[1].R, b.off, b.n), 0, a.n)
+}
+
+// sameAt reports whether a and b hold the same n bytes at off; a read error
+// counts as "not known to differ".
+func sameAt(a, b io.ReaderAt, off, n int64) bool {
+	ba, bb := make([]byte, n), make([]byte, n)
+	if m, err := a.ReadAt(ba, off); err != nil && m < len(ba) {
 		return true
 	}
-	if n, err := s.in[1].R.ReadAt(bb, b.off); err != nil && n < len(bb) {
+	if m, err := b.ReadAt(bb, off); err != nil && m < len(bb) {
 		return true
 	}
 	return bytes.Equal(ba, bb)
@@ -177,12 +181,15 @@ func (s *session) containerSpans(i int) ([]passSection, []*container) {
 		if c.entry[i] == nil {
 			continue
 		}
-		sec, err := section(s.in[i].R, c.entry[i])
+		sec, err := s.section(i, c.entry[i])
 		if err != nil {
 			continue // the squashfs stage reports it
 		}
-		_, off, n := sec.Outer()
-		secs = append(secs, passSection{span: span{off, n}, side: i})
+		sc, inOrder := sec.passSection(i)
+		if !inOrder {
+			continue // its extents are out of order: the squashfs stage hashes it
+		}
+		secs = append(secs, sc)
 		owners = append(owners, c)
 	}
 	idx := make([]int, len(secs))
@@ -193,7 +200,7 @@ func (s *session) containerSpans(i int) ([]passSection, []*container) {
 	var outSecs []passSection
 	var outOwners []*container
 	for _, k := range idx {
-		if n := len(outSecs); n > 0 && secs[k].off < outSecs[n-1].off+outSecs[n-1].n {
+		if n := len(outSecs); n > 0 && secs[k].off < outSecs[n-1].end() {
 			continue // shares bytes with the previous one: hashed on its own later
 		}
 		outSecs = append(outSecs, secs[k])

@@ -2,42 +2,15 @@ package isodiff
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"sync"
 
 	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/field"
-	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/report"
 	"github.com/isodiff/isodiff/sqfsdiff"
 	"github.com/isodiff/isodiff/squashfs"
 )
-
-// section returns the bytes of an ISO file as one io.SectionReader over the
-// image, so the squashfs inside is read in place. Multi-extent files qualify
-// when their extents are contiguous, as xorriso writes them.
-func section(r io.ReaderAt, e *iso9660.Entry) (*io.SectionReader, error) {
-	if len(e.Extents) == 0 {
-		return nil, errors.New("file has no data")
-	}
-	start := e.Extents[0].Offset
-	end := start
-	for _, x := range e.Extents {
-		if x.Offset != end {
-			return nil, fmt.Errorf("extents are not contiguous (at offset %d)", x.Offset)
-		}
-		end += x.Size
-	}
-	if e.Damage != nil {
-		return nil, e.Damage
-	}
-	if e.Zisofs {
-		return nil, errors.New("stored with the zisofs filter: the image inside is not read in place")
-	}
-	return io.NewSectionReader(r, start, end-start), nil
-}
 
 // runSquashfs compares every squashfs image the tree walk found: its hash,
 // its superblock and compressor options, and its tree, merge-walked. The
@@ -65,7 +38,7 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 			return
 		}
 		rc := report.Container{Path: c.path}
-		var secs [2]*io.SectionReader
+		var secs [2]*isoFile
 		var wg sync.WaitGroup
 		var hashErr [2]error
 		for i, e := range c.entry {
@@ -73,7 +46,7 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 				st.Notes = append(st.Notes, fmt.Sprintf("%s: only in %s", c.path, s.in[1-i].Name))
 				continue
 			}
-			sec, err := section(s.in[i].R, e)
+			sec, err := s.section(i, e)
 			if err != nil {
 				off := int64(-1) // an empty file has no extent
 				if len(e.Extents) > 0 {
@@ -91,10 +64,11 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 		// Sections the sizes stage's pass did not hash are hashed now, both
 		// at once and, when both need it, compared chunk by chunk.
 		var todo [2]*passSection
+		var src [2]hashSource
 		for i, sec := range secs {
 			if sec != nil && c.sum[i] == "" {
-				_, off, n := sec.Outer()
-				todo[i] = &passSection{span: span{off, n}, side: i}
+				src[i] = sec.hashSource(s.in[i], i)
+				todo[i] = &src[i].sec
 			}
 		}
 		if todo[0] != nil && todo[1] != nil {
@@ -107,7 +81,7 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 			}
 			s.logf("squashfs: hashing %s of %s (not done by the sizes stage)", c.path, s.in[i].Name)
 			wg.Go(func() {
-				_, sums, err := hashPass(ctx, s.in[i].R, s.in[i].Size, false, []passSection{*sc})
+				_, sums, err := hashPass(ctx, src[i].r, src[i].size, false, []passSection{*sc})
 				if err == nil {
 					c.sum[i] = sums[0]
 				}
@@ -119,7 +93,7 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 			if sec == nil {
 				continue
 			}
-			_, off, _ := sec.Outer()
+			off := sec.offset()
 			at := &report.ContainerAt{Offset: off, Size: sec.Size(), SHA256: c.sum[i]}
 			if i == 0 {
 				rc.A = at

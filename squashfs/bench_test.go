@@ -19,12 +19,16 @@ var bench struct {
 	imgs map[string]string
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
+// RemoveBenchImages deletes the images the benchmarks built. A test binary
+// has one TestMain: the external test package's (example_test.go) calls
+// this after the tests.
+func RemoveBenchImages() {
+	bench.Lock()
+	defer bench.Unlock()
 	if bench.dir != "" {
 		os.RemoveAll(bench.dir)
+		bench.dir, bench.imgs = "", nil
 	}
-	os.Exit(code)
 }
 
 // benchImage builds (once per process) an image of benchSources with

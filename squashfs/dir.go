@@ -25,9 +25,6 @@ const direntSize = 48
 // readDir decodes the listing of directory e, sorted bytewise by name, and
 // charges it to the budget: the returned size is what the caller must
 // release when it drops the listing (nothing is held after an error).
-// A listing is a sequence of runs: a 12-byte header (count-1, inode block,
-// base inode number) and count entries (offset in the inode block, inode
-// number delta, type, name size-1, name).
 func (r *Reader) readDir(e *Entry) (ents []dirent, charged int64, err error) {
 	defer func() {
 		if err != nil {
@@ -40,64 +37,18 @@ func (r *Reader) readDir(e *Entry) (ents []dirent, charged int64, err error) {
 }
 
 func (r *Reader) readDirCharged(e *Entry, charged *int64) ([]dirent, error) {
-	s := &r.Super
-	m, err := r.metaAt(int64(s.DirTableStart)+int64(e.dirBlock), int(e.dirPos), r.end)
+	var ents []dirent
+	err := r.scanDir(e, r.listingStart(e), func(name []byte, ref uint64, typ uint16, off int64) (bool, error) {
+		n := int64(len(name))
+		if err := r.budget.Charge(direntSize+n, "squashfs directory listing", off); err != nil {
+			return false, err
+		}
+		*charged += direntSize + n
+		ents = append(ents, dirent{name: string(name), ref: ref, typ: typ})
+		return true, nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	le := binary.LittleEndian
-	left := int64(e.dirSize)
-	var ents []dirent
-	for left > 0 {
-		off := m.offset()
-		if err := r.stopped(off, "directory"); err != nil {
-			return nil, err
-		}
-		bad := func(format string, args ...any) error { return corrupt(off, "directory", format, args...) }
-		if left < 12 {
-			return nil, bad("%d bytes left for a header", left)
-		}
-		h, err := m.read(12)
-		if err != nil {
-			return nil, err
-		}
-		count, block := int64(le.Uint32(h))+1, le.Uint32(h[4:])
-		left -= 12
-		if count > maxDirHeaderCount || count*9 > left {
-			return nil, bad("header of %d entries with %d bytes left", count, left)
-		}
-		if int64(len(ents))+count > maxDirEntries {
-			return nil, bad("more than %d entries", maxDirEntries)
-		}
-		if uint64(block) >= s.DirTableStart-s.InodeTableStart {
-			return nil, bad("inode block %d outside the inode table", block)
-		}
-		for range count {
-			b, err := m.read(8)
-			if err != nil {
-				return nil, err
-			}
-			pos, typ, nameLen := le.Uint16(b), le.Uint16(b[4:]), int64(le.Uint16(b[6:]))+1
-			left -= 8 + nameLen
-			if left < 0 {
-				return nil, bad("entry overruns the listing")
-			}
-			if typ < TypeDir || typ > TypeSocket || pos >= metaSize {
-				return nil, bad("entry type %d, inode offset %d", typ, pos)
-			}
-			name, err := m.read(int(nameLen))
-			if err != nil {
-				return nil, err
-			}
-			if !validName(name) {
-				return nil, bad("invalid name %q", name)
-			}
-			if err := r.budget.Charge(direntSize+nameLen, "squashfs directory listing", off); err != nil {
-				return nil, err
-			}
-			*charged += direntSize + nameLen
-			ents = append(ents, dirent{name: string(name), ref: uint64(block)<<16 | uint64(pos), typ: typ})
-		}
 	}
 	// mksquashfs writes names in strcmp order; sort if an image does not.
 	cmp := func(a, b dirent) int { return strings.Compare(a.name, b.name) }
@@ -106,10 +57,170 @@ func (r *Reader) readDirCharged(e *Entry, charged *int64) ([]dirent, error) {
 	}
 	for i := 1; i < len(ents); i++ {
 		if ents[i].name == ents[i-1].name {
-			return nil, corrupt(int64(s.DirTableStart)+int64(e.dirBlock), "directory", "duplicate name %q", ents[i].name)
+			return nil, corrupt(int64(r.Super.DirTableStart)+int64(e.dirBlock), "directory", "duplicate name %q", ents[i].name)
 		}
 	}
 	return ents, nil
+}
+
+// listingPos is a position in a directory listing: byte at of the listing,
+// which lies at byte pos of the metadata block at absolute offset block.
+// It is always the start of a header.
+type listingPos struct {
+	block int64
+	pos   int
+	at    int64
+}
+
+// listingStart returns the position of the first header of e's listing.
+func (r *Reader) listingStart(e *Entry) listingPos {
+	return listingPos{block: int64(r.Super.DirTableStart) + int64(e.dirBlock), pos: int(e.dirPos)}
+}
+
+// scanDir reads the listing of directory e from the header at start to
+// the listing's end, checking each header and entry, and calls fn with
+// each entry in stored order: its name (valid only during the call), its
+// inode reference, the basic type it claims and the offset of the metadata
+// block it is in. It stops when fn returns false or an error.
+// A listing is a sequence of runs: a 12-byte header (count-1, inode block,
+// base inode number) and count entries (offset in the inode block, inode
+// number delta, type, name size-1, name).
+func (r *Reader) scanDir(e *Entry, start listingPos, fn func(name []byte, ref uint64, typ uint16, off int64) (bool, error)) error {
+	s := &r.Super
+	m, err := r.metaAt(start.block, start.pos, r.end)
+	if err != nil {
+		return err
+	}
+	le := binary.LittleEndian
+	left := int64(e.dirSize) - start.at
+	seen := int64(0)
+	for left > 0 {
+		off := m.offset()
+		if err := r.stopped(off, "directory"); err != nil {
+			return err
+		}
+		bad := func(format string, args ...any) error { return corrupt(off, "directory", format, args...) }
+		if left < 12 {
+			return bad("%d bytes left for a header", left)
+		}
+		h, err := m.read(12)
+		if err != nil {
+			return err
+		}
+		count, block := int64(le.Uint32(h))+1, le.Uint32(h[4:])
+		left -= 12
+		if count > maxDirHeaderCount || count*9 > left {
+			return bad("header of %d entries with %d bytes left", count, left)
+		}
+		if seen += count; seen > maxDirEntries {
+			return bad("more than %d entries", maxDirEntries)
+		}
+		if uint64(block) >= s.DirTableStart-s.InodeTableStart {
+			return bad("inode block %d outside the inode table", block)
+		}
+		for range count {
+			b, err := m.read(8)
+			if err != nil {
+				return err
+			}
+			pos, typ, nameLen := le.Uint16(b), le.Uint16(b[4:]), int64(le.Uint16(b[6:]))+1
+			left -= 8 + nameLen
+			if left < 0 {
+				return bad("entry overruns the listing")
+			}
+			if typ < TypeDir || typ > TypeSocket || pos >= metaSize {
+				return bad("entry type %d, inode offset %d", typ, pos)
+			}
+			name, err := m.read(int(nameLen))
+			if err != nil {
+				return err
+			}
+			if !validName(name) {
+				return bad("invalid name %q", name)
+			}
+			if more, err := fn(name, uint64(block)<<16|uint64(pos), typ, off); err != nil || !more {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// maxIndexName is the longest name a directory index entry may hold.
+const maxIndexName = 256
+
+// lookupName finds name in directory e without holding its listing. An
+// extended directory's index (one entry per metadata block the listing
+// spans, naming the first entry of the header that starts there) says
+// where to start; the scan then stops at the first name sorted after the
+// one sought. So a lookup in a directory of 100,000 entries decodes one or
+// two metadata blocks, as the kernel's does. Like the kernel, it trusts the
+// order mksquashfs writes: an image whose listing is not sorted can make it
+// miss a name that Walk (which sorts) yields.
+func (r *Reader) lookupName(e *Entry, name string) (dirent, bool, error) {
+	start, err := r.seekIndex(e, name)
+	if err != nil {
+		return dirent{}, false, err
+	}
+	var d dirent
+	found := false
+	err = r.scanDir(e, start, func(n []byte, ref uint64, typ uint16, _ int64) (bool, error) {
+		switch {
+		case string(n) == name:
+			d, found = dirent{name: name, ref: ref, typ: typ}, true
+			return false, nil
+		case string(n) > name:
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		return dirent{}, false, err
+	}
+	return d, found, nil
+}
+
+// seekIndex returns where a scan for name in e's listing may start: the
+// last index entry whose name sorts at or before name, else the listing's
+// start. Index entries are checked against the listing (increasing
+// positions inside it, blocks inside the directory table).
+func (r *Reader) seekIndex(e *Entry, name string) (listingPos, error) {
+	start := r.listingStart(e)
+	if e.idxCount == 0 {
+		return start, nil
+	}
+	s := &r.Super
+	m, err := r.metaAt(e.idxBlock, int(e.idxPos), int64(s.DirTableStart))
+	if err != nil {
+		return start, err
+	}
+	le := binary.LittleEndian
+	for i := range int(e.idxCount) {
+		off := m.offset()
+		if err := r.stopped(off, "directory index"); err != nil {
+			return start, err
+		}
+		b, err := m.read(12)
+		if err != nil {
+			return start, err
+		}
+		at, block, size := int64(le.Uint32(b)), le.Uint32(b[4:]), int64(le.Uint32(b[8:]))+1
+		if size > maxIndexName {
+			return start, corrupt(off, "directory index", "entry %d: name of %d bytes", i, size)
+		}
+		n, err := m.read(int(size))
+		if err != nil {
+			return start, err
+		}
+		if string(n) > name {
+			break
+		}
+		if at <= start.at || at >= int64(e.dirSize) || block < e.dirBlock || uint64(block) >= uint64(r.end)-s.DirTableStart {
+			return start, corrupt(off, "directory index", "entry %d: listing byte %d in block %d (listing of %d bytes at block %d)", i, at, block, e.dirSize, e.dirBlock)
+		}
+		start = listingPos{block: int64(s.DirTableStart) + int64(block), pos: int((int64(e.dirPos) + at) % metaSize), at: at}
+	}
+	return start, nil
 }
 
 func validName(b []byte) bool {

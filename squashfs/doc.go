@@ -1,13 +1,28 @@
-// Package squashfs reads squashfs 4.0 images, the root filesystems of Linux
-// live ISOs, from an io.ReaderAt, streaming and in bounded memory.
+// Package squashfs reads squashfs 4.0 images, the root filesystems of live ISOs.
 //
-// Open checks the superblock and loads the compressor options and the
-// uid/gid table. Walk yields every node (tree.Node plus the inode type and a
-// regular file's block list) in tree.Compare order: depth-first pre-order
-// from "/", each directory's children sorted bytewise. Reader.Open streams a
-// file's decoded contents; Blocks, Raw, Fragment and ReadBlock give its
-// stored blocks, so a differ can compare files by their compressed bytes
-// and decode only blocks that differ.
+// Open (OpenOptions adds a memory budget and a context) checks the
+// superblock and loads the compressor options and the uid/gid table from an
+// io.ReaderAt; the rest of the image is read on demand, streaming and in
+// bounded memory. There are four ways in:
+//
+//   - All, a range-over-func iterator (or Walk, a Walker with SkipDir),
+//     yields every node as an *Entry: a tree.Node (path, full mode with
+//     setuid/setgid/sticky, owner, size, mtime, symlink target, device
+//     numbers, link count, inode number, xattrs) plus the inode type and a
+//     regular file's block list. The order is tree.Compare's: depth-first
+//     pre-order from "/", each directory's children sorted bytewise.
+//   - FS is the io/fs view (fs.ReadDirFS, fs.StatFS, fs.ReadLinkFS), for
+//     fs.WalkDir, fs.ReadFile, fs.Stat, fs.ReadLink; FileInfo.Sys is the
+//     *Entry. A lookup reads only the directories on its path, and in each
+//     only what its directory index points to.
+//   - Reader.Open streams a regular file's decoded contents; OpenFile gives
+//     random access (a *File is an io.ReaderAt) that decodes only the blocks
+//     a read touches.
+//   - Blocks, ReadBlock, Raw, Fragment, ReadFragment and ReadTail give a
+//     file's stored layout, as archive/zip's OpenRaw does: each data block's
+//     offset, stored size and compression flag, and which fragment block
+//     holds its tail. A differ compares two files by their compressed bytes
+//     and decodes only the blocks that differ.
 //
 // # Supported
 //
@@ -28,7 +43,10 @@
 // every compressor and option above: `unsquashfs -lln` for the node set,
 // types, permissions, ids, sizes, times and link targets, and an extraction
 // (`unsquashfs -d`) for exact times, link counts, device numbers, xattrs
-// (getfattr) and every file's SHA-256. unsquashfs -lln prints devices with
+// (getfattr) and every file's SHA-256. The io/fs view is checked the same
+// way (fs.WalkDir and a lookup of every path against the listing and the
+// extraction, fs.ReadFile against the extracted bytes, fstest.TestFS).
+// unsquashfs -lln prints devices with
 // major >= 4096 or minor >= 256 wrongly (300,70000 as 1118508,112); the
 // listing check applies its rendering to our numbers, and the extraction
 // check compares them exactly.
@@ -65,8 +83,12 @@
 // decoded fragment blocks (4 block sizes), and pools its block buffers. A
 // Walker holds the listings of the open directories and 8 bytes per
 // directory visited. A file reader holds one block buffer, returned to the
-// pool at EOF.
+// pool at EOF. An FS lookup holds only the entries on its path; a directory
+// opened through FS holds its listing until it is closed or every entry
+// has been read.
 //
-// Concurrency: Reader methods, including Open and reading the readers it
-// returns, are safe for concurrent use; a Walker is for one goroutine.
+// Concurrency: Reader methods, including Open, OpenFile, FS and the FS's
+// methods, and reading the readers they return, are safe for concurrent
+// use; a Walker, a stream from Open and a file opened through FS are each
+// for one goroutine (a *File's ReadAt may be called concurrently).
 package squashfs

@@ -16,7 +16,10 @@ type FragmentInfo struct {
 	Compressed bool
 }
 
-// Fragment returns entry i of the fragment table.
+// Fragment returns entry i of the fragment table: where fragment block i
+// (the packed tails of several files) is stored and whether it is
+// compressed. Its stored bytes are Raw()'s [Start, Start+Size); ReadFragment
+// decodes it.
 func (r *Reader) Fragment(i uint32) (FragmentInfo, error) {
 	s := &r.Super
 	if i >= s.Fragments {
@@ -69,7 +72,7 @@ func (r *Reader) withFragment(i uint32, fn func([]byte)) error {
 }
 
 // ReadFragment decodes fragment block i into dst, grown as needed, and
-// returns the decoded bytes.
+// returns the decoded bytes. Decoded fragment blocks are cached (4 of them).
 func (r *Reader) ReadFragment(dst []byte, i uint32) ([]byte, error) {
 	err := r.withFragment(i, func(b []byte) { dst = append(dst[:0], b...) })
 	return dst, err
@@ -104,7 +107,7 @@ func (r *Reader) ReadTail(dst []byte, e *Entry) ([]byte, error) {
 	return dst, err
 }
 
-// Block is one data block of a regular file, as stored.
+// Block is one data block of a regular file as it is stored in the image.
 type Block struct {
 	Index      int
 	Off        int64  // absolute offset of the stored bytes in the image
@@ -113,9 +116,16 @@ type Block struct {
 	Compressed bool
 }
 
-// Blocks yields the data blocks of regular file e (its tail, if any, is in
-// fragment e.Fragment at e.FragOffset). Together with Raw it lets a caller
-// compare files by their stored bytes without decompressing them.
+// Blocks yields the data blocks of regular file e as they are stored, like
+// archive/zip's OpenRaw: each block's absolute offset in the image, stored
+// size (0 for a sparse, all-zero block), decoded length and whether it is
+// compressed. It reads nothing: the list comes with e. Raw().ReadAt(p[:b.Size],
+// b.Off) reads a block's stored bytes and ReadBlock decodes it. A file's
+// tail, if it has one, is not among the blocks: it is the bytes at
+// e.FragOffset of fragment block e.Fragment (Fragment says where that is
+// stored, ReadFragment and ReadTail decode it). Two blocks with the same
+// stored bytes, length and compression flag, in images with the same
+// compressor, options and block size, decode to the same bytes.
 func (r *Reader) Blocks(e *Entry) iter.Seq[Block] {
 	return func(yield func(Block) bool) {
 		bs := int64(r.Super.BlockSize)
@@ -131,11 +141,13 @@ func (r *Reader) Blocks(e *Entry) iter.Seq[Block] {
 	}
 }
 
-// Raw returns the image's bytes [0, BytesUsed) for reading stored blocks.
+// Raw returns the image's bytes [0, BytesUsed), as stored, for reading the
+// blocks at the offsets Blocks and Fragment give.
 func (r *Reader) Raw() *io.SectionReader { return io.NewSectionReader(r.ra, 0, r.end) }
 
-// ReadBlock decodes block b (as yielded by Blocks) into dst, which is grown
-// if shorter than b.Len, and returns the decoded bytes.
+// ReadBlock decodes the one stored block b (as yielded by Blocks) into
+// dst, which is grown if shorter than b.Len, and returns its b.Len decoded
+// bytes; a sparse block decodes to zeros without reading the image.
 func (r *Reader) ReadBlock(dst []byte, b Block) ([]byte, error) {
 	if b.Len > r.Super.BlockSize {
 		return nil, fmt.Errorf("squashfs: block length %d larger than the block size", b.Len)

@@ -50,6 +50,12 @@ type Entry struct {
 	dirBlock uint32 // directories: listing position in the directory table
 	dirPos   uint16
 	dirSize  uint32 // listing size in bytes, without the 3 the format adds
+	// Extended directories: the directory index that follows the inode
+	// (idxCount entries at byte idxPos of the metadata block at absolute
+	// offset idxBlock), which lets a lookup start near the name it seeks.
+	idxCount uint16
+	idxPos   uint16
+	idxBlock int64
 }
 
 // IsRegular reports whether e is a regular file.
@@ -115,7 +121,8 @@ func (r *Reader) readInode(ref uint64) (*Entry, error) {
 		}
 		e.Mode |= fs.ModeDir
 		e.Nlink, e.Size, e.dirBlock = le.Uint32(b), int64(le.Uint32(b[4:])), le.Uint32(b[8:])
-		e.dirPos, e.xattrIdx = le.Uint16(b[18:]), le.Uint32(b[20:])
+		e.idxCount, e.dirPos, e.xattrIdx = le.Uint16(b[16:]), le.Uint16(b[18:]), le.Uint32(b[20:])
+		e.idxBlock, e.idxPos = m.offset(), uint16(m.pos)
 	case TypeFile:
 		if b, err = fields(16); err != nil {
 			return nil, err

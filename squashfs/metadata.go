@@ -63,6 +63,7 @@ type metaReader struct {
 	r       *Reader
 	limit   int64 // the table's end; no block may extend past it
 	blk     *metaBlock
+	off     int64 // offset of blk
 	next    int64 // offset of the block after blk
 	pos     int   // read position in blk.data
 	scratch []byte
@@ -77,11 +78,11 @@ func (r *Reader) metaAt(off int64, pos int, limit int64) (*metaReader, error) {
 	if pos > len(b.data) {
 		return nil, corrupt(off, "metadata reference", "offset %d past the block's %d bytes", pos, len(b.data))
 	}
-	return &metaReader{r: r, limit: limit, blk: b, next: b.next, pos: pos}, nil
+	return &metaReader{r: r, limit: limit, blk: b, off: off, next: b.next, pos: pos}, nil
 }
 
-// offset returns the absolute offset of the current block, for errors.
-func (m *metaReader) offset() int64 { return m.next - 2 - int64(len(m.blk.data)) }
+// offset returns the absolute offset of the current block.
+func (m *metaReader) offset() int64 { return m.off }
 
 // read returns the next n bytes; the slice is valid until the next call.
 func (m *metaReader) read(n int) ([]byte, error) {
@@ -100,7 +101,7 @@ func (m *metaReader) read(n int) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			m.blk, m.next, m.pos = b, b.next, 0
+			m.blk, m.off, m.next, m.pos = b, m.next, b.next, 0
 		}
 		k := min(n-len(out), len(m.blk.data)-m.pos)
 		out = append(out, m.blk.data[m.pos:m.pos+k]...)

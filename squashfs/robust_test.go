@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -173,6 +174,12 @@ func TestCorruptBytes(t *testing.T) {
 			}
 			err := exercise(bytes.NewReader(b), int64(len(b)), 1<<26)
 			var fe *FormatError
+			if fsErr := exerciseFS(bytes.NewReader(b), int64(len(b)), 1<<26); fsErr != nil {
+				var pe *fs.PathError
+				if !errors.As(fsErr, &fe) && (!errors.As(fsErr, &pe) || !strings.HasPrefix(pe.Err.Error(), "squashfs: ")) {
+					t.Errorf("%v at %d: FS error without context: %v", args, off, fsErr)
+				}
+			}
 			if err != nil {
 				bad++
 				if !errors.As(err, &fe) && !strings.HasPrefix(err.Error(), "squashfs: ") {
@@ -291,13 +298,15 @@ func TestConcurrentOpen(t *testing.T) {
 	wg.Wait()
 }
 
-// FuzzReader feeds mutated images to Open, Walk and Open(e). Seeds are
-// real images; `go test` runs the seeds only.
+// FuzzReader feeds mutated images to Open, Walk and Open(e), and to the
+// io/fs view (WalkDir, Stat of every path, ReadLink, reading every file).
+// Seeds are real images; `go test` runs the seeds only.
 func FuzzReader(f *testing.F) {
 	f.Add(smallImage(f, "-noI", "-noD", "-noF", "-noX"))
 	f.Add(smallImage(f, "-comp", "lz4"))
 	f.Fuzz(func(t *testing.T, img []byte) {
 		exercise(bytes.NewReader(img), int64(len(img)), 1<<24)
+		exerciseFS(bytes.NewReader(img), int64(len(img)), 1<<24)
 	})
 }
 

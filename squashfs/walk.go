@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 
 	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/tree"
@@ -47,6 +48,35 @@ const seenCost = 2 * 48
 // Walk returns a Walker over the whole image.
 func (r *Reader) Walk() *Walker {
 	return &Walker{r: r, seen: make(map[uint64]struct{}), seenDir: make(map[uint64]struct{})}
+}
+
+// All yields every node as a Walker does, with a nil error; after an
+// error, which it yields with a nil *Entry, it stops. Breaking out of the
+// loop early gives back what the walk holds.
+func (r *Reader) All() iter.Seq2[*Entry, error] {
+	return func(yield func(*Entry, error) bool) {
+		w := r.Walk()
+		defer w.Close()
+		for {
+			e, err := w.Next()
+			if err == io.EOF {
+				return
+			}
+			if !yield(e, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Close ends the walk early and gives back what it holds (the open
+// directories' listings and their budget charges); Next then returns
+// io.EOF. A walk that ran to its end or to an error holds nothing.
+func (w *Walker) Close() {
+	if w.err == nil {
+		w.err = io.EOF
+	}
+	w.release()
 }
 
 // Next returns the next node, or io.EOF after the last. After an error, Next
@@ -118,17 +148,23 @@ func (w *Walker) next() (*Entry, error) {
 func (w *Walker) visit(path string, ref uint64, typ uint16) (*Entry, error) {
 	e, err := w.load(path, ref, typ)
 	if err != nil {
-		var fe *FormatError
-		if errors.As(err, &fe) {
-			fe.What = fmt.Sprintf("%s of %s", fe.What, path)
-		}
-		return nil, err
+		return nil, withPath(err, path)
 	}
 	return e, nil
 }
 
-func (w *Walker) load(path string, ref uint64, typ uint16) (*Entry, error) {
-	r := w.r
+// withPath adds the node's path to a *FormatError's What.
+func withPath(err error, path string) error {
+	var fe *FormatError
+	if errors.As(err, &fe) {
+		fe.What = fmt.Sprintf("%s of %s", fe.What, path)
+	}
+	return err
+}
+
+// node reads the node at path from inode reference ref, which a directory
+// entry claiming basic type typ names, with its xattrs.
+func (r *Reader) node(path string, ref uint64, typ uint16) (*Entry, error) {
 	e, err := r.readInode(ref)
 	if err != nil {
 		return nil, err
@@ -142,6 +178,15 @@ func (w *Walker) load(path string, ref uint64, typ uint16) (*Entry, error) {
 		return nil, err
 	}
 	if err := budget.Attach(r.budget, e, held+int64(len(e.Link)), "squashfs xattrs and link target of "+path, int64(r.Super.XattrTableStart)); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (w *Walker) load(path string, ref uint64, typ uint16) (*Entry, error) {
+	r := w.r
+	e, err := r.node(path, ref, typ)
+	if err != nil {
 		return nil, err
 	}
 	if !e.Mode.IsDir() {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,9 +26,11 @@ const (
 	fuzzMaxInput = 1 << 20
 )
 
-// FuzzWalk opens, walks and reads any input with a fixed budget: no panic,
-// no hang, errors are FormatErrors, the budget is never exceeded, and all
-// of it is given back at the end. Seeds are real images built at test time
+// FuzzWalk opens, walks and reads any input with a fixed budget, then
+// walks its io/fs view and reads bytes at three offsets of every regular
+// file through OpenFile (fsBytes): no panic, no hang, errors are
+// FormatErrors, the budget is never exceeded, and all of it is given back
+// at the end. Seeds are real images built at test time
 // (two with zisofs files, version 1 and 2, whose decoding reading every
 // file exercises) and the crafted image of a shared, self-looping
 // continuation area.
@@ -50,10 +54,76 @@ func FuzzWalk(f *testing.F) {
 		if errors.Is(err, budget.ErrExceeded) {
 			t.Fatalf("an input of %d bytes needed more than the fixed %s: %v", len(b), budget.Size(fuzzBudget), err)
 		}
+		for _, err := range fsBytes(b, Options{Budget: bud}) {
+			if !fsImageError(err) {
+				t.Fatalf("FS: %v is not a FormatError", err)
+			}
+			if errors.Is(err, budget.ErrExceeded) {
+				t.Fatalf("FS: an input of %d bytes needed more than the fixed %s: %v", len(b), budget.Size(fuzzBudget), err)
+			}
+		}
 		if bud.Used() != 0 {
 			t.Fatalf("%d bytes still charged after the walk and Close", bud.Used())
 		}
 	})
+}
+
+// fsBytes opens b, walks its io/fs view with fs.WalkDir (at most 4096
+// nodes, going on after errors), and reads 64 bytes at the start, the
+// middle and the end of every regular file through OpenFile; it closes
+// the image and returns the errors met.
+func fsBytes(b []byte, o Options) []error {
+	im, err := OpenOptions(bytes.NewReader(b), int64(len(b)), o)
+	if err != nil {
+		return []error{err}
+	}
+	defer im.Close()
+	var errs []error
+	n := 0
+	fs.WalkDir(im.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if n++; n > 4096 {
+			return fs.SkipAll
+		}
+		if err != nil {
+			errs = append(errs, err)
+			if d == nil {
+				return err
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		f, err := im.OpenFile(info.Sys().(*Entry))
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		var buf [64]byte
+		for _, off := range []int64{0, f.Size() / 2, max(0, f.Size()-1)} {
+			if _, err := f.ReadAt(buf[:], off); err != nil && err != io.EOF {
+				errs = append(errs, err)
+			}
+		}
+		return nil
+	})
+	return errs
+}
+
+// fsImageError reports whether err, met by fsBytes, is one an image may
+// cause: a FormatError (through an *fs.PathError or not), or an io/fs
+// path refused because a name is not valid UTF-8.
+func fsImageError(err error) bool {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Err == fs.ErrInvalid && !fs.ValidPath(pe.Path) {
+		return true
+	}
+	return isFormatError(err)
 }
 
 // TestWalkBudgetReleased: walking real images with a budget gives every
@@ -65,6 +135,9 @@ func TestWalkBudgetReleased(t *testing.T) {
 		n, err := walkBytesOptions(b, Options{Budget: bud})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if errs := fsBytes(b, Options{Budget: bud}); errs != nil {
+			t.Fatal(errs)
 		}
 		if bud.Used() != 0 || bud.Peak() == 0 || bud.Peak() > 1<<20 {
 			t.Errorf("%v: %d nodes, used %d, peak %d", args, n, bud.Used(), bud.Peak())

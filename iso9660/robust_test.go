@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"os"
@@ -91,6 +92,11 @@ func TestTruncated(t *testing.T) {
 		_, err := walkBytes(b[:n])
 		if err != nil && !isFormatError(err) {
 			t.Errorf("cut at %d: %v is not a FormatError", n, err)
+		}
+		for _, err := range fsBytes(b[:n], Options{}) {
+			if !isFormatError(err) {
+				t.Errorf("cut at %d: FS: %v is not a FormatError", n, err)
+			}
 		}
 		if n < 17*2048 && err == nil {
 			t.Errorf("cut at %d: no error", n)
@@ -271,7 +277,8 @@ func TestDamagedSUSP(t *testing.T) {
 }
 
 // TestRandomCorruption flips bytes in the metadata of real images (plain,
-// Rock Ridge, Joliet, bootable): no panic, no hang, only FormatErrors.
+// Rock Ridge, Joliet, bootable) and walks them and their io/fs view
+// (fsBytes): no panic, no hang, only FormatErrors.
 func TestRandomCorruption(t *testing.T) {
 	images := [][]byte{smallImage(t, "-R", "-J"), smallImage(t, "--norock", "-J"), smallImage(t, "--norock")}
 	rng := rand.New(rand.NewSource(1))
@@ -291,10 +298,23 @@ func TestRandomCorruption(t *testing.T) {
 			b[p] = byte(rng.Intn(256))
 		}
 		done := make(chan error, 1)
-		go func() { _, err := walkBytes(b); done <- err }()
+		go func() {
+			_, err := walkBytes(b)
+			if err != nil && !isFormatError(err) {
+				done <- err
+				return
+			}
+			for _, err := range fsBytes(b, Options{}) {
+				if !fsImageError(err) {
+					done <- fmt.Errorf("FS: %w", err)
+					return
+				}
+			}
+			done <- nil
+		}()
 		select {
 		case err := <-done:
-			if err != nil && !isFormatError(err) {
+			if err != nil {
 				t.Fatalf("round %d: %v is not a FormatError", i, err)
 			}
 		case <-time.After(10 * time.Second):

@@ -1,18 +1,33 @@
-// Package iso9660 reads ISO 9660 images as Linux live ISOs are made: the
-// volume descriptors, the directory tree with Rock Ridge or Joliet names and
-// metadata, file contents, and the El Torito boot catalog. It is the ISO
-// layer of isodiff, which explains why two builds of an image differ, so it
-// reports everything as recorded, streams, and holds little in memory.
+// Package iso9660 reads ISO 9660 images as Linux live ISOs are made.
+//
+// It reads the volume descriptors, the directory tree with Rock Ridge or
+// Joliet names and metadata, file contents (zisofs-compressed files
+// decoded), and the El Torito boot catalog. It was written for isodiff,
+// which explains why two builds of an image differ, so it reports
+// everything as recorded, streams, holds little in memory, and treats
+// every image as untrusted.
 //
 // # Use
 //
 // Open (or OpenOptions, with a memory budget and a context) reads the
-// volume descriptors from an io.ReaderAt; Image.Walk returns
-// a Walker whose Next yields one *Entry per node in tree.Compare order
-// (depth first, pre order, each directory's children sorted bytewise by
-// their final name), so that two walks can be merged without holding either
-// tree; Image.Open returns a file's content over all its extents, unbuffered.
-// BootCatalog and BootImage decode El Torito.
+// volume descriptors from an io.ReaderAt. Then:
+//
+//   - Image.All (a range-over-func iterator) or Image.Walk (a Walker whose
+//     Next yields one *Entry per node) lists the tree in tree.Compare
+//     order (depth first, pre order, each directory's children sorted
+//     bytewise by their final name), so that two walks can be merged
+//     without holding either tree;
+//   - Image.FS is the same tree as an io/fs.FS (fs.WalkDir, fs.ReadFile,
+//     fs.Stat, fs.ReadLink; the *Entry in FileInfo.Sys), which resolves a
+//     path by reading only the directories on it;
+//   - Image.Open streams a file's content over all its extents,
+//     unbuffered; Image.OpenFile gives random access to it (a *File, an
+//     io.ReaderAt: a multi-extent file's extents found by binary search, a
+//     zisofs file's blocks decoded only where a read falls), so that a
+//     squashfs inside the ISO can be read in place;
+//   - Image.Section reads an extent's bytes as recorded (a zisofs file's
+//     compressed form, a directory's records);
+//   - BootCatalog and BootImage decode El Torito.
 //
 // # Why not github.com/diskfs/go-diskfs
 //
@@ -107,13 +122,18 @@
 // and a 4 KiB buffer whatever the header says, not charged to the budget
 // (the reader has no Close to give it back), so a zlib bomb costs that and
 // at most the declared size in output. The context (Options.Context) is
-// checked before each block. There is no random access to a zisofs file's
-// bytes: Open streams; the recorded bytes are at Extents.
+// checked before each block. OpenFile's File reads a zisofs file at any
+// offset: it reads the pointers of the block the offset falls in and
+// decodes from that block's start (or goes on from where the previous
+// read stopped, when the offset is ahead in the same block), so a read
+// costs the blocks it touches; the header is checked when the File is
+// opened. The recorded bytes are at Extents (Section reads them).
 //
 // # Guarantees and limits
 //
 // Images are untrusted. No input makes the package panic, loop or allocate
-// without bound (FuzzWalk): every block number and length is checked
+// without bound (FuzzWalk, which walks, reads, walks the FS view and reads
+// through OpenFile): every block number and length is checked
 // against the image size before it is read; a directory whose records were
 // already read (a loop, or a directory linked twice) is ErrLoop, nesting
 // deeper than MaxDepth is ErrTooDeep; names are bounded to 4 KiB, link
@@ -132,7 +152,10 @@
 // area among 5,000 records made each decode it 64 times, 3.7 GB). So the
 // SUSP bytes a walk decodes, and the names and targets made of them, are
 // at most the image's. The Image holds its descriptors, its boot catalog
-// (decoded once) and its boot image sizes until Close. A refused charge is
+// (decoded once), its boot image sizes and what FS keeps (the listings of
+// the directories read last, up to 8 MiB of charges, and the path of
+// every directory read, to refuse a directory reached by two paths as a
+// walk does) until Close. A refused charge is
 // a *FormatError wrapping the *budget.ExceededError, at the offset of the
 // structure that asked. With the budget FuzzWalk gives every input (32
 // MiB for up to 1 MiB), no input has exceeded it.

@@ -16,13 +16,15 @@ type Options struct {
 	// sizes (for the life of the Image, until Close), the child lists a
 	// Walker holds for its open directories, their names, link targets and
 	// extent lists, the set of directories and continuation areas a walk
-	// has read (until the walk ends or Walker.Close). A refused charge is a
+	// has read (until the walk ends or Walker.Close), the listings and the
+	// set of directories FS keeps (until Close). A refused charge is a
 	// *FormatError wrapping the *budget.ExceededError (errors.Is(err,
 	// budget.ErrExceeded)). nil is unlimited.
 	Budget *budget.Budget
 	// Context stops Open and the work done later on the image's behalf
-	// (walks started with Walk, the boot image sizes): every loop whose
-	// count comes from the image checks it. nil means context.Background.
+	// (walks started with Walk or All, FS lookups, File reads, the boot
+	// image sizes): every loop whose count comes from the image checks it.
+	// nil means context.Background.
 	Context context.Context
 }
 

@@ -182,8 +182,12 @@ func (s *storedData) ReadAt(p []byte, off int64) (int, error) {
 		k := min(int64(len(p)-n), x.Size-in)
 		at := x.Offset + in
 		avail := max(0, min(k, s.limit-at)) // the rest is past the end of the image
-		m, err := s.r.ReadAt(p[n:n+int(avail)], at)
-		n += m
+		var m int
+		var err error
+		if avail > 0 {
+			m, err = s.r.ReadAt(p[n:n+int(avail)], at)
+			n += m
+		}
 		if int64(m) < avail {
 			var fe *FormatError
 			switch {

@@ -200,7 +200,49 @@ func TestFSMatchesXorriso(t *testing.T) {
 			if _, err := fs.Stat(fsys, "link-dot/setuid"); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("a path through a symlink: %v", err)
 			}
+			if !c.geniso {
+				checkLookupReads(t, img, sys, "deep/1/2/3/4/5/6/7/8/9/10/11/12/leaf")
+			}
 		})
+	}
+}
+
+// checkLookupReads: a lookup of p in a fresh Image reads the directories
+// on the path (and the root's "." record, and continuation areas), not the
+// others; a second lookup of it reads nothing (the listings are kept).
+func checkLookupReads(t *testing.T, img string, sys []*Entry, p string) {
+	t.Helper()
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := &countingReader{r: bytes.NewReader(b)}
+	im, err := Open(cr, int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	onPath, all := int64(0), int64(0)
+	for _, e := range sys {
+		if !e.Mode.IsDir() {
+			continue
+		}
+		all += e.Extents[0].Size
+		if e.Path == "/" || strings.HasPrefix(p+"/", e.Path[1:]+"/") {
+			onPath += e.Extents[0].Size
+		}
+	}
+	cr.take()
+	if _, err := fs.Stat(im.FS(), p); err != nil {
+		t.Fatal(err)
+	}
+	if n := cr.take(); n < onPath || n > onPath+4*SectorSize || all < 4*onPath {
+		t.Errorf("Stat %s read %d bytes; the directories on the path hold %d, all directories %d", p, n, onPath, all)
+	}
+	if _, err := fs.Stat(im.FS(), p); err != nil {
+		t.Fatal(err)
+	}
+	if n := cr.take(); n != 0 {
+		t.Errorf("Stat %s again read %d bytes", p, n)
 	}
 }
 

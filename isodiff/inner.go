@@ -38,33 +38,23 @@ type innerProblem struct {
 // opened reports whether side i of c was opened as a filesystem image.
 func (c *container) opened(i int) bool { return c.reader[i] != nil || c.erofs[i] != nil }
 
-// compareInner merge-walks the two filesystem images of c (opened by the
-// squashfs stage) for metadata and contents, returning the metadata result.
-func (s *session) compareInner(ctx context.Context, c *container) (findings []report.Finding, listing string, err error) {
+// compareInner merge-walks the two opened filesystem images of c once, for
+// metadata and contents (the read plan's tree comparison).
+func (s *session) compareInner(ctx context.Context, c *container) *treeComparison {
+	t := &treeComparison{}
 	switch c.format() {
 	case formatEROFS:
 		opts := s.erofsOptions(c)
-		findings = erofsdiff.Superblock(c.erofs[0], c.erofs[1], opts)
+		t.findings = erofsdiff.Superblock(c.erofs[0], c.erofs[1], opts)
 		meta, content, err := erofsdiff.Compare(ctx, c.erofs[0], c.erofs[1], opts)
-		c.content, c.contentErr = fromEROFS(c.erofs, content), err
-		return append(findings, meta.Findings...), meta.ListingDiff, err
+		t.findings, t.listing, t.content, t.err = append(t.findings, meta.Findings...), meta.ListingDiff, fromEROFS(c.erofs, content), err
 	default:
 		opts := s.sqfsOptions(c)
-		findings = sqfsdiff.Superblock(c.reader[0], c.reader[1], opts)
+		t.findings = sqfsdiff.Superblock(c.reader[0], c.reader[1], opts)
 		meta, content, err := sqfsdiff.Compare(ctx, c.reader[0], c.reader[1], opts)
-		c.content, c.contentErr = fromSquashfs(c.reader, content), err
-		return append(findings, meta.Findings...), meta.ListingDiff, err
+		t.findings, t.listing, t.content, t.err = append(t.findings, meta.Findings...), meta.ListingDiff, fromSquashfs(c.reader, content), err
 	}
-}
-
-// contentOnly compares the files of c when the squashfs stage did not get to.
-func (s *session) contentOnly(ctx context.Context, c *container) (*innerContent, error) {
-	if c.format() == formatEROFS {
-		res, err := erofsdiff.Content(ctx, c.erofs[0], c.erofs[1], s.erofsOptions(c))
-		return fromEROFS(c.erofs, res), err
-	}
-	res, err := sqfsdiff.Content(ctx, c.reader[0], c.reader[1], s.sqfsOptions(c))
-	return fromSquashfs(c.reader, res), err
+	return t
 }
 
 func fromSquashfs(r [2]*squashfs.Reader, res *sqfsdiff.ContentResult) *innerContent {

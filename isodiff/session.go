@@ -17,8 +17,13 @@ import (
 	"github.com/isodiff/isodiff/squashfs"
 )
 
-// session is the state the stages share: the inputs, each side's parsed ISO
-// (opened once, on first use) and the squashfs images the tree walk found.
+// session is what one comparison's stages share: the inputs, the options,
+// the report they each add their own Stage to, and the read plan (plan.go):
+// each side's parsed ISO, the root filesystem images found in the trees,
+// the hashing pass's results, each image opened, and each pair's tree
+// comparison, all computed once by whichever stage needs them first and
+// only read afterwards. A stage writes only its own report.Stage; what it
+// hands on (the content stage's diverging files) goes one way, forward.
 type session struct {
 	opts   Options
 	in     [2]Input
@@ -34,8 +39,9 @@ type session struct {
 	iso     [2]*iso9660.Image
 	isoErr  [2]error
 
-	// containers are the squashfs images found in the ISO trees, in walk
-	// order; discoverErr[i] is the error that stopped side i's walk.
+	// containers are the root filesystem images found in the ISO trees
+	// (the plan's discovery), in walk order; discoverErr[i] is the error
+	// that stopped side i's walk.
 	discoverOnce [2]sync.Once
 	containers   []*container
 	discoverErr  [2]error
@@ -58,24 +64,31 @@ type divergent struct {
 	spans []report.Range
 }
 
-// container is a squashfs image inside the ISO, on one or both sides.
+// container is a root filesystem image (squashfs or EROFS) inside the ISO,
+// on one or both sides: the read plan's record of it, filled step by step.
 type container struct {
-	path  string
-	entry [2]*iso9660.Entry
-	// formats say what each side holds (formatSquashfs, formatEROFS), from
-	// its magic; sum and reader (or erofs) are each side's SHA-256 and
-	// opened image, once the squashfs stage has computed them.
+	// Discovery: where it is in each tree, and what each side holds
+	// (formatSquashfs, formatEROFS) by its magic.
+	path    string
+	entry   [2]*iso9660.Entry
 	formats [2]string
+	// The hashing pass (or, for what it left out, openContainer): each
+	// side's SHA-256, and the chunk-by-chunk comparison of the two sides
+	// (nil when they were not paired).
 	sum     [2]string
-	reader  [2]*squashfs.Reader
-	erofs   [2]*erofs.Reader
-	// pairing is the chunk-by-chunk comparison of the two sides made by
-	// the passes that computed sum (nil when they were not paired).
 	pairing *chunkPairing
-	// content is what the squashfs stage's merge-walk found about file
-	// contents, for the content stage to report.
-	content    *innerContent
-	contentErr error
+	// Opening (openContainer, once): each side's bytes in the ISO and its
+	// opened image, or the problems met on the way.
+	openOnce     sync.Once
+	files        [2]*isoFile
+	reader       [2]*squashfs.Reader
+	erofs        [2]*erofs.Reader
+	openProblems []sideProblem
+	// The tree comparison (compareTrees, once): one merge-walk of both
+	// trees, its metadata half reported by the squashfs stage and its
+	// content half by the content stage.
+	treesOnce sync.Once
+	trees     *treeComparison
 }
 
 // format is the container's format: side A's when known, else side B's.

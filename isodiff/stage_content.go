@@ -13,18 +13,17 @@ import (
 )
 
 // runContent compares the bytes of every regular file present in both
-// images: first the ISO's own files, then each squashfs image's files (the
-// squashfs stage's merge-walk has compared those already; it reports them).
+// images: first the ISO's own files, then it reports each root image's files
+// from the content half of the read plan's tree comparison (plan.go).
 func runContent(ctx context.Context, s *session, st *report.Stage) {
 	s.isoContent(ctx, st)
 	for _, c := range s.containers {
-		if !c.opened(0) || !c.opened(1) || c.sum[0] == c.sum[1] {
+		s.openContainer(ctx, c) // the squashfs stage has, unless it was stopped
+		if !c.treesComparable() {
 			continue
 		}
-		res, err := c.content, c.contentErr
-		if res == nil { // the squashfs stage did not get to compare them
-			res, err = s.contentOnly(ctx, c)
-		}
+		t := s.compareTrees(ctx, c) // the read plan's, run by the squashfs stage unless it was stopped
+		res, err := t.content, t.err
 		if res == nil {
 			if err != nil {
 				st.Problems = append(st.Problems, s.pairProblem(st.Name, c, err))

@@ -3,18 +3,16 @@ package isodiff
 import (
 	"context"
 	"fmt"
-	"sync"
 
-	"github.com/isodiff/isodiff/erofs"
 	"github.com/isodiff/isodiff/field"
 	"github.com/isodiff/isodiff/report"
 	"github.com/isodiff/isodiff/sqfsdiff"
-	"github.com/isodiff/isodiff/squashfs"
 )
 
-// runSquashfs compares every squashfs image the tree walk found: its hash,
-// its superblock and compressor options, and its tree, merge-walked. The
-// same walk compares file contents; the content stage reports them.
+// runSquashfs reports, for every root filesystem image the read plan found
+// (plan.go), where each side lies and its hash, the superblock and
+// compressor options field by field, and the metadata half of the plan's
+// tree comparison (the content stage reports the other half).
 func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 	for i := range s.in {
 		s.discover(i)
@@ -37,82 +35,29 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 		if err := ctx.Err(); err != nil {
 			return
 		}
-		rc := report.Container{Path: c.path}
-		var secs [2]*isoFile
-		var wg sync.WaitGroup
-		var hashErr [2]error
 		for i, e := range c.entry {
 			if e == nil {
 				st.Notes = append(st.Notes, fmt.Sprintf("%s: only in %s", c.path, s.in[1-i].Name))
-				continue
-			}
-			sec, err := s.section(i, e)
-			if err != nil {
-				off := int64(-1) // an empty file has no extent
-				if len(e.Extents) > 0 {
-					off = e.Extents[0].Offset
-				}
-				p := s.problem(i, st.Name, off, c.scope(), err)
-				if p.Offset < 0 {
-					p.Offset = off
-				}
-				st.Problems = append(st.Problems, p)
-				continue
-			}
-			secs[i] = sec
-		}
-		// Sections the sizes stage's pass did not hash are hashed now, both
-		// at once and, when both need it, compared chunk by chunk.
-		var todo [2]*passSection
-		var src [2]hashSource
-		for i, sec := range secs {
-			if sec != nil && c.sum[i] == "" {
-				src[i] = sec.hashSource(s.in[i], i)
-				todo[i] = &src[i].sec
 			}
 		}
-		if todo[0] != nil && todo[1] != nil {
-			c.pairing = newChunkPairing(todo[0].n, todo[1].n)
-			todo[0].pair, todo[1].pair = c.pairing, c.pairing
+		s.openContainer(ctx, c)
+		for _, sp := range c.openProblems {
+			p := s.problem(sp.side, st.Name, sp.off, c.scope(), sp.err)
+			if p.Offset < 0 {
+				p.Offset = sp.off
+			}
+			st.Problems = append(st.Problems, p)
 		}
-		for i, sc := range todo {
-			if sc == nil {
+		rc := report.Container{Path: c.path}
+		for i, f := range c.files {
+			if f == nil {
 				continue
 			}
-			s.logf("squashfs: hashing %s of %s (not done by the sizes stage)", c.path, s.in[i].Name)
-			wg.Go(func() {
-				_, sums, err := hashPass(ctx, src[i].r, src[i].size, false, []passSection{*sc})
-				if err == nil {
-					c.sum[i] = sums[0]
-				}
-				hashErr[i] = err
-			})
-		}
-		wg.Wait()
-		for i, sec := range secs {
-			if sec == nil {
-				continue
-			}
-			off := sec.offset()
-			at := &report.ContainerAt{Offset: off, Size: sec.Size(), SHA256: c.sum[i]}
+			at := &report.ContainerAt{Offset: f.offset(), Size: f.Size(), SHA256: c.sum[i]}
 			if i == 0 {
 				rc.A = at
 			} else {
 				rc.B = at
-			}
-			if hashErr[i] != nil {
-				st.Problems = append(st.Problems, s.problem(i, st.Name, off, c.scope(), hashErr[i]))
-				continue
-			}
-			var err error
-			if c.formats[i] == formatEROFS {
-				c.erofs[i], err = erofs.OpenOptions(sec, sec.Size(), erofs.Options{Budget: s.budget, Context: s.ctx})
-			} else {
-				c.reader[i], err = squashfs.OpenOptions(sec, sec.Size(), squashfs.Options{Budget: s.budget, Context: s.ctx})
-			}
-			if err != nil {
-				st.Problems = append(st.Problems, s.problem(i, st.Name, off, c.scope(), err))
-				continue
 			}
 		}
 		rc.Format = c.format()
@@ -130,10 +75,10 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 			st.Notes = append(st.Notes, c.path+": identical")
 			continue
 		}
-		// One merge-walk compares the metadata and, for the content stage
-		// to report, the contents: each tree is read once.
-		findings, listing, err := s.compareInner(ctx, c)
-		content := c.content
+		// The plan's tree comparison: one merge-walk of both trees for
+		// metadata and contents; this stage reports the metadata.
+		t := s.compareTrees(ctx, c)
+		findings, listing, content, err := t.findings, t.listing, t.content, t.err
 		st.Findings = append(st.Findings, findings...)
 		// The images' bytes differ: say so, as a finding that follows from
 		// those inside it when there are any, and as the difference itself

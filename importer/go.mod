@@ -8,6 +8,7 @@ require (
 	github.com/CalebQ42/squashfs v1.4.1
 	github.com/diskfs/go-diskfs v1.9.4
 	github.com/isodiff/isodiff v0.0.0-00010101000000-000000000000
+	golang.org/x/sys v0.50.0
 )
 
 require (
@@ -19,5 +20,4 @@ require (
 	github.com/pkg/xattr v0.4.12 // indirect
 	github.com/rasky/go-lzo v0.0.0-20200203143853-96a758eda86e // indirect
 	github.com/ulikunitz/xz v0.5.17 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 )

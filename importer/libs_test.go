@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -42,8 +43,10 @@ type opened interface {
 
 var libraries = []library{
 	{"isodiff", "iso9660", openIsodiffISO, ""},
+	{"isodiff fs.FS", "iso9660", openIsodiffISOFS, ""},
 	{"go-diskfs", "iso9660", openDiskfsISO, ""},
 	{"isodiff", "squashfs", openIsodiffSquashfs, ""},
+	{"isodiff fs.FS", "squashfs", openIsodiffSquashfsFS, ""},
 	{"go-diskfs", "squashfs", openDiskfsSquashfs, ""},
 	// Seen with -race: FullReader.WriteTo's block goroutines read the
 	// variable open (low/data/fullreader.go:168) that WriteTo writes
@@ -167,6 +170,101 @@ func (o *isodiffSquashfs) content(n *node) (io.Reader, error) {
 }
 
 func (o *isodiffSquashfs) close() { o.f.Close() }
+
+// --- isodiff's fs.FS views (FS(): fs.WalkDir, fs.ReadLink, Open) ---
+
+// isodiffFS is an isodiff image seen only through its fs.FS, as a program
+// written against io/fs sees it; Sys() gives the reader's entry.
+type isodiffFS struct {
+	fsys   fs.FS
+	closer func()
+}
+
+func openIsodiffISOFS(p string) (opened, error) {
+	o, err := openIsodiffISO(p)
+	if err != nil {
+		return nil, err
+	}
+	im := o.(*isodiffISO)
+	return &isodiffFS{im.im.FS(), im.close}, nil
+}
+
+func openIsodiffSquashfsFS(p string) (opened, error) {
+	o, err := openIsodiffSquashfs(p)
+	if err != nil {
+		return nil, err
+	}
+	r := o.(*isodiffSquashfs)
+	return &isodiffFS{r.r.FS(), r.close}, nil
+}
+
+func (o *isodiffFS) list() ([]*node, error) {
+	return fsWalkDir(o.fsys, func(fi fs.FileInfo, n *node) error {
+		switch e := fi.Sys().(type) {
+		case *iso9660.Entry:
+			n.UID, n.GID = e.UID, e.GID
+			if fi.Mode()&fs.ModeDevice != 0 {
+				n.Dev = fmt.Sprintf("%d,%d", e.DevMajor, e.DevMinor)
+			}
+		case *squashfs.Entry:
+			n.UID, n.GID = e.UID, e.GID
+			if fi.Mode()&fs.ModeDevice != 0 {
+				n.Dev = fmt.Sprintf("%d,%d", e.DevMajor, e.DevMinor)
+			}
+		default:
+			return fmt.Errorf("%s: Sys() is %T", n.Path, fi.Sys())
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			target, err := fs.ReadLink(o.fsys, n.ref.(string))
+			if err != nil {
+				return err
+			}
+			n.Link = target
+		}
+		return nil
+	})
+}
+
+func (o *isodiffFS) content(n *node) (io.Reader, error) {
+	return o.fsys.Open(n.ref.(string))
+}
+
+func (o *isodiffFS) close() { o.closer() }
+
+// fsWalkDir lists fsys with fs.WalkDir, going on past a directory that
+// cannot be read (the errors are returned, joined, with what was listed).
+func fsWalkDir(fsys fs.FS, info func(fi fs.FileInfo, n *node) error) ([]*node, error) {
+	var out []*node
+	var errs []error
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if fi.Name() != d.Name() || fi.Mode() != d.Type()|fi.Mode().Perm()|fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) {
+			return fmt.Errorf("%s: DirEntry (%s, %v) and FileInfo (%s, %v) disagree", p, d.Name(), d.Type(), fi.Name(), fi.Mode())
+		}
+		n := &node{Path: "/" + p, MTime: fi.ModTime(), ref: p}
+		if p == "." {
+			n.Path = "/"
+		}
+		fromMode(n, fi.Mode())
+		if fi.Mode().IsRegular() {
+			n.Size = fi.Size()
+		}
+		if err := info(fi, n); err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		out = append(out, n)
+		return nil
+	})
+	return out, errors.Join(append(errs, err)...)
+}
 
 // --- go-diskfs v1.9.4: its FileSystems are fs.ReadDirFS; fs.WalkDir ---
 

@@ -1,5 +1,6 @@
-// Package fuzz holds isodiff's native Go fuzz targets for every parser that
-// reads image bytes: ISO 9660 volume descriptors, directory records, Rock
+// Package fuzz holds isodiff's fuzz targets for every parser of image bytes.
+//
+// The targets: ISO 9660 volume descriptors, directory records, Rock
 // Ridge and Joliet (FuzzISO); the El Torito catalog and boot images
 // (FuzzISO); the MBR and GPT (FuzzPartitionTables); the squashfs superblock,
 // inode, directory, fragment, id and xattr tables and every codec

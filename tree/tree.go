@@ -1,6 +1,9 @@
-// Package tree holds what the two image readers (ISO 9660 and squashfs) share
-// so that one merge-walk can compare either: a node's metadata in a common
-// shape, and the order in which both readers yield their nodes.
+// Package tree holds what the image readers share: the node model and walk order.
+//
+// The readers (ISO 9660, squashfs, EROFS) share it so that one merge-walk
+// can compare any two of them: a node's metadata in a common shape, the
+// order in which every reader yields its nodes, and SideError, which says
+// which of two compared images an error came from.
 //
 // The order is that of a depth-first, pre-order walk in which each
 // directory's children are sorted by name, byte by byte. Comparing two whole

@@ -1,6 +1,7 @@
-// Command smbuild is the reproducible-build driver: it builds the checked-out
-// commit of a live-ISO project inside a builder container pinned by digest,
-// and `smbuild verify` builds it twice, build b under deliberately different
+// Command smbuild builds a live ISO twice and says why the builds differ.
+//
+// It builds the checked-out commit of a live-ISO project inside a builder
+// container pinned by digest; `smbuild verify` builds it twice, build b under deliberately different
 // conditions (host name, source path, umask, clock, CPUs, user, HOME,
 // locale, time zone, kernel release, file ordering; each on unless the
 // configuration switches it off with a reason), and compares the two ISOs

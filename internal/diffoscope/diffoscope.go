@@ -1,5 +1,6 @@
-// Package diffoscope runs diffoscope on one pair of files, bounded: a
-// timeout that kills diffoscope's whole process group, an address-space
+// Package diffoscope runs diffoscope on one pair of files, bounded.
+//
+// The bounds: a timeout that kills diffoscope's whole process group, an address-space
 // cap on every process of it, a cap on the text it may write, no HTML, and
 // a private temporary directory (TMPDIR, TEMP and TMP) that is removed
 // whatever ends the run.

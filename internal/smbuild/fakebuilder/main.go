@@ -1,5 +1,6 @@
-// Command fakebuilder is the builder that smbuild's tests run inside a
-// container made from nothing but this static binary: it writes a small live
+// Command fakebuilder is the static builder smbuild's tests run in a container.
+//
+// The container is made from nothing but this binary. It writes a small live
 // ISO (ISO 9660 with Rock Ridge, carrying a squashfs root filesystem at
 // /live/filesystem.squashfs) into --out, deterministically from
 // SOURCE_DATE_EPOCH and the source directory (its working directory), or

@@ -1,6 +1,6 @@
 // Package parttable decodes the MBR and GPT of an isohybrid ISO's system area.
 //
-// They are the MBR in sector 0 and the GPT that xorriso's
+// It reads the MBR in sector 0 and the GPT that xorriso's
 // -isohybrid-gpt-basdat (and grub-mkrescue) write after it, so that isodiff
 // can say which header fields of two images differ.
 //

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -38,9 +39,29 @@ func need(t testing.TB, tools ...string) {
 // output; it fails the test with the command's standard error.
 func run(t testing.TB, dir, name string, args ...string) string {
 	t.Helper()
+	return runEnv(t, dir, nil, name, args...)
+}
+
+// runEnv is run with env's "KEY=value" settings ("KEY=" to unset KEY).
+func runEnv(t testing.TB, dir string, env []string, name string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
+	set := map[string]bool{}
+	for _, kv := range append([]string{"LC_ALL=C", "TZ=UTC"}, env...) {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !set[k] {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	for _, kv := range append([]string{"LC_ALL=C", "TZ=UTC"}, env...) {
+		if !strings.HasSuffix(kv, "=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -55,15 +76,19 @@ func makeSquashfs(t testing.TB, src, out string, args ...string) {
 	t.Helper()
 	need(t, "mksquashfs")
 	base := []string{src, out, "-noappend", "-quiet", "-no-progress", "-processors", "1"}
-	run(t, filepath.Dir(out), "mksquashfs", append(base, args...)...)
+	// mksquashfs would give every file SOURCE_DATE_EPOCH's time.
+	runEnv(t, filepath.Dir(out), []string{"SOURCE_DATE_EPOCH="}, "mksquashfs", append(base, args...)...)
 }
 
-// makeISO runs "xorriso -as mkisofs" with args before the source tree.
+// makeISO runs "xorriso -as mkisofs" with args before the source tree,
+// with SOURCE_DATE_EPOCH set for fixed volume dates and UUID (file times
+// are the tree's).
 func makeISO(t testing.TB, src, out string, args ...string) {
 	t.Helper()
 	need(t, "xorriso")
 	argv := append([]string{"-as", "mkisofs", "-quiet", "-o", out}, args...)
-	run(t, filepath.Dir(out), "xorriso", append(argv, src)...)
+	env := []string{"SOURCE_DATE_EPOCH=" + strconv.FormatInt(stamp.Unix(), 10)}
+	runEnv(t, filepath.Dir(out), env, "xorriso", append(argv, src)...)
 }
 
 // Fixed times, so that two builds of a tree are byte-identical and the ls
@@ -73,13 +98,18 @@ var (
 	oldTime = time.Date(2019, 2, 3, 4, 5, 6, 0, time.UTC)
 )
 
-// pseudoDevices are mksquashfs pseudo definitions for the root trees: a
-// console and a device whose numbers need the kernel's large encoding.
-var pseudoDevices = []string{
-	"-p", "dev/console c 600 0 0 5 1",
-	"-p", "dev/big c 640 0 6 300 70000",
-	"-p", "dev/sda b 660 0 6 8 0",
-}
+// pseudoDevices are mksquashfs pseudo definitions for the root trees, with
+// the fixed time: a console, a device whose numbers need the kernel's large
+// encoding, a block device and a socket.
+var pseudoDevices = func() []string {
+	ts := strconv.FormatInt(stamp.Unix(), 10)
+	return []string{
+		"-p", "dev/console C " + ts + " 600 0 0 5 1",
+		"-p", "dev/big C " + ts + " 640 0 6 300 70000",
+		"-p", "dev/sda B " + ts + " 660 0 6 8 0",
+		"-p", "dev/log I " + ts + " 666 0 0 s",
+	}
+}()
 
 // longTarget is a symlink target of 479 bytes in 20 components: more than
 // one Rock Ridge SL entry holds (255), less than xorriso's crash on one

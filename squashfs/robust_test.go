@@ -174,10 +174,16 @@ func TestCorruptBytes(t *testing.T) {
 			}
 			err := exercise(bytes.NewReader(b), int64(len(b)), 1<<26)
 			var fe *FormatError
-			if fsErr := exerciseFS(bytes.NewReader(b), int64(len(b)), 1<<26); fsErr != nil {
+			fsErr := exerciseFS(bytes.NewReader(b), int64(len(b)), 1<<26)
+			if fsErr != nil {
 				var pe *fs.PathError
 				if !errors.As(fsErr, &fe) && (!errors.As(fsErr, &pe) || !strings.HasPrefix(pe.Err.Error(), "squashfs: ")) {
 					t.Errorf("%v at %d: FS error without context: %v", args, off, fsErr)
+				}
+			}
+			for _, err := range []error{err, fsErr} {
+				if errors.As(err, &fe) && (fe.Off < 0 || fe.Off > int64(len(b))) {
+					t.Errorf("%v at %d: error offset outside the image: %v", args, off, err)
 				}
 			}
 			if err != nil {

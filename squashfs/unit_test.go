@@ -2,9 +2,15 @@ package squashfs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/isodiff/isodiff/internal/testimg"
 
 	"github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
@@ -181,5 +187,47 @@ func TestBlockAccess(t *testing.T) {
 				t.Errorf("%v %s: blocks+tail (%d bytes) differ from Open (%d bytes)", args, e.Path, len(got), want.Len())
 			}
 		}
+	}
+}
+
+// TestMetaReaderOffset: a metadata reader reports the image offset of the
+// block it is in, for compressed blocks too (it once derived it from the
+// decoded length, so errors named wrong, even negative, offsets), and the
+// directory index it finds through that offset works.
+func TestMetaReaderOffset(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{}
+	for i := range 1000 {
+		files[fmt.Sprintf("d/f%04d", i)] = ""
+	}
+	testimg.WriteFiles(t, filepath.Join(dir, "src"), files)
+	img := filepath.Join(dir, "img")
+	testimg.MakeSquashfs(t, filepath.Join(dir, "src"), img)
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := int64(r.Super.InodeTableStart)
+	m, err := r.metaAt(start, 0, int64(r.Super.DirTableStart))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := binary.LittleEndian.Uint16(b[start:])
+	if hdr&0x8000 != 0 {
+		t.Fatal("the inode table's first block is not compressed")
+	}
+	second := start + 2 + int64(hdr&0x7fff)
+	if m.offset() != start {
+		t.Errorf("offset %d in the first block, at %d", m.offset(), start)
+	}
+	if _, err := m.read(metaSize + 10); err != nil {
+		t.Fatal(err)
+	}
+	if m.offset() != second {
+		t.Errorf("offset %d in the second block, at %d", m.offset(), second)
 	}
 }

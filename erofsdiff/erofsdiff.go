@@ -26,9 +26,6 @@ package erofsdiff
 
 import (
 	"context"
-	"runtime"
-	"slices"
-	"sync"
 
 	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/erofs"
@@ -109,12 +106,6 @@ func (o Options) treeOptions() treediff.Options {
 	return treediff.Options{IgnoreMtime: o.IgnoreMtime, IgnoreDirSize: true}
 }
 
-// walker returns the next function of a walk of r that runs ahead in its
-// own goroutine (see treediff.Prefetch), and the function that stops it.
-func walker(r *erofs.Reader) (func() (*erofs.Entry, error), func()) {
-	return treediff.Prefetch(r.Walk().Next, 256)
-}
-
 func node(e *erofs.Entry) *tree.Node { return &e.Node }
 
 // Metadata merge-walks both trees and reports added, removed and changed
@@ -161,182 +152,27 @@ func Compare(ctx context.Context, a, b *erofs.Reader, opts Options) (*MetadataRe
 	return compare(ctx, a, b, opts, true, true)
 }
 
-// compare merge-walks the two trees once. The walk runs in one goroutine:
-// it compares metadata as it goes (doMeta) and hands runs of consecutive
-// regular-file pairs to opts.Workers comparers (default GOMAXPROCS) so that
-// decoding is spread over the cores (doContent). Findings come back in
-// walk order.
+// compare merge-walks the two trees once (treediff.Schedule): it compares
+// metadata as it goes (doMeta) and hands runs of consecutive regular-file
+// pairs to opts.Workers comparers (default GOMAXPROCS) so that decoding is
+// spread over the cores (doContent). Findings come back in walk order.
 func compare(ctx context.Context, a, b *erofs.Reader, opts Options, doMeta, doContent bool) (*MetadataResult, *ContentResult, error) {
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := make(chan contentJob, workers)
-	results := make(chan contentResult, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			cmp := newComparer(a, b, opts.SameStored, opts.Budget)
-			defer cmp.release()
-			for j := range jobs {
-				results <- cmp.run(ctx, j, opts.Scope)
-			}
-		})
-	}
-	go func() { wg.Wait(); close(results) }()
-
 	lister := treediff.Lister{Scope: opts.Scope, Opts: opts.treeOptions(), Budget: opts.Budget,
 		Diff: treediff.Unified{NameA: opts.NameA, NameB: opts.NameB, MaxBytes: opts.MaxListingDiffBytes}}
-	walkErr := make(chan error, 1)
-	go func() {
-		defer close(jobs)
-		seen := map[[2]uint64]bool{} // hard-linked inode pairs already queued
-		nextA, stopA := walker(a)
-		defer stopA()
-		nextB, stopB := walker(b)
-		defer stopB()
-		job := contentJob{}
-		send := func() bool {
-			if len(job.pairs) == 0 {
-				return true
-			}
-			select {
-			case jobs <- job:
-			case <-ctx.Done():
-				return false
-			}
-			job = contentJob{seq: job.seq + 1}
-			return true
-		}
-		err := treediff.Merge(ctx, nextA, nextB, node, func(ea, eb *erofs.Entry, inA, inB bool) error {
-			if doMeta {
-				treediff.VisitPair(&lister, ea, eb, inA, inB, node)
-				if lister.Err != nil {
-					return lister.Err
-				}
-			}
-			if !doContent || !inA || !inB || !ea.Mode.IsRegular() || !eb.Mode.IsRegular() {
-				return nil
-			}
-			if ea.Nlink > 1 || eb.Nlink > 1 {
-				key := [2]uint64{ea.Inode, eb.Inode}
-				if seen[key] {
-					return nil
-				}
-				seen[key] = true
-			}
-			job.pairs = append(job.pairs, [2]*erofs.Entry{ea, eb})
-			if len(job.pairs) == contentJobSize && !send() {
-				return ctx.Err()
-			}
-			return nil
-		})
-		if err == nil && !send() {
-			err = ctx.Err()
-		}
-		walkErr <- err
-	}()
-
-	// Collect in walk order: results arrive in any order.
-	res := &ContentResult{}
-	pending := map[int]contentResult{}
-	next := 0
-	var budgetErr error
-	for r := range results {
-		if budgetErr != nil {
-			continue // drain: the walk is being cancelled
-		}
-		held := int64(0)
-		for i := range r.findings {
-			held += treediff.FindingSize(&r.findings[i]) + 16*int64(len(r.spans[i])) + 64
-		}
-		for _, p := range r.problems {
-			held += int64(len(p.Path)+len(p.Err.Error())) + 64
-		}
-		if err := opts.Budget.Charge(held, "content findings of "+opts.Scope.String(), -1); err != nil {
-			budgetErr = err
-			cancel()
-			continue
-		}
-		pending[r.seq] = r
-		for {
-			r, ok := pending[next]
-			if !ok {
-				break
-			}
-			delete(pending, next)
-			next++
-			res.Findings = append(res.Findings, r.findings...)
-			res.Pairs = append(res.Pairs, r.pairs...)
-			res.Spans = append(res.Spans, r.spans...)
-			res.Problems = append(res.Problems, r.problems...)
-			res.Compared += r.compared
-			if opts.Compared != nil {
-				opts.Compared(res.Compared)
-			}
-			res.SameByRaw += r.byRaw
-			res.KnownStored += r.knownStored
-		}
+	s := treediff.Schedule[*erofs.Entry]{NextA: a.Walk().Next, NextB: b.Walk().Next, Node: node,
+		Workers: opts.Workers, Scope: opts.Scope, Budget: opts.Budget, Compared: opts.Compared}
+	if doMeta {
+		s.Lister = &lister
 	}
-	err := <-walkErr
-	if budgetErr != nil {
-		err = budgetErr
+	if doContent {
+		s.NewComparer = func() treediff.FileComparer[*erofs.Entry] { return newComparer(a, b, opts.SameStored, opts.Budget) }
 	}
+	r, err := s.Run(ctx)
 	meta := &MetadataResult{Findings: lister.Findings, ListingDiff: lister.Diff.String()}
-	return meta, res, err
-}
-
-// contentJobSize is how many consecutive file pairs a worker takes at once.
-const contentJobSize = 64
-
-type contentJob struct {
-	seq   int
-	pairs [][2]*erofs.Entry
-}
-
-type contentResult struct {
-	seq             int
-	findings        []report.Finding
-	pairs           [][2]*erofs.Entry
-	spans           [][]report.Range
-	problems        []Problem
-	compared, byRaw int
-	knownStored     int64
-}
-
-// run compares a job's file pairs.
-func (c *comparer) run(ctx context.Context, j contentJob, scope report.Scope) contentResult {
-	r := contentResult{seq: j.seq}
-	before := c.knownStored
-	for _, p := range j.pairs {
-		if ctx.Err() != nil {
-			break
-		}
-		ea, eb := p[0], p[1]
-		r.compared++
-		diff, byRaw, err := c.compare(ctx, ea, eb)
-		if err != nil {
-			if ctx.Err() != nil {
-				break // cancelled, not a problem of this file
-			}
-			r.problems = append(r.problems, Problem{Path: ea.Path, Err: err})
-			continue
-		}
-		if byRaw {
-			r.byRaw++
-		}
-		if diff != nil {
-			r.findings = append(r.findings, report.Finding{Scope: scope, Path: ea.Path, Kind: report.KindContent, Type: "-", Content: diff})
-			r.pairs = append(r.pairs, p)
-			var spans []report.Range
-			if !c.spansLost {
-				spans = slices.Clone(c.spans)
-			}
-			r.spans = append(r.spans, spans)
-		}
+	res := &ContentResult{Findings: r.Findings, Pairs: r.Pairs, Spans: r.Spans,
+		Compared: r.Compared, SameByRaw: r.SameByRaw, KnownStored: r.KnownStored}
+	for _, p := range r.Problems {
+		res.Problems = append(res.Problems, Problem(p))
 	}
-	r.knownStored = c.knownStored - before
-	return r
+	return meta, res, err
 }

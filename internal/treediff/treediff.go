@@ -1,7 +1,11 @@
 // Package treediff compares two file trees given as streams of nodes in
 // tree.Compare order: a merge-walk that pairs nodes by path, a field-by-field
 // node comparison, the one-line listing form of a node, and a unified diff of
-// the two listings built while walking.
+// the two listings built while walking. Schedule runs that merge-walk for the
+// differs of the compressed formats (sqfsdiff, erofsdiff): metadata as it
+// goes, file contents on worker comparers (FileComparer), results in walk
+// order and charged to the budget; PieceComparer is the comparer those
+// formats share, around their own piece-by-piece comparison.
 //
 // Why not go-difflib for the listings: both listings are sorted by the same
 // key, so the path itself aligns them and the merge-walk already is the

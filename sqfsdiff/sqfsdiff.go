@@ -165,7 +165,8 @@ func Compare(ctx context.Context, a, b *squashfs.Reader, opts Options) (*Metadat
 func compare(ctx context.Context, a, b *squashfs.Reader, opts Options, doMeta, doContent bool) (*MetadataResult, *ContentResult, error) {
 	lister := treediff.Lister{Scope: opts.Scope, Opts: opts.treeOptions(), Budget: opts.Budget,
 		Diff: treediff.Unified{NameA: opts.NameA, NameB: opts.NameB, MaxBytes: opts.MaxListingDiffBytes}}
-	s := treediff.Schedule[*squashfs.Entry]{NextA: a.Walk().Next, NextB: b.Walk().Next, Node: node,
+	wa, wb := a.Walk(), b.Walk()
+	s := treediff.Schedule[*squashfs.Entry]{NextA: wa.Next, NextB: wb.Next, CloseA: wa.Close, CloseB: wb.Close, Node: node,
 		Workers: opts.Workers, Scope: opts.Scope, Budget: opts.Budget, Compared: opts.Compared}
 	if doMeta {
 		s.Lister = &lister

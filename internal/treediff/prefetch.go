@@ -7,21 +7,26 @@ import "sync"
 // (and their metadata decompressed) on two cores. The returned next yields
 // the same sequence; stop ends the goroutine early and must be called when
 // the caller is done (it is safe to call more than once). next itself is
-// only ever called from the prefetching goroutine.
-func Prefetch[E any](next func() (E, error), n int) (get func() (E, error), stop func()) {
+// only ever called from the prefetching goroutine, and so is done, when not
+// nil, once the goroutine calls next no more (at the stream's end or error,
+// or after stop): a walk's Close, which must not run beside its Next.
+func Prefetch[E any](next func() (E, error), n int, done func()) (get func() (E, error), stop func()) {
 	type item struct {
 		e   E
 		err error
 	}
 	ch := make(chan item, n)
-	done := make(chan struct{})
+	stopped := make(chan struct{})
 	go func() {
 		defer close(ch)
+		if done != nil {
+			defer done()
+		}
 		for {
 			e, err := next()
 			select {
 			case ch <- item{e, err}:
-			case <-done:
+			case <-stopped:
 				return
 			}
 			if err != nil {
@@ -39,6 +44,6 @@ func Prefetch[E any](next func() (E, error), n int) (get func() (E, error), stop
 		last = item{err: it.err}
 		return it.e, it.err
 	}
-	stop = func() { once.Do(func() { close(done) }) }
+	stop = func() { once.Do(func() { close(stopped) }) }
 	return get, stop
 }

@@ -68,6 +68,10 @@ type Schedule[E any] struct {
 	// NextA and NextB are the two walks' next functions, in tree.Compare
 	// order, returning io.EOF at the end.
 	NextA, NextB func() (E, error)
+	// CloseA and CloseB, when set, end the walks (give back what a walk
+	// abandoned early holds); each is called once its walk is no longer
+	// read, from the goroutine that reads it.
+	CloseA, CloseB func()
 	// Node gives an entry's node.
 	Node func(E) *tree.Node
 	// Lister, when set, is given every pair of the walk (metadata
@@ -143,9 +147,9 @@ func (s *Schedule[E]) Run(ctx context.Context) (*ContentResult[E], error) {
 	go func() {
 		defer close(jobs)
 		seen := map[[2]uint64]bool{} // hard-linked inode pairs already queued
-		nextA, stopA := Prefetch(s.NextA, walkAhead)
+		nextA, stopA := Prefetch(s.NextA, walkAhead, s.CloseA)
 		defer stopA()
-		nextB, stopB := Prefetch(s.NextB, walkAhead)
+		nextB, stopB := Prefetch(s.NextB, walkAhead, s.CloseB)
 		defer stopB()
 		j := job[E]{}
 		send := func() bool {

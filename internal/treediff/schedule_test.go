@@ -202,8 +202,19 @@ func TestScheduleBudgetRefusal(t *testing.T) {
 		}
 	}
 	var released atomic.Int32
+	// The walks are abandoned: each is closed, once, after its last Next.
+	var closedA, closedB atomic.Int32
+	closing := func(next func() (*fakeEntry, error), closed *atomic.Int32) func() (*fakeEntry, error) {
+		return func() (*fakeEntry, error) {
+			if closed.Load() != 0 {
+				t.Error("Next after Close")
+			}
+			return next()
+		}
+	}
 	bud := budget.New(1000) // less than job 0's 64 findings
-	s := Schedule[*fakeEntry]{NextA: fakeWalk(a), NextB: fakeWalk(b), Node: fakeNode, Workers: workers, Budget: bud,
+	s := Schedule[*fakeEntry]{NextA: closing(fakeWalk(a), &closedA), NextB: closing(fakeWalk(b), &closedB),
+		CloseA: func() { closedA.Add(1) }, CloseB: func() { closedB.Add(1) }, Node: fakeNode, Workers: workers, Budget: bud,
 		NewComparer: func() FileComparer[*fakeEntry] { return &fakeComparer{before: before, released: &released} },
 		Compared:    func(int) { t.Error("Compared told of a refused job") }}
 	res, err := s.Run(context.Background())
@@ -225,6 +236,13 @@ func TestScheduleBudgetRefusal(t *testing.T) {
 	}
 	if bud.Used() != 0 {
 		t.Errorf("budget holds %d", bud.Used())
+	}
+	deadline := time.Now().Add(2 * time.Second) // the walks end on their own goroutines
+	for (closedA.Load() == 0 || closedB.Load() == 0) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if closedA.Load() != 1 || closedB.Load() != 1 {
+		t.Errorf("walks closed %d and %d times, want once each", closedA.Load(), closedB.Load())
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -134,7 +135,7 @@ func TestPrefetch(t *testing.T) {
 		i++
 		return i, nil
 	}
-	get, stop := Prefetch(next, 16)
+	get, stop := Prefetch(next, 16, nil)
 	defer stop()
 	for want := 1; want <= 1000; want++ {
 		if got, err := get(); got != want || err != nil {
@@ -146,9 +147,25 @@ func TestPrefetch(t *testing.T) {
 			t.Fatalf("after the end: %v, want the stream's error again", err)
 		}
 	}
-	// Stopping early ends the goroutine even when nobody reads.
-	get2, stop2 := Prefetch(func() (int, error) { return 1, nil }, 4)
+	// Stopping early ends the goroutine even when nobody reads, and then
+	// calls done, once, after its last next.
+	var calls, closed atomic.Int32
+	ended := make(chan struct{})
+	get2, stop2 := Prefetch(func() (int, error) {
+		if closed.Load() != 0 {
+			t.Error("next called after done")
+		}
+		calls.Add(1)
+		return 1, nil
+	}, 4, func() {
+		closed.Add(1)
+		close(ended)
+	})
 	get2()
 	stop2()
 	stop2()
+	<-ended
+	if closed.Load() != 1 {
+		t.Errorf("done called %d times", closed.Load())
+	}
 }

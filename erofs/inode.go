@@ -104,31 +104,10 @@ func fileType(mode uint16) uint8 {
 	return 0
 }
 
+// goMode converts i_mode to an fs.FileMode; an unknown type gives none of
+// the type bits.
 func goMode(mode uint16) fs.FileMode {
-	m := fs.FileMode(mode & 0o777)
-	if mode&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if mode&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if mode&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	switch uint32(mode) & sIFMT {
-	case sIFDIR:
-		m |= fs.ModeDir
-	case sIFLNK:
-		m |= fs.ModeSymlink
-	case sIFCHR:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case sIFBLK:
-		m |= fs.ModeDevice
-	case sIFIFO:
-		m |= fs.ModeNamedPipe
-	case sIFSOCK:
-		m |= fs.ModeSocket
-	}
+	m, _ := tree.ModeFromPOSIX(uint32(mode))
 	return m
 }
 

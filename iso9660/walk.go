@@ -543,49 +543,6 @@ func checkName(name string) error {
 	return nil
 }
 
-// POSIX file type bits as recorded in PX.
-const (
-	sIFMT   = 0o170000
-	sIFSOCK = 0o140000
-	sIFLNK  = 0o120000
-	sIFREG  = 0o100000
-	sIFBLK  = 0o060000
-	sIFDIR  = 0o040000
-	sIFCHR  = 0o020000
-	sIFIFO  = 0o010000
-)
-
-func posixMode(m uint32) (fs.FileMode, bool) {
-	mode := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		mode |= fs.ModeSticky
-	}
-	switch m & sIFMT {
-	case sIFREG:
-	case sIFDIR:
-		mode |= fs.ModeDir
-	case sIFLNK:
-		mode |= fs.ModeSymlink
-	case sIFCHR:
-		mode |= fs.ModeDevice | fs.ModeCharDevice
-	case sIFBLK:
-		mode |= fs.ModeDevice
-	case sIFIFO:
-		mode |= fs.ModeNamedPipe
-	case sIFSOCK:
-		mode |= fs.ModeSocket
-	default:
-		return mode, false
-	}
-	return mode, true
-}
-
 // makeEntry turns a record and its Rock Ridge information into an Entry
 // named name in directory parent ("" and "" for the root). The Entry's
 // Path is left for the caller to set: a walk sets it when it yields the
@@ -614,7 +571,7 @@ func (im *Image) makeEntry(parent, name string, rec DirRecord, info *rrInfo, off
 	e.Nlink = 1
 	switch {
 	case info.hasPX:
-		mode, ok := posixMode(info.mode)
+		mode, ok := tree.ModeFromPOSIX(info.mode)
 		if !ok {
 			return nil, formatErrf(off, "Rock Ridge PX entry of "+tree.Join(parent, name), "unknown file type in mode %#o", info.mode)
 		}

@@ -93,16 +93,9 @@ func (r *Reader) readInode(ref uint64) (*Entry, error) {
 	if e.Inode == 0 || e.Inode > uint64(s.Inodes) {
 		return nil, bad("inode number %d not in 1..%d", e.Inode, s.Inodes)
 	}
-	e.Mode = fs.FileMode(perm & 0o777)
-	if perm&0o4000 != 0 {
-		e.Mode |= fs.ModeSetuid
-	}
-	if perm&0o2000 != 0 {
-		e.Mode |= fs.ModeSetgid
-	}
-	if perm&0o1000 != 0 {
-		e.Mode |= fs.ModeSticky
-	}
+	// The permission, setuid, setgid and sticky bits, as in st_mode; the
+	// type comes from the inode type below.
+	e.Mode, _ = tree.ModeFromPOSIX(uint32(perm) & 0o7777)
 	e.Nlink = 1
 
 	fields := m.read // the type-specific fixed part

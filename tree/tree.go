@@ -175,3 +175,38 @@ func PermString(m fs.FileMode) string {
 	special(8, m&fs.ModeSticky != 0, 't', 'T')
 	return string(s)
 }
+
+// ModeFromPOSIX converts a POSIX st_mode, as EROFS inodes and Rock Ridge
+// PX entries record it, to an fs.FileMode: the permission bits, setuid,
+// setgid and sticky, and the file type (S_IFMT). ok is false when the type
+// bits name no file type; mode then holds the other bits only.
+func ModeFromPOSIX(m uint32) (mode fs.FileMode, ok bool) {
+	mode = fs.FileMode(m & 0o777)
+	if m&0o4000 != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		mode |= fs.ModeSticky
+	}
+	switch m & 0o170000 { // S_IFMT
+	case 0o100000: // S_IFREG
+	case 0o040000: // S_IFDIR
+		mode |= fs.ModeDir
+	case 0o120000: // S_IFLNK
+		mode |= fs.ModeSymlink
+	case 0o020000: // S_IFCHR
+		mode |= fs.ModeDevice | fs.ModeCharDevice
+	case 0o060000: // S_IFBLK
+		mode |= fs.ModeDevice
+	case 0o010000: // S_IFIFO
+		mode |= fs.ModeNamedPipe
+	case 0o140000: // S_IFSOCK
+		mode |= fs.ModeSocket
+	default:
+		return mode, false
+	}
+	return mode, true
+}

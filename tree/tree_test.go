@@ -51,3 +51,28 @@ func TestPermString(t *testing.T) {
 		}
 	}
 }
+
+func TestModeFromPOSIX(t *testing.T) {
+	for _, c := range []struct {
+		m    uint32
+		want fs.FileMode
+		ok   bool
+	}{
+		{0o100644, 0o644, true},
+		{0o104755, fs.ModeSetuid | 0o755, true},
+		{0o042775, fs.ModeDir | fs.ModeSetgid | 0o775, true},
+		{0o041777, fs.ModeDir | fs.ModeSticky | 0o777, true},
+		{0o120777, fs.ModeSymlink | 0o777, true},
+		{0o020600, fs.ModeDevice | fs.ModeCharDevice | 0o600, true},
+		{0o060660, fs.ModeDevice | 0o660, true},
+		{0o010640, fs.ModeNamedPipe | 0o640, true},
+		{0o140755, fs.ModeSocket | 0o755, true},
+		{0o7777, fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky | 0o777, false}, // no type
+		{0o170644, 0o644, false},
+		{0o030644, 0o644, false},
+	} {
+		if got, ok := ModeFromPOSIX(c.m); got != c.want || ok != c.ok {
+			t.Errorf("ModeFromPOSIX(%#o) = %v, %v; want %v, %v", c.m, got, ok, c.want, c.ok)
+		}
+	}
+}

@@ -1,15 +1,13 @@
 package iso9660
 
 import (
-	"errors"
-	"io"
 	"io/fs"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/internal/fsview"
 	"github.com/isodiff/isodiff/tree"
 )
 
@@ -40,15 +38,20 @@ import (
 // check that no two records' continuation areas overlap is made within
 // each directory only. The FS is safe for concurrent use, and must not be
 // used after the Image's Close.
-func (im *Image) FS() fs.FS { return fsys{im} }
+func (im *Image) FS() fs.FS {
+	return fsview.New(&fsview.Source[*Entry, *Entry]{
+		Node:   entryNode,
+		Lookup: im.lookup,
+		List: func(d *Entry) ([]*Entry, func(), error) {
+			kids, err := im.children(d)
+			return kids, nil, err // kept by the index, not by the listing
+		},
+		Child: func(d, c *Entry) (*Entry, error) { return c.clone(tree.Join(d.Path, c.name)), nil },
+		Open:  func(e *Entry) (fsview.File, error) { return im.OpenFile(e) },
+	})
+}
 
-type fsys struct{ im *Image }
-
-var (
-	_ fs.ReadDirFS  = fsys{}
-	_ fs.StatFS     = fsys{}
-	_ fs.ReadLinkFS = fsys{}
-)
+func entryNode(e *Entry) *tree.Node { return &e.Node }
 
 // What the index of directories read through FS keeps at most.
 const (
@@ -125,25 +128,17 @@ func (im *Image) lookup(name string) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := root.clone("/")
-	if name == "." {
-		return e, nil
-	}
-	for part := range strings.SplitSeq(name, "/") {
-		if !e.Mode.IsDir() {
-			return nil, fs.ErrNotExist
-		}
-		kids, err := im.children(e)
+	return fsview.Resolve(root.clone("/"), name, entryNode, func(d *Entry, elem string) (*Entry, bool, error) {
+		kids, err := im.children(d)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		i, ok := slices.BinarySearchFunc(kids, part, func(c *Entry, name string) int { return strings.Compare(c.name, name) })
+		i, ok := slices.BinarySearchFunc(kids, elem, func(c *Entry, name string) int { return strings.Compare(c.name, name) })
 		if !ok {
-			return nil, fs.ErrNotExist
+			return nil, false, nil
 		}
-		e = kids[i].clone(tree.Join(e.Path, part))
-	}
-	return e, nil
+		return kids[i].clone(tree.Join(d.Path, elem)), true, nil
+	})
 }
 
 // children returns the children of directory d (with its Path set), read
@@ -219,173 +214,4 @@ func (im *Image) children(d *Entry) ([]*Entry, error) {
 	x.cost += f.held
 	f.held = 0 // the index holds the charges now
 	return f.children, nil
-}
-
-// lookup resolves name for operation op, errors as *fs.PathError.
-func (f fsys) lookup(op, name string) (*Entry, error) {
-	if !fs.ValidPath(name) {
-		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
-	}
-	e, err := f.im.lookup(name)
-	if err != nil {
-		return nil, &fs.PathError{Op: op, Path: name, Err: err}
-	}
-	return e, nil
-}
-
-func (f fsys) Open(name string) (fs.File, error) {
-	e, err := f.lookup("open", name)
-	if err != nil {
-		return nil, err
-	}
-	if e.Mode.IsDir() {
-		return &dirFile{im: f.im, e: e, name: name}, nil
-	}
-	o := &openFile{e: e, name: name}
-	switch {
-	case e.Mode.IsRegular():
-		file, err := f.im.OpenFile(e)
-		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-		}
-		o.sr = io.NewSectionReader(file, 0, file.Size())
-	case e.Mode&fs.ModeSymlink == 0:
-		o.sr = io.NewSectionReader(strings.NewReader(""), 0, 0) // a device, fifo or socket: no data
-	}
-	return o, nil
-}
-
-func (f fsys) Stat(name string) (fs.FileInfo, error) {
-	e, err := f.lookup("stat", name)
-	if err != nil {
-		return nil, err
-	}
-	return fileInfo{e}, nil
-}
-
-func (f fsys) Lstat(name string) (fs.FileInfo, error) {
-	e, err := f.lookup("lstat", name)
-	if err != nil {
-		return nil, err
-	}
-	return fileInfo{e}, nil
-}
-
-func (f fsys) ReadLink(name string) (string, error) {
-	e, err := f.lookup("readlink", name)
-	if err != nil {
-		return "", err
-	}
-	if e.Mode&fs.ModeSymlink == 0 {
-		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
-	}
-	return e.Link, nil
-}
-
-func (f fsys) ReadDir(name string) ([]fs.DirEntry, error) {
-	e, err := f.lookup("readdir", name)
-	if err != nil {
-		return nil, err
-	}
-	if !e.Mode.IsDir() {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errNotDir}
-	}
-	d := &dirFile{im: f.im, e: e, name: name}
-	return d.ReadDir(-1)
-}
-
-var (
-	errNotDir  = errors.New("not a directory")
-	errIsDir   = errors.New("is a directory")
-	errSymlink = errors.New("is a symbolic link")
-)
-
-// fileInfo is an Entry as an fs.FileInfo and fs.DirEntry.
-type fileInfo struct{ e *Entry }
-
-func (i fileInfo) Name() string {
-	if i.e.Path == "/" {
-		return "."
-	}
-	return i.e.name
-}
-func (i fileInfo) Size() int64                { return i.e.Size }
-func (i fileInfo) Mode() fs.FileMode          { return i.e.Mode }
-func (i fileInfo) ModTime() time.Time         { return i.e.ModTime }
-func (i fileInfo) IsDir() bool                { return i.e.Mode.IsDir() }
-func (i fileInfo) Sys() any                   { return i.e }
-func (i fileInfo) Type() fs.FileMode          { return i.e.Mode.Type() }
-func (i fileInfo) Info() (fs.FileInfo, error) { return i, nil }
-func (i fileInfo) String() string             { return fs.FormatFileInfo(i) }
-
-// openFile is an open file that is not a directory.
-type openFile struct {
-	e    *Entry
-	name string            // as opened
-	sr   *io.SectionReader // nil for a symbolic link
-}
-
-func (o *openFile) Stat() (fs.FileInfo, error) { return fileInfo{o.e}, nil }
-func (o *openFile) Close() error               { return nil }
-
-func (o *openFile) Read(p []byte) (int, error) {
-	if o.sr == nil {
-		return 0, &fs.PathError{Op: "read", Path: o.name, Err: errSymlink}
-	}
-	return o.sr.Read(p)
-}
-
-func (o *openFile) ReadAt(p []byte, off int64) (int, error) {
-	if o.sr == nil {
-		return 0, &fs.PathError{Op: "read", Path: o.name, Err: errSymlink}
-	}
-	return o.sr.ReadAt(p, off)
-}
-
-func (o *openFile) Seek(off int64, whence int) (int64, error) {
-	if o.sr == nil {
-		return 0, &fs.PathError{Op: "seek", Path: o.name, Err: errSymlink}
-	}
-	return o.sr.Seek(off, whence)
-}
-
-// dirFile is an open directory; its children are read at the first
-// ReadDir.
-type dirFile struct {
-	im   *Image
-	e    *Entry
-	name string // as opened
-	kids []*Entry
-	read bool
-	next int
-}
-
-func (d *dirFile) Stat() (fs.FileInfo, error) { return fileInfo{d.e}, nil }
-func (d *dirFile) Close() error               { return nil }
-
-func (d *dirFile) Read([]byte) (int, error) {
-	return 0, &fs.PathError{Op: "read", Path: d.name, Err: errIsDir}
-}
-
-func (d *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
-	if !d.read {
-		kids, err := d.im.children(d.e)
-		if err != nil {
-			return nil, &fs.PathError{Op: "readdir", Path: d.name, Err: err}
-		}
-		d.kids, d.read = kids, true
-	}
-	rest := len(d.kids) - d.next
-	if n > 0 && rest == 0 {
-		return nil, io.EOF
-	}
-	if n > 0 {
-		rest = min(rest, n)
-	}
-	out := make([]fs.DirEntry, rest)
-	for i, c := range d.kids[d.next : d.next+rest] {
-		out[i] = fileInfo{c.clone(tree.Join(d.e.Path, c.name))}
-	}
-	d.next += rest
-	return out, nil
 }

@@ -1,16 +1,9 @@
 package squashfs
 
 import (
-	"errors"
-	"io"
 	"io/fs"
-	"path"
-	"runtime"
-	"strings"
-	"sync/atomic"
-	"time"
 
-	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/internal/fsview"
 	"github.com/isodiff/isodiff/tree"
 )
 
@@ -46,57 +39,62 @@ import (
 // refusal, the Options context's error). The Reader's Options apply. The
 // FS is safe for concurrent use; each fs.File it opens is for one
 // goroutine at a time, except ReadAt, which may be called concurrently.
-func (r *Reader) FS() fs.FS { return fsys{r} }
+func (r *Reader) FS() fs.FS {
+	return fsview.New(&fsview.Source[*Entry, dirent]{
+		Node:   entryNode,
+		Lookup: r.lookup,
+		List: func(d *Entry) ([]dirent, func(), error) {
+			ents, charged, err := r.readDir(d)
+			if err != nil {
+				return nil, nil, withPath(err, d.Path)
+			}
+			return ents, func() { r.budget.Release(charged) }, nil // held while open
+		},
+		Child: r.direntEntry,
+		Open:  func(e *Entry) (fsview.File, error) { return r.OpenFile(e) },
+		// Read errors are *fs.PathError values, as os.File's are.
+		WrapReadErrors: true,
+	})
+}
 
-type fsys struct{ r *Reader }
-
-var (
-	_ fs.ReadDirFS  = fsys{}
-	_ fs.StatFS     = fsys{}
-	_ fs.ReadLinkFS = fsys{}
-)
+func entryNode(e *Entry) *tree.Node { return &e.Node }
 
 // lookup resolves name (an fs.ValidPath) to its entry. The directories on
 // the path must be distinct (by inode number and by listing) and at most
 // maxDepth deep, as in a Walk: otherwise a crafted image's cycle would make
 // fs.WalkDir descend forever.
-func (f fsys) lookup(op, name string) (*Entry, error) {
-	if !fs.ValidPath(name) {
-		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
-	}
-	r := f.r
-	e, err := r.node("/", r.Super.RootInode, TypeDir)
+func (r *Reader) lookup(name string) (*Entry, error) {
+	root, err := r.node("/", r.Super.RootInode, TypeDir)
 	if err != nil {
-		return nil, &fs.PathError{Op: op, Path: name, Err: withPath(err, "/")}
+		return nil, withPath(err, "/")
 	}
-	if name == "." {
-		return e, nil
-	}
-	var dirs []*Entry // the directories above e
-	for part := range strings.SplitSeq(name, "/") {
-		if !e.Mode.IsDir() {
-			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	var dirs []*Entry // the directories above the one searched
+	e, err := fsview.Resolve(root, name, entryNode, func(d *Entry, elem string) (*Entry, bool, error) {
+		if err := checkOnPath(r, d, dirs); err != nil {
+			return nil, false, withPath(err, d.Path)
 		}
+		dirs = append(dirs, d)
+		de, ok, err := r.lookupName(d, elem)
+		if err != nil || !ok {
+			return nil, ok, withPath(err, d.Path)
+		}
+		e, err := r.direntEntry(d, de)
+		return e, true, err
+	})
+	if err == nil && e.Mode.IsDir() {
 		if err := checkOnPath(r, e, dirs); err != nil {
-			return nil, &fs.PathError{Op: op, Path: name, Err: withPath(err, e.Path)}
-		}
-		dirs = append(dirs, e)
-		d, ok, err := r.lookupName(e, part)
-		if err != nil {
-			return nil, &fs.PathError{Op: op, Path: name, Err: withPath(err, e.Path)}
-		}
-		if !ok {
-			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
-		}
-		p := tree.Join(e.Path, part)
-		if e, err = r.node(p, d.ref, d.typ); err != nil {
-			return nil, &fs.PathError{Op: op, Path: name, Err: withPath(err, p)}
+			return nil, withPath(err, e.Path)
 		}
 	}
-	if e.Mode.IsDir() {
-		if err := checkOnPath(r, e, dirs); err != nil {
-			return nil, &fs.PathError{Op: op, Path: name, Err: withPath(err, e.Path)}
-		}
+	return e, err
+}
+
+// direntEntry returns the entry directory entry de of directory dir names.
+func (r *Reader) direntEntry(dir *Entry, de dirent) (*Entry, error) {
+	p := tree.Join(dir.Path, de.name)
+	e, err := r.node(p, de.ref, de.typ)
+	if err != nil {
+		return nil, withPath(err, p)
 	}
 	return e, nil
 }
@@ -120,215 +118,4 @@ func checkOnPath(r *Reader, e *Entry, above []*Entry) error {
 		}
 	}
 	return nil
-}
-
-func (f fsys) Open(name string) (fs.File, error) {
-	e, err := f.lookup("open", name)
-	if err != nil {
-		return nil, err
-	}
-	if e.Mode.IsDir() {
-		return &dirFile{r: f.r, e: e, name: name}, nil
-	}
-	file := &openFile{e: e, name: name}
-	switch {
-	case e.IsRegular():
-		fa, err := f.r.OpenFile(e)
-		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-		}
-		file.sr = io.NewSectionReader(fa, 0, e.Size)
-	case e.Mode&fs.ModeSymlink == 0: // a device, pipe or socket: no data
-		file.sr = io.NewSectionReader(strings.NewReader(""), 0, 0)
-	}
-	return file, nil
-}
-
-// Stat describes the named node; a symlink is not followed.
-func (f fsys) Stat(name string) (fs.FileInfo, error) {
-	e, err := f.lookup("stat", name)
-	if err != nil {
-		return nil, err
-	}
-	return fileInfo{e}, nil
-}
-
-// Lstat describes the named node, as Stat does.
-func (f fsys) Lstat(name string) (fs.FileInfo, error) {
-	e, err := f.lookup("lstat", name)
-	if err != nil {
-		return nil, err
-	}
-	return fileInfo{e}, nil
-}
-
-// ReadLink returns the target of the named symlink.
-func (f fsys) ReadLink(name string) (string, error) {
-	e, err := f.lookup("readlink", name)
-	if err != nil {
-		return "", err
-	}
-	if e.Mode&fs.ModeSymlink == 0 {
-		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
-	}
-	return e.Link, nil
-}
-
-// ReadDir returns the named directory's entries sorted by name.
-func (f fsys) ReadDir(name string) ([]fs.DirEntry, error) {
-	e, err := f.lookup("readdir", name)
-	if err != nil {
-		return nil, err
-	}
-	if !e.Mode.IsDir() {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
-	}
-	ents, charged, err := f.r.readDir(e)
-	if err != nil {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: withPath(err, e.Path)}
-	}
-	defer f.r.budget.Release(charged)
-	out, _, err := f.r.dirEntries(e, name, ents)
-	return out, err
-}
-
-// dirEntries loads the nodes of ents, entries of directory e opened as
-// name, and returns them with how many it loaded before an error.
-func (r *Reader) dirEntries(e *Entry, name string, ents []dirent) ([]fs.DirEntry, int, error) {
-	out := make([]fs.DirEntry, 0, len(ents))
-	for _, de := range ents {
-		p := tree.Join(e.Path, de.name)
-		c, err := r.node(p, de.ref, de.typ)
-		if err != nil {
-			return out, len(out), &fs.PathError{Op: "readdir", Path: name, Err: withPath(err, p)}
-		}
-		out = append(out, fileInfo{c})
-	}
-	return out, len(out), nil
-}
-
-// fileInfo is an Entry as an fs.FileInfo and fs.DirEntry.
-type fileInfo struct{ e *Entry }
-
-func (i fileInfo) Name() string {
-	if i.e.Path == "/" {
-		return "."
-	}
-	return path.Base(i.e.Path)
-}
-func (i fileInfo) Size() int64                { return i.e.Size }
-func (i fileInfo) Mode() fs.FileMode          { return i.e.Mode }
-func (i fileInfo) ModTime() time.Time         { return i.e.ModTime }
-func (i fileInfo) IsDir() bool                { return i.e.Mode.IsDir() }
-func (i fileInfo) Sys() any                   { return i.e }
-func (i fileInfo) Type() fs.FileMode          { return i.e.Mode.Type() }
-func (i fileInfo) Info() (fs.FileInfo, error) { return i, nil }
-func (i fileInfo) String() string             { return fs.FormatFileInfo(i) }
-
-// openFile is an open non-directory.
-type openFile struct {
-	e    *Entry
-	name string            // as opened
-	sr   *io.SectionReader // nil for a symlink
-}
-
-var errSymlink = errors.New("is a symbolic link")
-
-func (o *openFile) Stat() (fs.FileInfo, error) { return fileInfo{o.e}, nil }
-func (o *openFile) Close() error               { return nil }
-
-func (o *openFile) Read(p []byte) (int, error) {
-	if o.sr == nil {
-		return 0, &fs.PathError{Op: "read", Path: o.name, Err: errSymlink}
-	}
-	n, err := o.sr.Read(p)
-	return n, o.wrap("read", err)
-}
-
-// wrap makes a read error other than io.EOF a *fs.PathError, as os.File does.
-func (o *openFile) wrap(op string, err error) error {
-	if err == nil || err == io.EOF {
-		return err
-	}
-	return &fs.PathError{Op: op, Path: o.name, Err: err}
-}
-
-func (o *openFile) ReadAt(p []byte, off int64) (int, error) {
-	if o.sr == nil {
-		return 0, &fs.PathError{Op: "read", Path: o.name, Err: errSymlink}
-	}
-	n, err := o.sr.ReadAt(p, off)
-	return n, o.wrap("read", err)
-}
-
-func (o *openFile) Seek(off int64, whence int) (int64, error) {
-	if o.sr == nil {
-		return 0, &fs.PathError{Op: "seek", Path: o.name, Err: errSymlink}
-	}
-	n, err := o.sr.Seek(off, whence)
-	return n, o.wrap("seek", err)
-}
-
-// dirFile is an open directory. Its listing is read on the first ReadDir
-// and held, charged to the budget, until every entry has been returned or
-// the dirFile is closed (or collected, if never closed).
-type dirFile struct {
-	r    *Reader
-	e    *Entry
-	name string   // as opened
-	ents []dirent // not yet returned
-	read bool
-	hold *listingHold
-}
-
-// listingHold is the budget charge of an open directory's listing, given
-// back once: by the dirFile or, when it was dropped unclosed, by a cleanup.
-type listingHold struct {
-	b *budget.Budget
-	n atomic.Int64
-}
-
-func (h *listingHold) release() { h.b.Release(h.n.Swap(0)) }
-
-func (d *dirFile) Stat() (fs.FileInfo, error) { return fileInfo{d.e}, nil }
-func (d *dirFile) Close() error {
-	d.drop()
-	return nil
-}
-
-// drop lets the listing go and gives back its charge.
-func (d *dirFile) drop() {
-	d.ents = nil
-	if d.hold != nil {
-		d.hold.release()
-	}
-}
-func (d *dirFile) Read([]byte) (int, error) {
-	return 0, &fs.PathError{Op: "read", Path: d.name, Err: errors.New("is a directory")}
-}
-
-func (d *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
-	r := d.r
-	if !d.read {
-		ents, charged, err := r.readDir(d.e)
-		if err != nil {
-			return nil, &fs.PathError{Op: "readdir", Path: d.name, Err: withPath(err, d.e.Path)}
-		}
-		d.hold = &listingHold{b: r.budget}
-		d.hold.n.Store(charged)
-		runtime.AddCleanup(d, (*listingHold).release, d.hold)
-		d.ents, d.read = ents, true
-	}
-	k := len(d.ents)
-	if n > 0 {
-		if k == 0 {
-			return nil, io.EOF
-		}
-		k = min(k, n)
-	}
-	out, done, err := r.dirEntries(d.e, d.name, d.ents[:k])
-	if d.ents = d.ents[done:]; len(d.ents) == 0 {
-		d.drop() // all returned
-	}
-	return out, err
 }

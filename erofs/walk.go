@@ -4,6 +4,7 @@ import (
 	"io"
 	"iter"
 
+	"github.com/isodiff/isodiff/internal/seq"
 	"github.com/isodiff/isodiff/tree"
 )
 
@@ -47,19 +48,10 @@ func (r *Reader) Walk() *Walker {
 // All yields every node as Walk does; it stops at the first error, which
 // it yields.
 func (r *Reader) All() iter.Seq2[*Entry, error] {
-	return func(yield func(*Entry, error) bool) {
+	return seq.All(func() (func() (*Entry, error), func()) {
 		w := r.Walk()
-		defer w.Close()
-		for {
-			e, err := w.Next()
-			if err == io.EOF {
-				return
-			}
-			if !yield(e, err) || err != nil {
-				return
-			}
-		}
-	}
+		return w.Next, w.Close
+	})
 }
 
 // Next returns the next node, or io.EOF after the last. After an error,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/internal/seq"
 	"github.com/isodiff/isodiff/tree"
 )
 
@@ -133,19 +134,10 @@ func (im *Image) WalkContext(ctx context.Context) *Walker {
 // which it yields (with a nil *Entry); the walk is closed, and its
 // charges given back, when the loop ends, early or not.
 func (im *Image) All() iter.Seq2[*Entry, error] {
-	return func(yield func(*Entry, error) bool) {
+	return seq.All(func() (func() (*Entry, error), func()) {
 		w := im.Walk()
-		defer w.Close()
-		for {
-			e, err := w.Next()
-			if err == io.EOF {
-				return
-			}
-			if !yield(e, err) || err != nil {
-				return
-			}
-		}
-	}
+		return w.Next, func() { w.Close() }
+	})
 }
 
 // Next returns the next node, or io.EOF after the last. After any other

@@ -7,6 +7,7 @@ import (
 	"iter"
 
 	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/internal/seq"
 	"github.com/isodiff/isodiff/tree"
 )
 
@@ -54,19 +55,10 @@ func (r *Reader) Walk() *Walker {
 // error, which it yields with a nil *Entry, it stops. Breaking out of the
 // loop early gives back what the walk holds.
 func (r *Reader) All() iter.Seq2[*Entry, error] {
-	return func(yield func(*Entry, error) bool) {
+	return seq.All(func() (func() (*Entry, error), func()) {
 		w := r.Walk()
-		defer w.Close()
-		for {
-			e, err := w.Next()
-			if err == io.EOF {
-				return
-			}
-			if !yield(e, err) || err != nil {
-				return
-			}
-		}
-	}
+		return w.Next, w.Close
+	})
 }
 
 // Close ends the walk early and gives back what it holds (the open

@@ -74,7 +74,12 @@ type chunkPairing struct {
 	ack    chan struct{} // side 1 is done with it
 	quit   chan struct{} // closed when either pass ends
 	once   sync.Once
-	// Written by side 1 only, read after both passes end.
+	// Written by side 1 only, under mu; read while the passes run (under
+	// mu, by sameAt, which waits on cond for the chunks it asks about)
+	// and after both end.
+	mu     sync.Mutex
+	cond   *sync.Cond
+	ended  bool   // the passes no longer meet: no chunk will be added
 	equal  []bool // equal[k]: chunk k holds the same bytes in both
 	first  int64  // first differing byte within the common chunks, -1 none
 	broken bool   // a pass ended early: the results are incomplete
@@ -82,12 +87,22 @@ type chunkPairing struct {
 
 func newChunkPairing(nA, nB int64) *chunkPairing {
 	common := int((min(nA, nB) + hashChunk - 1) / hashChunk)
-	return &chunkPairing{common: common, sizes: [2]int64{nA, nB}, give: make(chan []byte), ack: make(chan struct{}),
+	p := &chunkPairing{common: common, sizes: [2]int64{nA, nB}, give: make(chan []byte), ack: make(chan struct{}),
 		quit: make(chan struct{}), equal: make([]bool, 0, common), first: -1}
+	p.cond = sync.NewCond(&p.mu)
+	return p
 }
 
-// stop releases the other pass when one ends.
-func (p *chunkPairing) stop() { p.once.Do(func() { close(p.quit) }) }
+// stop releases the other pass when one ends, and whoever waits in sameAt.
+func (p *chunkPairing) stop() {
+	p.once.Do(func() {
+		close(p.quit)
+		p.mu.Lock()
+		p.ended = true
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+}
 
 // meet is side's step at chunk k (buf holds its bytes). It returns false
 // when the other pass has ended, and the pairing is then abandoned.
@@ -112,19 +127,28 @@ func (p *chunkPairing) meet(side, k int, buf []byte) bool {
 	select {
 	case other = <-p.give:
 	case <-p.quit:
+		p.mu.Lock()
 		p.broken = true
+		p.mu.Unlock()
 		return false
 	}
 	same := bytes.Equal(other, buf)
-	p.equal = append(p.equal, same)
-	if !same && p.first < 0 {
+	first := int64(-1)
+	if !same {
 		n := min(len(other), len(buf))
 		i := 0
 		for i < n && other[i] == buf[i] {
 			i++
 		}
-		p.first = int64(k)*hashChunk + int64(i)
+		first = int64(k)*hashChunk + int64(i)
 	}
+	p.mu.Lock()
+	p.equal = append(p.equal, same)
+	if p.first < 0 {
+		p.first = first
+	}
+	p.cond.Broadcast()
+	p.mu.Unlock()
 	select {
 	case p.ack <- struct{}{}:
 	case <-p.quit:
@@ -133,7 +157,11 @@ func (p *chunkPairing) meet(side, k int, buf []byte) bool {
 }
 
 // done reports whether the pairing compared every common chunk.
-func (p *chunkPairing) done() bool { return !p.broken && len(p.equal) == p.common }
+func (p *chunkPairing) done() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.broken && len(p.equal) == p.common
+}
 
 // firstDiff returns the first offset at which the two sections differ, or
 // -1 when they are equal; ok is false when the pairing did not complete.
@@ -141,6 +169,8 @@ func (p *chunkPairing) firstDiff() (first int64, ok bool) {
 	if p == nil || !p.done() {
 		return -1, false
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.first >= 0 {
 		return p.first, true
 	}
@@ -151,10 +181,19 @@ func (p *chunkPairing) firstDiff() (first int64, ok bool) {
 }
 
 // sameAt reports whether bytes [off, off+n) are known equal in both
-// sections (offsets relative to each section's start).
+// sections (offsets relative to each section's start). While the passes
+// run, it waits until they have compared the chunks the range touches, or
+// have ended (a chunk they did not get to is not known equal): a tree
+// comparison can thus run beside the passes, at their pace.
 func (p *chunkPairing) sameAt(off, n int64) bool {
-	if p == nil || !p.done() || off < 0 || n < 0 || off+n > min(p.sizes[0], p.sizes[1]) {
+	if p == nil || off < 0 || n < 0 || off+n > min(p.sizes[0], p.sizes[1]) {
 		return false
+	}
+	last := (off + max(n, 1) - 1) / hashChunk
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for int64(len(p.equal)) <= last && !p.ended && !p.broken {
+		p.cond.Wait()
 	}
 	for k := off / hashChunk; k*hashChunk < off+n; k++ {
 		if k >= int64(len(p.equal)) || !p.equal[k] {

@@ -149,7 +149,8 @@ func (f failingAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // TestChunkPairingStops: when one pass fails, the other finishes alone
-// (no deadlock) and the pairing says it is incomplete.
+// (no deadlock) and the pairing says it is incomplete: no first difference,
+// and only the chunks compared before the failure are known equal.
 func TestChunkPairingStops(t *testing.T) {
 	img := make([]byte, 4*hashChunk)
 	for _, side := range []int{0, 1} {
@@ -164,8 +165,11 @@ func TestChunkPairingStops(t *testing.T) {
 		if errs[side] == nil || errs[1-side] != nil {
 			t.Errorf("side %d failing: errors %v", side, errs)
 		}
-		if _, ok := p.firstDiff(); ok || p.sameAt(0, 1) {
+		if _, ok := p.firstDiff(); ok || p.sameAt(2*hashChunk, 1) || p.sameAt(hashChunk, hashChunk+1) {
 			t.Errorf("side %d failing: an incomplete pairing is trusted", side)
+		}
+		if !p.sameAt(0, 2*hashChunk) {
+			t.Errorf("side %d failing: the chunks compared before it are not known equal", side)
 		}
 	}
 }

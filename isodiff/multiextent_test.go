@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/isodiff/isodiff/internal/testimg"
 	"github.com/isodiff/isodiff/iso9660"
@@ -358,5 +360,87 @@ func TestScatteredExtents(t *testing.T) {
 				t.Errorf("a second hashing pass: %v, want %v\n%s", second, wantSecond, log.String())
 			}
 		})
+	}
+}
+
+// gatedReader lets reads at or past off through only once open is closed.
+type gatedReader struct {
+	r    io.ReaderAt
+	off  int64
+	open chan struct{}
+}
+
+func (g gatedReader) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > g.off {
+		<-g.open
+	}
+	return g.r.ReadAt(p, off)
+}
+
+// TestChunkPairingAsksEarly: sameAt may be asked while the passes run (a
+// tree comparison beside them): about chunks compared it answers at once,
+// about the others it waits until the passes get there, and when a pass
+// ends early it answers false for what was not compared, without waiting
+// for ever.
+func TestChunkPairingAsksEarly(t *testing.T) {
+	const c = hashChunk
+	img := make([]byte, 4*c)
+	for i := range img {
+		img[i] = byte(i * 7)
+	}
+	imgB := bytes.Clone(img)
+	imgB[3*c+10] ^= 1 // chunk 3 differs
+	for _, fail := range []bool{false, true} {
+		gate := make(chan struct{})
+		p := newChunkPairing(int64(len(img)), int64(len(img)))
+		var rb io.ReaderAt = bytes.NewReader(imgB)
+		if fail {
+			rb = failingAt{rb, 2 * c}
+		}
+		ra := gatedReader{bytes.NewReader(img), 2 * c, gate} // A stops before chunk 2 until the gate opens
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			var wg sync.WaitGroup
+			sec := span{0, int64(len(img))}
+			wg.Go(func() {
+				hashPass(context.Background(), ra, int64(len(img)), true, []passSection{{span: sec, pair: p, side: 0}})
+			})
+			wg.Go(func() {
+				hashPass(context.Background(), rb, int64(len(imgB)), true, []passSection{{span: sec, pair: p, side: 1}})
+			})
+			wg.Wait()
+		}()
+		if !p.sameAt(0, 2*c) { // chunks 0 and 1: compared before the gate
+			t.Errorf("fail=%v: chunks 0-1 not known equal", fail)
+		}
+		answer := make(chan bool)
+		go func() { answer <- p.sameAt(2*c, c) }()
+		select {
+		case <-answer:
+			if !fail {
+				t.Errorf("sameAt answered about chunk 2 before the passes got there")
+			}
+		case <-time.After(100 * time.Millisecond):
+		}
+		close(gate)
+		if fail {
+			// B failed at chunk 2: A ends alone; nothing past chunk 1 is known.
+			<-done
+			if p.sameAt(2*c, c) || p.sameAt(3*c, c) {
+				t.Error("chunks the passes did not compare are known equal")
+			}
+			continue
+		}
+		if !<-answer {
+			t.Error("chunk 2 not known equal")
+		}
+		if p.sameAt(3*c, 100) || p.sameAt(3*c+20, 100) {
+			t.Error("chunk 3, which differs, is known equal")
+		}
+		<-done
+		if first, ok := p.firstDiff(); !ok || first != 3*c+10 {
+			t.Errorf("first difference %d (%v)", first, ok)
+		}
 	}
 }

@@ -12,6 +12,7 @@
 #   scripts/bench.sh                 # all pairs
 #   PAIRS="typical identical" scripts/bench.sh
 #   SCALE=small scripts/bench.sh     # a ~1 GB root filesystem (second size)
+#   SCALE=huge scripts/bench.sh      # ~8 GB ISOs: a ~5 GiB multi-extent squashfs + ~3 GB of other files
 #   SHELL_DIFFOSCOPE=1 DIFFOSCOPE_TIMEOUT=600 scripts/bench.sh   # the shell pipeline's last step too
 #
 # Columns: isodiff; the floor (both images hashed concurrently); floor+sqfs
@@ -21,6 +22,15 @@
 # 8 KiB, xorriso TOC diff, osirrox extraction, sha256sum of the squashfs,
 # unsquashfs -lln diff, and with SHELL_DIFFOSCOPE diffoscope on the squashfs
 # under a timeout).
+#
+# SCALE=huge is the size test of issue 15: the whole of /usr, /etc and
+# /var/lib/dpkg in a squashfs whose data is stored uncompressed (-noD -noF;
+# metadata xz), so that it is over 4 GiB and xorriso (-iso-level 3) records
+# it as a multi-extent file, and a /pool of about 3 GB of other files (those
+# of /usr/lib/x86_64-linux-gnu, /usr/lib/google-cloud-sdk and /usr/bin
+# again) beside it in the ISO. Its three ISOs take about 25 GB of disk (the
+# squashfs images are deleted once in an ISO); sqfsdiff and the shell
+# pipeline are not run; the default pairs are typical and identical.
 #
 # Pairs: typical (same files and sizes; a gzip header mtime, an ELF build-id
 # in a 110 MB library, a timestamp in a text file, three mtimes and a mode
@@ -32,6 +42,12 @@ repo=$PWD
 # (a dot folder: the go tool ignores it, though the root filesystem holds .go files)
 BENCH_DIR=${BENCH_DIR:-$repo/.bench-out}
 SCALE=${SCALE:-full}
+COMP=xz
+if [ "$SCALE" = huge ]; then
+	PAIRS=${PAIRS:-"typical identical"}
+	SKIP_PEERS=${SKIP_PEERS:-1}
+	COMP=raw # data and fragments stored, metadata xz: see squash
+fi
 PAIRS=${PAIRS:-"typical shifted identical typical-zstd"}
 SKIP_PEERS=${SKIP_PEERS:-}
 epoch=1709294400
@@ -56,6 +72,10 @@ if [ ! -d "$base" ]; then
 		# About 60 % of the full one, with the files the pairs change.
 		dirs="usr/bin usr/sbin usr/libexec etc usr/share/doc usr/share/man"
 		libs="usr/lib/x86_64-linux-gnu"
+	elif [ "$SCALE" = huge ]; then
+		# All of /usr: about 6 GB here, 5-5.5 GiB as a squashfs.
+		dirs="$(cd / && ls -d usr/* | grep -v -x usr/lib) etc var/lib/dpkg"
+		libs=$(cd / && ls -d usr/lib/*)
 	else
 		# About 3.5 GB on a Debian 12 builder (the large optional runtimes
 		# left out, so that the ISO stays near 1 GB on machines with more
@@ -150,7 +170,11 @@ squash() { # ROOTNAME COMP -> path
 	local out=$work/$1.$2.sqfs
 	if [ ! -f "$out" ]; then
 		echo "bench: mksquashfs $1 ($2)" >&2
-		mksquashfs "$work/root-$1" "$out.tmp" -comp "$2" -noappend -no-progress -quiet \
+		local comp=(-comp "$2")
+		if [ "$2" = raw ]; then
+			comp=(-comp xz -noD -noF)
+		fi
+		mksquashfs "$work/root-$1" "$out.tmp" "${comp[@]}" -noappend -no-progress -quiet \
 			-mkfs-time $epoch -all-root >/dev/null
 		mv "$out.tmp" "$out"
 	fi
@@ -169,13 +193,28 @@ iso() { # ROOTNAME COMP DATE -> path
 		printf 'Bench Live %s\n' "$3" >"$tree/.disk/info"
 		SOURCE_DATE_EPOCH=$epoch mkfs.vfat --invariant -C -n EFIBOOT -i 12345678 "$tree/boot/grub/efi.img" 1440 >/dev/null
 		ln "$sq" "$tree/live/filesystem.squashfs"
-		find "$tree" -exec touch -h -d @$epoch {} +
-		xorriso -as mkisofs -quiet -o "$out.tmp" -R -J -V BENCH_LIVE --modification-date="$3" \
+		local level=()
+		if [ "$SCALE" = huge ]; then
+			# Files over 4 GiB: multi-extent (ISO 9660 level 3). And other
+			# content beside the squashfs, as a DVD's package pool.
+			level=(-iso-level 3)
+			mkdir -p "$tree/pool"
+			for d in usr/lib/x86_64-linux-gnu usr/lib/google-cloud-sdk usr/bin; do
+				cp -al "$base/$d" "$tree/pool/$(echo "$d" | tr / _)" || exit 1
+			done
+		fi
+		# (the pool's files are hard links into the root filesystems: their
+		# times are left alone, and are the same in every ISO)
+		find "$tree" -path "$tree/pool/*" -prune -o -exec touch -h -d @$epoch {} +
+		xorriso -as mkisofs -quiet -o "$out.tmp" "${level[@]}" -R -J -V BENCH_LIVE --modification-date="$3" \
 			-isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin \
 			-b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot -boot-load-size 4 -boot-info-table \
 			-eltorito-alt-boot -e boot/grub/efi.img -no-emul-boot -isohybrid-gpt-basdat "$tree" 2>/dev/null
 		rm -rf "$tree"
 		mv "$out.tmp" "$out"
+		if [ "$SCALE" = huge ]; then
+			rm -f "$sq" # 5 GiB, in the ISO; sqfsdiff is not run at this scale
+		fi
 	fi
 	echo "$out"
 }
@@ -217,9 +256,9 @@ export BENCH_DIR SHELL_DIFFOSCOPE DIFFOSCOPE_TIMEOUT
 printf '%-14s %9s | %-18s | %-18s | %-18s | %-18s | %-18s | %s\n' pair "iso MB" "isodiff s / MiB" "floor s / MiB" "floor+sqfs s / MiB" "sqfsdiff s / MiB" "shell s / MiB" "isodiff vs floor, floor+sqfs, sqfsdiff, shell"
 for pair in $PAIRS; do
 	case $pair in
-	typical) a=$(variant base; iso base xz 2024030112000000); variant typical; b=$(iso typical xz 2024030212000000); comp=xz ;;
-	shifted) a=$(iso base xz 2024030112000000); variant shifted; b=$(iso shifted xz 2024030112000000); comp=xz ;;
-	identical) a=$(iso base xz 2024030112000000); b=$work/base-copy.iso; [ -f "$b" ] || cp "$a" "$b"; comp=xz ;;
+	typical) a=$(variant base; iso base $COMP 2024030112000000); variant typical; b=$(iso typical $COMP 2024030212000000); comp=$COMP ;;
+	shifted) a=$(iso base $COMP 2024030112000000); variant shifted; b=$(iso shifted $COMP 2024030112000000); comp=$COMP ;;
+	identical) a=$(iso base $COMP 2024030112000000); b=$work/base-copy.iso; [ -f "$b" ] || cp "$a" "$b"; comp=$COMP ;;
 	typical-zstd) a=$(iso base zstd 2024030112000000); variant typical; b=$(iso typical zstd 2024030212000000); comp=zstd ;;
 	*) echo "bench: unknown pair $pair" >&2; exit 2 ;;
 	esac

@@ -30,15 +30,16 @@ const (
 var cpioMagics = [][]byte{[]byte("070701"), []byte("070702")}
 
 // nestedContainers returns the filesystem images inside archive e of side
-// i, as synthetic entries whose extents are their data in the ISO.
-func (s *session) nestedContainers(i int, e *iso9660.Entry) []*iso9660.Entry {
+// i, as synthetic entries whose extents are their data in the ISO. head is
+// the file's first bytes when the caller has read them, else nil.
+func (s *session) nestedContainers(i int, e *iso9660.Entry, head []byte) []*iso9660.Entry {
 	if s.opts.NoScan || len(e.Extents) != 1 || e.Damage != nil || e.Size < cpioHeaderSize {
 		return nil
 	}
 	base, size := e.Extents[0].Offset, e.Extents[0].Size
 	r := s.in[i].R
 	var hdr [cpioHeaderSize]byte
-	if _, err := r.ReadAt(hdr[:6], base); err != nil || !(bytes.Equal(hdr[:6], cpioMagics[0]) || bytes.Equal(hdr[:6], cpioMagics[1])) {
+	if !s.probe(i, e, head, 0, hdr[:6]) || !(bytes.Equal(hdr[:6], cpioMagics[0]) || bytes.Equal(hdr[:6], cpioMagics[1])) {
 		return nil
 	}
 	var out []*iso9660.Entry
@@ -76,7 +77,7 @@ func (s *session) nestedContainers(i int, e *iso9660.Entry) []*iso9660.Entry {
 		if mode&0o170000 == 0o100000 && fileSize >= 96 {
 			inner := &iso9660.Entry{Node: tree.Node{Path: e.Path + nestedSeparator + "/" + strings.TrimPrefix(member, "./"), Size: fileSize, Mode: 0o444},
 				Extents: []iso9660.Extent{{Offset: base + dataOff, Size: fileSize}}}
-			if f := s.containerFormat(i, inner); f != "" {
+			if f := s.containerFormat(i, inner, nil); f != "" {
 				out = append(out, inner)
 				s.logf("found a %s image in %s: %s", f, e.Path, member)
 			}

@@ -181,7 +181,7 @@ func TestBigMultiExtentSquashfs(t *testing.T) {
 			t.Log(line)
 		}
 	}
-	rep, err := Compare(context.Background(), isoA, isoB, Options{NoDiffoscope: true, Logf: logf})
+	rep, err := Compare(context.Background(), isoA, isoB, Options{NoDiffoscope: true, ExplainMax: -1, Logf: logf}) // explaining two 1.15 GiB files is not what is tested
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,12 +14,16 @@
 //     El Torito boot catalog with each boot image compared by hash.
 //  3. toc:      a merge-walk of the two ISO trees (Rock Ridge names, modes,
 //     owners and times where present, else Joliet, else plain ISO 9660).
-//  4. squashfs: every squashfs image inside the ISO (the configured paths,
-//     default /live/filesystem.squashfs, and any file that starts with the
-//     squashfs magic), opened through an io.SectionReader over the ISO:
-//     its hash, its superblock field by field, and a merge-walk of its tree.
+//  4. squashfs: every root filesystem image inside the ISO (squashfs or
+//     EROFS: the configured paths, default /live/filesystem.squashfs, and
+//     any file that starts with either magic, also inside an uncompressed
+//     cpio), read in place (an io.SectionReader over the ISO, or the ISO
+//     file's extents wherever they lie): its hash, its superblock field by
+//     field, and the metadata half of one merge-walk of both trees.
 //  5. content:  the bytes of every regular file present in both images, at
-//     the ISO level and inside each squashfs.
+//     the ISO level and, from the same merge-walk, inside each root image.
+//
+// What several stages need is the read plan (plan.go), computed once.
 //  6. explain:  how and probably why each diverging file differs, by a
 //     built-in format-aware comparison, and diffoscope (when installed) on
 //     the pairs that comparison does not account for completely.

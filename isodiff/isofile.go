@@ -83,6 +83,18 @@ func (f *isoFile) Size() int64 { return f.size }
 // ReadAt reads the file's bytes.
 func (f *isoFile) ReadAt(p []byte, off int64) (int, error) { return f.r.ReadAt(p, off) }
 
+// imageOffset is where the file's byte at off lies in the image (past the
+// end: where it would lie after the last part).
+func (f *isoFile) imageOffset(off int64) int64 {
+	for _, p := range f.parts[:len(f.parts)-1] {
+		if off < p.n {
+			return p.off + off
+		}
+		off -= p.n
+	}
+	return f.parts[len(f.parts)-1].off + off
+}
+
 // offset is where the file's first byte lies in the image.
 func (f *isoFile) offset() int64 { return f.parts[0].off }
 

@@ -444,3 +444,21 @@ func TestChunkPairingAsksEarly(t *testing.T) {
 		}
 	}
 }
+
+// TestImageOffsetThroughParts: an offset inside a container recorded in
+// extents that are not adjacent maps to the extent that holds it, so a
+// problem inside such a container names the right byte of the ISO.
+func TestImageOffsetThroughParts(t *testing.T) {
+	f := &isoFile{size: 300, parts: []span{{off: 10_000, n: 100}, {off: 2_000, n: 150}, {off: 50_000, n: 50}}}
+	c := &container{files: [2]*isoFile{nil, f}}
+	for _, tc := range []struct{ in, want int64 }{
+		{0, 10_000}, {99, 10_099}, {100, 2_000}, {249, 2_149}, {250, 50_000}, {299, 50_049}, {310, 50_060},
+	} {
+		if got := c.imageOffset(1)(tc.in); got != tc.want {
+			t.Errorf("offset %d: image offset %d, want %d", tc.in, got, tc.want)
+		}
+	}
+	if got := c.imageOffset(0)(7); got != 7 {
+		t.Errorf("a side not located: %d, want the offset itself", got)
+	}
+}

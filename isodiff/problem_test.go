@@ -32,7 +32,7 @@ func TestErrOffset(t *testing.T) {
 		{fmt.Errorf("MBR: %w", &parttable.FormatError{Off: 510, What: "MBR", Err: parttable.ErrNoMBR}), 0, 510},
 		{fmt.Errorf("no offset"), 0, -1},
 	} {
-		if got := errOffset(c.err, c.base); got != c.want {
+		if got := errOffset(c.err, func(off int64) int64 { return c.base + off }); got != c.want {
 			t.Errorf("errOffset(%v, %d) = %d, want %d", c.err, c.base, got, c.want)
 		}
 	}

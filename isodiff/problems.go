@@ -36,8 +36,9 @@ func (g *problemGroups) add(side int, path string, err error) {
 	}
 	// The bytes at fault identify the structure: messages may differ in
 	// what pointed at them (each record's own CE entry), not in what failed.
-	key := fmt.Sprintf("%d\x00%d", sideOf(err), errOffset(err, 0))
-	if errOffset(err, 0) < 0 {
+	off := errOffset(err, func(off int64) int64 { return off })
+	key := fmt.Sprintf("%d\x00%d", sideOf(err), off)
+	if off < 0 {
 		key += "\x00" + err.Error()
 	}
 	if g.groups == nil {

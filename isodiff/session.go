@@ -189,28 +189,36 @@ func (s *session) isContainer(path string) bool {
 // offset in the image. base is added to offsets of errors found inside a
 // section of the image (a squashfs at base), and scope names that section.
 func (s *session) problem(i int, stage string, base int64, scope report.Scope, err error) report.Problem {
+	return s.problemAt(i, stage, func(off int64) int64 { return base + off }, scope, err)
+}
+
+// problemAt is problem with the offsets of errors found inside a section
+// mapped to the image by at (a container recorded in several extents).
+func (s *session) problemAt(i int, stage string, at func(int64) int64, scope report.Scope, err error) report.Problem {
 	file := ""
 	if i >= 0 {
 		file = s.in[i].Name
 	} else {
 		file = s.in[0].Name + ", " + s.in[1].Name
 	}
-	return report.Problem{File: file, Stage: stage, Offset: errOffset(err, base), Message: err.Error(), Scope: scope, Err: err}
+	return report.Problem{File: file, Stage: stage, Offset: errOffset(err, at), Message: err.Error(), Scope: scope, Err: err}
 }
 
-// errOffset finds the image offset an error carries, or -1.
-func errOffset(err error, base int64) int64 {
+// errOffset finds the image offset an error carries, or -1; at maps the
+// offsets of errors from inside a section (a squashfs or EROFS image in
+// the ISO) to the image.
+func errOffset(err error, at func(int64) int64) int64 {
 	var ie *iso9660.FormatError
 	if errors.As(err, &ie) {
 		return ie.Off
 	}
 	var se *squashfs.FormatError
 	if errors.As(err, &se) {
-		return base + se.Off
+		return at(se.Off)
 	}
 	var ee *erofs.FormatError
 	if errors.As(err, &ee) {
-		return base + ee.Off
+		return at(ee.Off)
 	}
 	var pe *parttable.FormatError
 	if errors.As(err, &pe) {
@@ -218,7 +226,7 @@ func errOffset(err error, base int64) int64 {
 	}
 	var be *budget.ExceededError
 	if errors.As(err, &be) && be.Off >= 0 {
-		return base + be.Off
+		return at(be.Off)
 	}
 	return -1
 }
@@ -228,14 +236,24 @@ func errOffset(err error, base int64) int64 {
 // Inside a container, offsets are made relative to the whole image.
 func (s *session) pairProblem(stage string, c *container, err error) report.Problem {
 	side := sideOf(err)
-	base, scope := int64(0), report.ISOTree
-	if c != nil {
-		scope = c.scope()
-		if side >= 0 && c.entry[side] != nil && len(c.entry[side].Extents) > 0 {
-			base = c.entry[side].Extents[0].Offset
-		}
+	if c == nil {
+		return s.problem(side, stage, 0, report.ISOTree, err)
 	}
-	return s.problem(side, stage, base, scope, err)
+	return s.problemAt(side, stage, c.imageOffset(side), c.scope(), err)
+}
+
+// imageOffset maps an offset inside side i's copy of c to its offset in
+// the image, through the extents it is recorded in (identity when the side
+// is not known or not located).
+func (c *container) imageOffset(i int) func(int64) int64 {
+	if i >= 0 && c.files[i] != nil {
+		return c.files[i].imageOffset
+	}
+	if i >= 0 && c.entry[i] != nil && len(c.entry[i].Extents) > 0 {
+		base := c.entry[i].Extents[0].Offset
+		return func(off int64) int64 { return base + off }
+	}
+	return func(off int64) int64 { return off }
 }
 
 // sideOf returns 0 or 1 for an error that names its side, else -1.

@@ -173,13 +173,13 @@ func runExplain(ctx context.Context, s *session, st *report.Stage) {
 			if errors.As(err, &se) {
 				side = se.Side
 			}
-			base := int64(0)
+			at := func(off int64) int64 { return off }
 			for _, c := range s.containers {
-				if c.scope() == d.scope && side >= 0 && c.entry[side] != nil && len(c.entry[side].Extents) > 0 {
-					base = c.entry[side].Extents[0].Offset
+				if c.scope() == d.scope {
+					at = c.imageOffset(side)
 				}
 			}
-			st.Problems = append(st.Problems, s.problem(side, st.Name, base, d.scope, fmt.Errorf("%s: %w", d.path, err)))
+			st.Problems = append(st.Problems, s.problemAt(side, st.Name, at, d.scope, fmt.Errorf("%s: %w", d.path, err)))
 		}
 		if res == nil {
 			continue

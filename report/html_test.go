@@ -295,7 +295,7 @@ func TestHTMLLimit(t *testing.T) {
 		// Every byte of these names is escaped as 4 or 5 bytes.
 		name := fmt.Sprintf("/%05d", i) + strings.Repeat(`<"&>`, 50)
 		s.Findings = append(s.Findings, Finding{Scope: ISOTree, Path: name, Kind: KindContent,
-			Content: &ContentDiff{SizeA: 1, SizeB: 1}, Explanation: testExplanation(strings.Repeat("<", 400) + "\nline 2", "<hint>")})
+			Content: &ContentDiff{SizeA: 1, SizeB: 1}, Explanation: testExplanation(strings.Repeat("<", 400)+"\nline 2", "<hint>")})
 	}
 	s.Texts = []Text{{Name: "toc-diff", Body: strings.Repeat(strings.Repeat("+<>", 300)+"\n", 5000)}}
 	r.Stages = []*Stage{{Name: StageSizes, Status: StatusDiffers}, s}

@@ -246,10 +246,10 @@ type Stage struct {
 
 // Problem is an error a stage met: which file, where, and what.
 type Problem struct {
-	File    string `json:"file"`            // the image (or inner file) being read
-	Stage   string `json:"stage"`           // the stage that met it
-	Offset  int64  `json:"offset"`          // byte offset in File, -1 when unknown
-	Message string `json:"message"`         // the error, with its context
+	File    string `json:"file"`           // the image (or inner file) being read
+	Stage   string `json:"stage"`          // the stage that met it
+	Offset  int64  `json:"offset"`         // byte offset in File, -1 when unknown
+	Message string `json:"message"`        // the error, with its context
 	Scope   Scope  `json:"scope,omitzero"` // e.g. squashfs:/live/filesystem.squashfs
 	// Err is the error itself, when the problem came from one, for
 	// errors.Is and errors.As (a reader's FormatError with its offset, a
@@ -364,7 +364,7 @@ type Range struct {
 
 // Text is a rendered diff a stage computed.
 type Text struct {
-	Name  string `json:"name"`            // e.g. "toc-diff", "sqfs-ls-diff", "system-area"
+	Name  string `json:"name"`           // e.g. "toc-diff", "sqfs-ls-diff", "system-area"
 	Scope Scope  `json:"scope,omitzero"` // e.g. squashfs:/live/filesystem.squashfs
 	Body  string `json:"body"`
 }

@@ -91,7 +91,7 @@ func hostileReport(names ...string) *Report {
 		r.Stage(StageSquashfs).Findings = append(r.Stage(StageSquashfs).Findings, Finding{Scope: ContainerScope("squashfs", "/live/"+name), Path: "/" + name, Kind: KindChanged, Type: "-",
 			Fields: []field.Change{{Name: "xattr user." + name, A: name, B: "x"}, {Name: "link_target", OnlyB: true, B: name}}})
 		r.Stage(StageContent).Findings = append(r.Stage(StageContent).Findings, Finding{Scope: ISOTree, Path: "/c/" + name, Kind: KindContent,
-			Content: &ContentDiff{SizeA: 1, SizeB: 2}, Explanation: testExplanation("text: " + name + "\n" + name, name)})
+			Content: &ContentDiff{SizeA: 1, SizeB: 2}, Explanation: testExplanation("text: "+name+"\n"+name, name)})
 	}
 	return r
 }

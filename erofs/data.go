@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
-
-	"github.com/pierrec/lz4/v4"
 )
 
 // Algorithm is a compression algorithm id, as on disk.
@@ -47,10 +45,25 @@ type Extent struct {
 	Compressed bool  // stored bytes are Algorithm's encoding; else the bytes themselves
 	Algorithm  Algorithm
 	Inline     bool // stored in the metadata after the inode (tail packing)
+	// Partial: a deduplicated reference (mkfs.erofs -E dedupe) to the
+	// start of a pcluster that decodes to more than Len bytes; the
+	// extent is its first Len.
+	Partial bool
+	// Fragment: the bytes are the packed inode's decoded bytes from its
+	// offset Phys (mkfs.erofs -E fragments, all-fragments): a file's tail,
+	// or all of it, shared with other files in the packed inode's
+	// pclusters. Stored is 0 (the file stores nothing of its own there)
+	// and Compressed false; such extents are cut into pieces of at most
+	// 64 KiB.
+	Fragment bool
+	// Interlaced: an uncompressed pcluster of one block stored rotated
+	// (mkfs.erofs writes the packed inode's so): the extent's byte i is
+	// the stored byte (Off%blocksize + i) % Stored.
+	Interlaced bool
 }
 
 // Hole reports whether x is a hole (reads as zeros).
-func (x Extent) Hole() bool { return x.Phys < 0 }
+func (x Extent) Hole() bool { return x.Phys < 0 && !x.Fragment }
 
 // Limits on extents.
 const (
@@ -103,12 +116,17 @@ type mapper struct {
 	idataSize int64
 	idataOff  int64
 	tailHead  int64 // lcn of the tail extent's head, -1 if none
+	packed    bool  // this is the packed inode: it may not hold fragments
+	fragment  bool  // the file's tail (or whole) is in the packed inode
+	fragStart int64 // file offset where the fragment starts
+	fragOff   int64 // its offset in the packed inode
 	blk       []byte
 	blkOff    int64
 }
 
 func (r *Reader) newMapper(e *Entry) (*mapper, error) {
 	m := &mapper{r: r, e: e, bs: r.bs, tailHead: -1, blkOff: -1}
+	m.packed = r.Super.FeatureIncompat&FeatureFragments != 0 && e.Nid == r.Super.PackedNid
 	what := "data of " + e.Path
 	switch e.Layout {
 	case LayoutFlatPlain, LayoutFlatInline:
@@ -153,7 +171,7 @@ func (m *mapper) initCompressed() error {
 	e, r := m.e, m.r
 	what := "compression map of " + e.Path
 	hpos := align(e.DataOff(), 8)
-	if e.Layout == LayoutCompressedFull && r.Super.FeatureIncompat&FeatureBigPcluster == 0 {
+	if e.Layout == LayoutCompressedFull && r.Super.FeatureIncompat&(FeatureBigPcluster|FeatureZtailpacking|FeatureFragments) == 0 {
 		// Images without big pclusters predate the map header: it is not read.
 		m.lcb = uint(r.Super.BlkSzBits)
 	} else {
@@ -162,15 +180,22 @@ func (m *mapper) initCompressed() error {
 			return err
 		}
 		if h[7]&0x80 != 0 {
-			return unsupported(hpos, what, "whole file in the packed inode (fragments)")
+			// The whole file is in the packed inode; the other 63 bits
+			// are its offset there.
+			m.fragment = true
+			m.fragOff = int64(binary.LittleEndian.Uint64(h) &^ (1 << 63))
+			return m.checkFragment(hpos)
 		}
 		m.advise = binary.LittleEndian.Uint16(h[4:])
 		m.algs = [2]Algorithm{Algorithm(h[6] & 15), Algorithm(h[6] >> 4)}
 		m.lcb = uint(r.Super.BlkSzBits) + uint(h[7]&7)
-		if m.advise&(adviseFragment|adviseInterlaced) != 0 || e.Layout == LayoutCompressedFull && m.advise&1 != 0 {
+		if e.Layout == LayoutCompressedFull && m.advise&1 != 0 {
 			return unsupported(hpos, what, "map header advise %#x", m.advise)
 		}
-		if m.advise&adviseInline != 0 {
+		if m.advise&adviseFragment != 0 {
+			m.fragment = true
+			m.fragOff = int64(binary.LittleEndian.Uint32(h))
+		} else if m.advise&adviseInline != 0 {
 			if r.Super.FeatureIncompat&FeatureZtailpacking == 0 {
 				return corrupt(hpos, what, "inline pcluster without the ztailpacking feature")
 			}
@@ -196,6 +221,24 @@ func (m *mapper) initCompressed() error {
 	if e.Size == 0 {
 		return nil
 	}
+	if m.fragment {
+		// The tail extent, from its head to the end, is in the packed
+		// inode (the kernel's z_erofs_fill_inode_lazy, FINDTAIL).
+		head, hl, err := m.findHead(e.Size - 1)
+		if err != nil {
+			return err
+		}
+		m.tailHead = head
+		if head > 0 {
+			m.fragStart = head<<m.lcb + hl.clusterofs
+		}
+		if e.Layout == LayoutCompressedFull {
+			// Full indexes keep the offset's high 32 bits in the tail
+			// head's block address.
+			m.fragOff |= hl.pblk << 32
+		}
+		return m.checkFragment(hpos)
+	}
 	if m.idataSize > 0 {
 		last := (e.Size - 1) >> m.lcb
 		lc, err := m.load(last)
@@ -211,6 +254,25 @@ func (m *mapper) initCompressed() error {
 		if m.idataOff%m.bs+m.idataSize > m.bs {
 			return corrupt(m.idataOff, what, "inline pcluster of %d bytes crosses a block boundary", m.idataSize)
 		}
+	}
+	return nil
+}
+
+// checkFragment checks the fragment against the packed inode: the
+// file's bytes from fragStart on must lie inside it. hpos is the map
+// header's offset, where the bad reference is reported.
+func (m *mapper) checkFragment(hpos int64) error {
+	what := "fragment of " + m.e.Path
+	if m.packed {
+		return corrupt(hpos, what, "the packed inode has a fragment itself")
+	}
+	p, err := m.r.packedInode()
+	if err != nil {
+		return err
+	}
+	n := m.e.Size - m.fragStart
+	if m.fragStart > m.e.Size || m.fragOff < 0 || m.fragOff > p.Size || n > p.Size-m.fragOff {
+		return newErr(hpos, what, fmt.Errorf("%w: %d bytes at offset %d of the packed inode's %d", ErrBounds, n, m.fragOff, p.Size))
 	}
 	return nil
 }
@@ -245,6 +307,7 @@ type lcluster struct {
 	cblk       int64 // compressed block count (first nonhead of a big pcluster), else 0
 	nextpack   int64
 	off        int64 // image offset of the index, for errors
+	partial    bool  // head of a partial reference (full indexes only)
 }
 
 func (lc *lcluster) head() bool { return lc.typ != ltNonhead }
@@ -285,9 +348,7 @@ func (m *mapper) loadFull(lcn int64) (lcluster, error) {
 		}
 		return lc, nil
 	}
-	if adv&(1<<15) != 0 {
-		return lc, unsupported(pos, "lcluster index of "+m.e.Path, "partial reference (dedupe)")
-	}
+	lc.partial = adv&(1<<15) != 0
 	lc.clusterofs = int64(le.Uint16(b[2:]))
 	lc.pblk = int64(le.Uint32(b[4:]))
 	return lc, nil
@@ -477,6 +538,10 @@ func (m *mapper) at(off int64) (Extent, error) {
 func (m *mapper) atCompressed(off int64) (Extent, error) {
 	e := m.e
 	what := "lcluster index of " + e.Path
+	if m.fragment && off >= m.fragStart {
+		start := m.fragStart + (off-m.fragStart)/pieceSize*pieceSize
+		return Extent{Off: start, Len: min(pieceSize, e.Size-start), Phys: m.fragOff + start - m.fragStart, Fragment: true}, nil
+	}
 	head, hl, err := m.findHead(off)
 	if err != nil {
 		return Extent{}, err
@@ -517,6 +582,8 @@ func (m *mapper) atCompressed(off int64) (Extent, error) {
 	case ltHead2:
 		x.Compressed, x.Algorithm = true, m.algs[1]
 	}
+	x.Partial = hl.partial && x.Compressed
+	x.Interlaced = !x.Compressed && m.advise&adviseInterlaced != 0
 	if m.idataSize > 0 && head == m.tailHead {
 		x.Phys, x.Stored, x.Inline = m.idataOff, m.idataSize, true
 	} else {
@@ -535,6 +602,9 @@ func (m *mapper) atCompressed(off int64) (Extent, error) {
 	}
 	if x.Stored > maxPcluster {
 		return x, corrupt(hl.off, what, "pcluster of %d bytes", x.Stored)
+	}
+	if x.Interlaced && x.Stored > m.bs {
+		return x, unsupported(hl.off, what, "interlaced pcluster of %d bytes", x.Stored)
 	}
 	if !x.Compressed && x.Len > x.Stored {
 		return x, corrupt(hl.off, what, "uncompressed pcluster of %d bytes holds %d", x.Stored, x.Len)
@@ -603,13 +673,32 @@ func (r *Reader) readExtent(dst, scratch []byte, x Extent) ([]byte, error) {
 	case x.Hole():
 		clear(dst)
 		return dst, nil
+	case x.Fragment:
+		if err := r.readPacked(dst, x.Phys); err != nil {
+			return nil, err
+		}
+		return dst, nil
+	case x.Interlaced:
+		if x.Stored > r.bs || x.Len > x.Stored {
+			return nil, corrupt(x.Phys, "interlaced pcluster", "%d bytes stored as %d", x.Len, x.Stored)
+		}
+		var buf [1 << 16]byte
+		src := buf[:x.Stored]
+		if err := r.readAt(src, x.Phys, "interlaced pcluster"); err != nil {
+			return nil, err
+		}
+		k := x.Off % r.bs % x.Stored
+		n := copy(dst, src[k:])
+		copy(dst[n:], src)
+		return dst, nil
 	case !x.Compressed:
 		if err := r.readAt(dst, x.Phys, "data"); err != nil {
 			return nil, err
 		}
 		return dst, nil
-	case x.Algorithm != LZ4:
-		return nil, unsupported(x.Phys, "pcluster", "%v compression", x.Algorithm)
+	}
+	if !r.algorithmOK(x.Algorithm) {
+		return nil, corrupt(x.Phys, "pcluster", "%v compression not declared by the superblock", x.Algorithm)
 	}
 	if int64(cap(scratch)) < x.Stored {
 		// A stored pcluster, held for this call only.
@@ -623,28 +712,8 @@ func (r *Reader) readExtent(dst, scratch []byte, x Extent) ([]byte, error) {
 	if err := r.readAt(src, x.Phys, "pcluster"); err != nil {
 		return nil, err
 	}
-	if r.Super.FeatureIncompat&FeatureZeroPadding == 0 {
-		// Legacy: the encoded bytes start the pcluster, padding follows.
-		n, err := decodeLZ4Partial(dst, src)
-		if err != nil || n != len(dst) {
-			return nil, corrupt(x.Phys, "lz4 pcluster", "decoded %d bytes of %d: %v", n, len(dst), err)
-		}
-		return dst, nil
-	}
-	// The encoded bytes end the pcluster; zeros pad its first block.
-	margin := 0
-	for margin < len(src) && margin < int(r.bs) && src[margin] == 0 {
-		margin++
-	}
-	if margin == len(src) || margin == int(r.bs) {
-		return nil, corrupt(x.Phys, "pcluster", "first block all zeros")
-	}
-	n, err := lz4.UncompressBlock(src[margin:], dst)
-	if err != nil {
-		return nil, newErr(x.Phys, "lz4 pcluster", err)
-	}
-	if n != len(dst) {
-		return nil, corrupt(x.Phys, "lz4 pcluster", "decoded %d bytes, want %d", n, len(dst))
+	if err := r.decodePcluster(dst, src, x.Algorithm, x.Partial, x.Phys); err != nil {
+		return nil, err
 	}
 	return dst, nil
 }

@@ -25,6 +25,7 @@ type Reader struct {
 	cache  blockCache
 	xmu    sync.Mutex
 	xmemo  map[uint32]tree.Xattr // shared xattrs by id
+	packed packedState
 }
 
 // Options set what a Reader may spend. The zero value means no budget and
@@ -73,6 +74,9 @@ func OpenOptions(r io.ReaderAt, size int64, o Options) (*Reader, error) {
 	}
 	rd.bs = s.BlockSize()
 	rd.end = int64(s.Blocks) << s.BlkSzBits
+	if err := rd.readConfigs(); err != nil {
+		return nil, err
+	}
 	if err := budget.Attach(rd.budget, rd, metaCacheBlocks*(rd.bs+64)+xattrMemoBytes, "erofs metadata cache", SuperblockOffset); err != nil {
 		return nil, err
 	}

@@ -40,7 +40,11 @@ const (
 )
 
 // supportedIncompat are the incompatible features this reader implements.
-const supportedIncompat = FeatureZeroPadding | FeatureBigPcluster | FeatureChunkedFile | FeatureDeviceTable | FeatureZtailpacking
+const supportedIncompat = FeatureZeroPadding | FeatureBigPcluster | FeatureChunkedFile | FeatureDeviceTable | FeatureZtailpacking | FeatureFragments
+
+// FeatureComprCfgs is FeatureBigPcluster's other meaning: compression
+// configurations follow the superblock and ComprAlgs lists the algorithms.
+const FeatureComprCfgs = FeatureBigPcluster
 
 // Superblock is the on-disk superblock at offset 1024, field for field
 // (the layout of erofs-utils 1.5 to 1.9 without the 48-bit and metabox
@@ -68,6 +72,10 @@ type Superblock struct {
 	XattrPrefixCount uint8
 	XattrPrefixStart uint32
 	PackedNid        uint64
+
+	// Configs are the per-algorithm compression configurations that
+	// follow the superblock with FeatureComprCfgs.
+	Configs ComprConfigs
 
 	// ChecksumOK reports whether Checksum matched the bytes (always true
 	// without FeatureCompatSBChecksum).
@@ -147,7 +155,7 @@ func (s *Superblock) validate(size int64, blk []byte) error {
 func (s *Superblock) Fields() []field.Field {
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	x := func(v uint64) string { return "0x" + strconv.FormatUint(v, 16) }
-	return []field.Field{
+	f := []field.Field{
 		{Name: "magic", Value: x(uint64(s.Magic))},
 		{Name: "checksum", Value: x(uint64(s.Checksum))},
 		{Name: "feature_compat", Value: x(uint64(s.FeatureCompat))},
@@ -170,6 +178,7 @@ func (s *Superblock) Fields() []field.Field {
 		{Name: "xattr_prefix_start", Value: u(uint64(s.XattrPrefixStart))},
 		{Name: "packed_nid", Value: u(s.PackedNid)},
 	}
+	return append(f, s.Configs.fields()...)
 }
 
 func uuidString(u [16]byte) string {

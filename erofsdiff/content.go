@@ -109,7 +109,12 @@ func (c *comparer) compareExtents(ctx context.Context, ea, eb *erofs.Entry) (fir
 				pos = end
 				continue
 			}
-			if xa.Stored == xb.Stored && xa.Compressed == xb.Compressed && xa.Algorithm == xb.Algorithm && !xa.Hole() && !xb.Hole() {
+			// A fragment stores nothing of the file's own (its bytes are
+			// the packed inode's, decoded from pclusters shared with other
+			// files): it is compared decoded.
+			if xa.Stored == xb.Stored && xa.Compressed == xb.Compressed && xa.Algorithm == xb.Algorithm &&
+				xa.Partial == xb.Partial && xa.Interlaced == xb.Interlaced &&
+				!xa.Hole() && !xb.Hole() && !xa.Fragment && !xb.Fragment && xa.Stored > 0 {
 				equal, err := c.Stored.Equal(xa.Phys, xb.Phys, xa.Stored)
 				if err != nil {
 					return -1, false, err

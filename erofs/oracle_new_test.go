@@ -288,7 +288,13 @@ func checkNewStats(t *testing.T, name string, args []string, st newStats) {
 // checkSuperblockNew compares the superblock with dump.erofs -s of 1.9.
 func checkSuperblockNew(t *testing.T, r *Reader, img string) {
 	t.Helper()
-	out := run(t, "dump.erofs", "-s", img)
+	compareSuperblockDump(t, r, run(t, "dump.erofs", "-s", img))
+}
+
+// compareSuperblockDump compares the superblock with out, the output of
+// dump.erofs -s of erofs-utils 1.9.
+func compareSuperblockDump(t *testing.T, r *Reader, out string) {
+	t.Helper()
 	s := &r.Super
 	for _, want := range []string{
 		fmt.Sprintf("Filesystem magic number:                      0x%X", s.Magic),
@@ -359,56 +365,62 @@ func checkDumpNew(t *testing.T, r *Reader, ents []*Entry, img string) {
 		if e.IsRegular() {
 			args = append([]string{"-e"}, args...)
 		}
-		out := run(t, "dump.erofs", args...)
-		want := fmt.Sprintf("NID: %d   Links: %d   Layout: %d", e.Nid, e.Nlink, e.Layout)
-		if !strings.Contains(out, want) {
-			t.Errorf("%s: want %q in\n%s", e.Path, want, out)
+		compareEntryDump(t, r, e, run(t, "dump.erofs", args...))
+	}
+}
+
+// compareEntryDump compares e with out, the output of dump.erofs --path
+// (-e for a regular file) of erofs-utils 1.9.
+func compareEntryDump(t *testing.T, r *Reader, e *Entry, out string) {
+	t.Helper()
+	want := fmt.Sprintf("NID: %d   Links: %d   Layout: %d", e.Nid, e.Nlink, e.Layout)
+	if !strings.Contains(out, want) {
+		t.Errorf("%s: want %q in\n%s", e.Path, want, out)
+	}
+	if !strings.Contains(out, fmt.Sprintf("Xattr size: %d\n", e.xsize)) {
+		t.Errorf("%s: xattr area %d bytes, dump.erofs:\n%s", e.Path, e.xsize, out)
+	}
+	if !e.IsRegular() || e.Size == 0 {
+		return
+	}
+	var dumped [][4]int64
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if m := dumpLine.FindStringSubmatch(sc.Text()); m != nil {
+			var v [4]int64
+			for i, k := range []int{2, 4, 5, 7} {
+				v[i], _ = strconv.ParseInt(m[k], 10, 64)
+			}
+			dumped = append(dumped, v)
 		}
-		if !strings.Contains(out, fmt.Sprintf("Xattr size: %d\n", e.xsize)) {
-			t.Errorf("%s: xattr area %d bytes, dump.erofs:\n%s", e.Path, e.xsize, out)
+	}
+	var mine [][4]int64
+	for x, err := range r.Extents(e) {
+		if err != nil {
+			t.Fatalf("%s: extents: %v", e.Path, err)
 		}
-		if !e.IsRegular() || e.Size == 0 {
+		if x.Hole() {
 			continue
 		}
-		var dumped [][4]int64
-		sc := bufio.NewScanner(strings.NewReader(out))
-		for sc.Scan() {
-			if m := dumpLine.FindStringSubmatch(sc.Text()); m != nil {
-				var v [4]int64
-				for i, k := range []int{2, 4, 5, 7} {
-					v[i], _ = strconv.ParseInt(m[k], 10, 64)
-				}
-				dumped = append(dumped, v)
-			}
-		}
-		var mine [][4]int64
-		for x, err := range r.Extents(e) {
-			if err != nil {
-				t.Fatalf("%s: extents: %v", e.Path, err)
-			}
-			if x.Hole() {
+		v := [4]int64{x.Off, x.Len, x.Phys, x.Stored}
+		if x.Fragment {
+			v[2] = 0
+			if n := len(mine); n > 0 && mine[n-1][2] == 0 && mine[n-1][3] == 0 && mine[n-1][0]+mine[n-1][1] == x.Off {
+				mine[n-1][1] += x.Len
 				continue
 			}
-			v := [4]int64{x.Off, x.Len, x.Phys, x.Stored}
-			if x.Fragment {
-				v[2] = 0
-				if n := len(mine); n > 0 && mine[n-1][2] == 0 && mine[n-1][3] == 0 && mine[n-1][0]+mine[n-1][1] == x.Off {
-					mine[n-1][1] += x.Len
-					continue
-				}
-			} else if !x.Inline && !e.Layout.Compressed() {
-				bs := r.Super.BlockSize()
-				v[1], v[3] = align(v[1], bs), align(v[3], bs)
-			}
-			if n := len(mine); n > 0 && (e.Layout == LayoutFlatPlain || e.Layout == LayoutFlatInline) && mine[n-1][0]+mine[n-1][1] == x.Off && mine[n-1][2]+mine[n-1][3] == x.Phys {
-				mine[n-1][1] += v[1]
-				mine[n-1][3] += v[3]
-				continue
-			}
-			mine = append(mine, v)
+		} else if !x.Inline && !e.Layout.Compressed() {
+			bs := r.Super.BlockSize()
+			v[1], v[3] = align(v[1], bs), align(v[3], bs)
 		}
-		if !slices.Equal(mine, dumped) {
-			t.Errorf("%s (%s): extents %v, dump.erofs %v", e.Path, e.Layout, mine, dumped)
+		if n := len(mine); n > 0 && (e.Layout == LayoutFlatPlain || e.Layout == LayoutFlatInline) && mine[n-1][0]+mine[n-1][1] == x.Off && mine[n-1][2]+mine[n-1][3] == x.Phys {
+			mine[n-1][1] += v[1]
+			mine[n-1][3] += v[3]
+			continue
 		}
+		mine = append(mine, v)
+	}
+	if !slices.Equal(mine, dumped) {
+		t.Errorf("%s (%s): extents %v, dump.erofs %v", e.Path, e.Layout, mine, dumped)
 	}
 }

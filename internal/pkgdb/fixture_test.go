@@ -405,7 +405,14 @@ func listedPaths(root string) ([]string, error) {
 // dpkgS asks dpkg -S who owns each path: path -> package names (with
 // ":arch" for Multi-Arch: same packages, as dpkg prints them).
 func dpkgS(root string, paths []string) (map[string][]string, error) {
-	args := append([]string{"--admindir=" + filepath.Join(root, "var/lib/dpkg"), "-S"}, paths...)
+	// dpkg -S takes each argument as a glob when it holds one of \*?[ (as
+	// systemd's unit names with \x2d escapes do): escape them, so that it
+	// looks for the path itself.
+	args := []string{"--admindir=" + filepath.Join(root, "var/lib/dpkg"), "-S"}
+	glob := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`)
+	for _, p := range paths {
+		args = append(args, glob.Replace(p))
+	}
 	// Exit status 1: some path had no owner (it stays out of the map).
 	out, err := exec.Command("dpkg", args...).Output()
 	if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() == 1 && len(out) > 0) {

@@ -52,8 +52,17 @@ type lineReader struct {
 	n    int
 }
 
-func newLineReader(ctx context.Context, r io.Reader, file string) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, readBuf), ctx: ctx, file: file}
+// lines returns a lineReader over r, one file of the database. Its read
+// buffer is the DB's, reused from file to file (a database is read one
+// file at a time): thousands of small files would otherwise each allocate
+// one.
+func (d *DB) lines(r io.Reader, file string) *lineReader {
+	if d.br == nil {
+		d.br = bufio.NewReaderSize(r, readBuf)
+	} else {
+		d.br.Reset(r)
+	}
+	return &lineReader{br: d.br, ctx: d.ctx, file: file}
 }
 
 // errAt returns a *ParseError at the line last returned.

@@ -1,6 +1,7 @@
 package pkgdb
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -120,7 +121,8 @@ type DB struct {
 	opt     Options
 	ctx     context.Context
 	held    budget.Hold
-	pending []pendingPkg // per package while loading
+	pending []pendingPkg  // per package while loading
+	br      *bufio.Reader // the read buffer of lines, while loading
 }
 
 // Load reads the dpkg database of the root filesystem fsys (paths without
@@ -155,7 +157,7 @@ func Load(fsys fs.FS, o Options) (*DB, error) {
 		d.Close()
 		return nil, err
 	}
-	d.pending = nil
+	d.pending, d.br = nil, nil
 	return d, nil
 }
 
@@ -273,7 +275,7 @@ conffiles:
 // parseList reads a .list: one absolute path a line. It returns how many
 // paths it claimed for package i (those Want accepts).
 func (d *DB) parseList(r io.Reader, file string, i int32) (int, error) {
-	l := newLineReader(d.ctx, r, file)
+	l := d.lines(r, file)
 	name := d.pkgs[i].Name
 	claimed := 0
 	for {
@@ -307,7 +309,7 @@ func (d *DB) parseList(r io.Reader, file string, i int32) (int, error) {
 
 // parseMD5sums reads "<md5>  <relative path>" lines.
 func (d *DB) parseMD5sums(r io.Reader, file string, i int32) error {
-	l := newLineReader(d.ctx, r, file)
+	l := d.lines(r, file)
 	name := d.pkgs[i].Name
 	unlisted := 0
 	for {
@@ -352,7 +354,7 @@ func (d *DB) parseMD5sums(r io.Reader, file string, i int32) error {
 // diversion (the original path, where other packages' copies go, the
 // diverting package or ":" for a local diversion).
 func (d *DB) parseDiversions(r io.Reader, file string) error {
-	l := newLineReader(d.ctx, r, file)
+	l := d.lines(r, file)
 	var three [3]string
 	n := 0
 	for {

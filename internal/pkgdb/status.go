@@ -44,7 +44,7 @@ type stanza struct {
 // is not "not-installed". Only the fields the index needs are held; other
 // fields, including over-long ones, are skipped as they stream by.
 func (d *DB) parseStatus(r io.Reader, file string) error {
-	l := newLineReader(d.ctx, r, file)
+	l := d.lines(r, file)
 	var st *stanza
 	field := "" // the field continuation lines belong to
 	end := func() error {

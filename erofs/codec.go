@@ -209,14 +209,21 @@ func decodeDeflate(dst, in []byte, partial bool) error {
 	if partial {
 		return nil
 	}
+	// The stream must end here (a reader may first return nothing while
+	// it reads an empty final block).
 	var one [1]byte
-	if k, err := fr.Read(one[:]); k != 0 || err != io.EOF {
-		if err == nil || err == io.EOF {
-			err = errOverflow
+	for range 100 {
+		k, err := fr.Read(one[:])
+		switch {
+		case k != 0:
+			return fmt.Errorf("%w: %v", ErrCorrupt, errOverflow)
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	return nil
+	return fmt.Errorf("%w: %v", ErrCorrupt, io.ErrNoProgress)
 }
 
 var (

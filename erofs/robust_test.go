@@ -146,6 +146,12 @@ func FuzzReader(f *testing.F) {
 	f.Add(smallImage(f, "-zlz4"))
 	f.Add(smallImage(f, "--chunksize=8192"))
 	f.Add(smallImage(f, "-zlz4", "-Elegacy-compress"))
+	for _, fx := range fixtures {
+		if !strings.HasSuffix(fx.name, "-b") {
+			_, img := openFixture(f, fx.name)
+			f.Add(img)
+		}
+	}
 	f.Fuzz(func(t *testing.T, img []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -162,8 +168,21 @@ func FuzzReader(f *testing.F) {
 // cuts them short: every error is a *FormatError with an offset inside
 // the image, nothing panics or hangs.
 func TestCorruptions(t *testing.T) {
+	type image struct {
+		args []string
+		img  []byte
+	}
+	var images []image
 	for _, args := range [][]string{nil, {"-zlz4hc", "-C16384", "-Eztailpacking"}, {"--chunksize=4096", "-Eforce-chunk-indexes"}} {
-		img := smallImage(t, args...)
+		images = append(images, image{args, smallImage(t, args...)})
+	}
+	// Images of erofs-utils 1.9: lzma, zstd, fragments, dedupe.
+	for _, name := range []string{"lzma-fragments-fedora", "zstd-dedupe-fragments-lorax", "lzma-tail-fragments", "zstd-dedupe"} {
+		_, img := openFixture(t, name)
+		images = append(images, image{[]string{name}, img})
+	}
+	for _, im := range images {
+		args, img := im.args, im.img
 		r, err := Open(bytes.NewReader(img), int64(len(img)))
 		if err != nil {
 			t.Fatal(err)
@@ -415,6 +434,10 @@ func TestSparseChunks(t *testing.T) {
 // test run gets. Each input must finish within 2 s.
 func TestMutations(t *testing.T) {
 	seeds := [][]byte{smallImage(t), smallImage(t, "-zlz4hc", "-C16384", "-Eztailpacking"), smallImage(t, "--chunksize=8192"), smallImage(t, "-zlz4", "-Elegacy-compress")}
+	for _, name := range []string{"lzma-fragments-fedora", "zstd-dedupe-fragments-lorax", "lzma-tail-fragments", "zstd-dedupe"} {
+		_, img := openFixture(t, name)
+		seeds = append(seeds, img)
+	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	var worst time.Duration
 	refused := 0

@@ -289,6 +289,12 @@ func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Repor
 		st.Elapsed = report.Duration(time.Since(start))
 		st.Finish()
 		s.logf("stage %s: %s, %d finding(s), %d problem(s), %.2fs", stg.name, st.Status, len(st.Findings), len(st.Problems), time.Since(start).Seconds())
+		for _, c := range s.containers {
+			if c.decodes != nil {
+				hits, misses := c.decodes.Stats()
+				s.logf("  %s: %d block(s) decoded, %d copied from the other image's decoding", c.path, misses, hits)
+			}
+		}
 	}
 	r.Elapsed = report.Duration(time.Since(r.Started))
 	if err := ctx.Err(); err != nil {

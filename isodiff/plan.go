@@ -110,6 +110,11 @@ func (s *session) open(ctx context.Context, c *container) {
 		})
 	}
 	wg.Wait()
+	// Both squashfs images share their decoded blocks: two builds store
+	// most blocks alike, and the comparison decodes them on both sides.
+	if c.files[0] != nil && c.files[1] != nil && c.formats[0] == formatSquashfs && c.formats[1] == formatSquashfs {
+		c.decodes, _ = squashfs.NewDecodeCache(0, s.budget) // refused: each decodes its own
+	}
 	for i, f := range c.files {
 		if f == nil {
 			continue
@@ -122,7 +127,7 @@ func (s *session) open(ctx context.Context, c *container) {
 		if c.formats[i] == formatEROFS {
 			c.erofs[i], err = erofs.OpenOptions(f, f.Size(), erofs.Options{Budget: s.budget, Context: s.ctx})
 		} else {
-			c.reader[i], err = squashfs.OpenOptions(f, f.Size(), squashfs.Options{Budget: s.budget, Context: s.ctx})
+			c.reader[i], err = squashfs.OpenOptions(f, f.Size(), squashfs.Options{Budget: s.budget, Context: s.ctx, Shared: c.decodes})
 		}
 		if err != nil {
 			c.openProblems = append(c.openProblems, sideProblem{i, f.offset(), err})

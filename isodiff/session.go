@@ -83,6 +83,7 @@ type container struct {
 	files        [2]*isoFile
 	reader       [2]*squashfs.Reader
 	erofs        [2]*erofs.Reader
+	decodes      *squashfs.DecodeCache // shared by both squashfs readers
 	openProblems []sideProblem
 	// The tree comparison (compareTrees, once): one merge-walk of both
 	// trees, its metadata half reported by the squashfs stage and its

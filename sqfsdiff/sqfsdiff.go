@@ -19,6 +19,10 @@
 //     (Options.SameStored) saves reading blocks at one offset again.
 //     In practice one walk does both (Compare).
 //
+// Readers opened with one squashfs.DecodeCache (Options.Shared) decode a
+// block both images store alike once: two builds store most blocks byte
+// for byte the same, often at other offsets.
+//
 // Files are matched by path, never by inode number: inode numbers and
 // fragment positions differ between two builds of the same tree.
 package sqfsdiff

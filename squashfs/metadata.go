@@ -43,7 +43,7 @@ func (r *Reader) metaBlockAt(off, limit int64) (*metaBlock, error) {
 	n := size
 	if compressed {
 		var err error
-		if n, err = r.dec.decode(data, raw[2:2+size]); err != nil {
+		if n, err = r.decode(data, raw[2:2+size]); err != nil {
 			return nil, newErr(off, "metadata block", err)
 		}
 		if n == 0 {

@@ -37,6 +37,7 @@ type Reader struct {
 
 	budget *budget.Budget
 	ctx    context.Context
+	shared *DecodeCache
 	// xattrSets and xattrValues memoise decoded xattr sets (by key/value
 	// reference and count) and out-of-line values (by reference): an image
 	// can make any number of inodes share one set, and any number of keys
@@ -57,6 +58,10 @@ type Options struct {
 	// (metadata or data), so that any work an image asks for stops soon
 	// after the context is done; the error then wraps ctx.Err().
 	Context context.Context
+	// Shared, when set, is a cache of decoded blocks this Reader shares
+	// with others (the other image of a pair): a block stored with the
+	// same bytes as one already decoded is copied, not decoded again.
+	Shared *DecodeCache
 }
 
 // Open reads and checks the superblock, compressor options, id table and
@@ -75,7 +80,7 @@ func OpenOptions(r io.ReaderAt, size int64, o Options) (*Reader, error) {
 	if _, err := r.ReadAt(sb[:], 0); err != nil {
 		return nil, newErr(0, "superblock", err)
 	}
-	rd := &Reader{Super: parseSuperblock(sb[:]), ra: r, budget: o.Budget, ctx: o.Context}
+	rd := &Reader{Super: parseSuperblock(sb[:]), ra: r, budget: o.Budget, ctx: o.Context, shared: o.Shared}
 	if rd.ctx == nil {
 		rd.ctx = context.Background()
 	}
@@ -172,11 +177,17 @@ func (r *Reader) decodeBlock(dst []byte, off int64, n uint32, compressed bool, w
 	if err := r.readAt(src, off, what); err != nil {
 		return nil, err
 	}
-	k, err := r.dec.decode(dst, src)
+	k, err := r.decode(dst, src)
 	if err != nil {
 		return nil, newErr(off, what, err)
 	}
 	return dst[:k], nil
+}
+
+// decode decodes the stored bytes src into dst, through the shared cache
+// when the Reader has one.
+func (r *Reader) decode(dst, src []byte) (int, error) {
+	return r.shared.decode(r.ctx, r.Super.Compression, r.dec, dst, src)
 }
 
 // lookupTable returns the metadata reader positioned at entry i of a table

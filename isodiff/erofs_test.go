@@ -93,6 +93,68 @@ func TestEROFSRootFilesystem(t *testing.T) {
 	}
 }
 
+// Fedora 42's live root filesystem is EROFS with lzma and all-fragments
+// (every file's bytes in the packed inode, decoded from pclusters shared
+// by many files). Two committed images of one tree built so by
+// erofs-utils 1.9.3 (testdata/erofs/make.sh), the second with three
+// injected differences: the last bytes of /usr/lib/mixed (in its
+// fragment), the mtime of /etc/os-release and the mode of /usr/bin/tool.
+// Each is found and nothing else.
+func TestEROFSFragmentsLZMA(t *testing.T) {
+	testimg.Need(t, "xorriso")
+	dir := t.TempDir()
+	var isos [2]string
+	for i, name := range []string{"lzma-fragments-fedora", "lzma-fragments-fedora-b"} {
+		img, err := os.ReadFile(filepath.Join("..", "testdata", "erofs", name+".erofs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		iso := filepath.Join(dir, "iso"+string(rune('a'+i)))
+		if err := os.MkdirAll(filepath.Join(iso, "LiveOS"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(iso, "LiveOS", "squashfs.img"), img, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		isos[i] = testimg.MakeISO(t, iso, iso+".iso", "-R", "-V", "FEDORA", "--modification-date=2024010203040500")
+	}
+	rep, err := Compare(context.Background(), isos[0], isos[1], Options{NoDiffoscope: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Containers) != 1 || rep.Containers[0].Format != "erofs" {
+		t.Fatalf("containers: %+v", rep.Containers)
+	}
+	var sum bytes.Buffer
+	report.WriteSummary(&sum, rep)
+	_, ans, _ := strings.Cut(sum.String(), "diverging location(s):\n")
+	for _, want := range []string{
+		"/LiveOS/squashfs.img > /usr/lib/mixed: content",
+		"/LiveOS/squashfs.img > /etc/os-release: mtime",
+		"/LiveOS/squashfs.img > /usr/bin/tool: mode 0755 -> 0700",
+	} {
+		if !strings.Contains(ans, want) {
+			t.Errorf("the short answer lacks %q:\n%s", want, ans)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimRight(ans, "\n"), "\n") {
+		if strings.Contains(line, "/LiveOS/squashfs.img > ") && !strings.Contains(line, "/usr/lib/mixed: content") &&
+			!strings.Contains(line, "/etc/os-release: mtime") && !strings.Contains(line, "/usr/bin/tool: mode") &&
+			!strings.Contains(line, "(erofs image)") && !strings.Contains(line, "superblock") {
+			t.Errorf("a difference not injected: %s", line)
+		}
+	}
+	for _, line := range strings.Split(ans, "\n") {
+		if strings.Contains(line, "/usr/lib/mixed") && (strings.Contains(line, "size") || strings.Contains(line, "mtime")) {
+			t.Errorf("/usr/lib/mixed: only its content was changed: %s", line)
+		}
+	}
+	if rep.ExitCode() != 1 {
+		t.Errorf("exit %d", rep.ExitCode())
+	}
+	t.Logf("%s", sum.String())
+}
+
 // Ubuntu stacks several squashfs layers under /casper: each is found,
 // compared on its own and named in the answer.
 func TestCasperLayers(t *testing.T) {

@@ -13,7 +13,7 @@
 #
 # plus lzma-fragments-fedora-b.erofs, the tree of lzma-fragments-fedora
 # built with the same options but three injected differences (the last
-# bytes of /usr/lib/mixed, the mtime of /etc/hostname, the mode of
+# bytes of /usr/lib/mixed, the mtime of /etc/os-release, the mode of
 # /usr/bin/tool): isodiff/erofs_test.go wraps the two into ISOs.
 #
 # Usage: EROFS_UTILS_BIN=/path/to/erofs-utils/bin sh make.sh
@@ -95,7 +95,7 @@ for d, dirs, files in os.walk(root):
 paths.sort(key=lambda p: (-p.count("/"), p))
 for i, p in enumerate(paths + [root]):
     t = 1700000000 + 1000 * i
-    if variant == "b" and p.endswith("etc/hostname"):
+    if variant == "b" and p.endswith("etc/os-release"):
         t += 86400
     os.utime(p, ns=(t * 10**9 + 123456789, t * 10**9 + 123456789), follow_symlinks=False)
 EOF

@@ -47,6 +47,19 @@ func (r *Reader) decodePcluster(dst, src []byte, alg Algorithm, partial bool, ph
 		return corrupt(phys, "pcluster", "first block all zeros")
 	}
 	in := src[margin:]
+	// What a decoder holds besides dst, for this call: lzma's dictionary
+	// (no larger than the output), a partial zstd decode's window.
+	var held int64
+	switch {
+	case alg == LZMA:
+		held = int64(min(max(len(dst), lzma.MinDictCap), r.Super.Configs.LZMADict()))
+	case alg == Zstd && partial:
+		held = maxZstdWindow
+	}
+	if err := r.budget.Charge(held, "erofs "+what+" decoder", phys); err != nil {
+		return err
+	}
+	defer r.budget.Release(held)
 	var err error
 	switch alg {
 	case LZ4:

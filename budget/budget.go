@@ -104,12 +104,12 @@ func (b *Budget) Charge(n int64, what string, off int64) error {
 	if b == nil || n <= 0 {
 		return nil
 	}
-	err := b.charge(n, what, off, false)
+	err := b.charge(n, what, off, recordFinal)
 	if err == nil || b.attached.Load() == 0 {
 		return err
 	}
 	if b.collect(n) {
-		return b.charge(n, what, off, true)
+		return b.charge(n, what, off, recordAlways)
 	}
 	b.refused(err.(*ExceededError))
 	return err
@@ -141,12 +141,22 @@ func (b *Budget) collect(n int64) bool {
 	return n <= b.limit-b.used.Load()
 }
 
-func (b *Budget) charge(n int64, what string, off int64, record bool) error {
+// When a charge's refusal is recorded: always, only when no garbage
+// collection could make room (nothing is attached), or never.
+type record int
+
+const (
+	recordAlways record = iota
+	recordFinal
+	recordNever
+)
+
+func (b *Budget) charge(n int64, what string, off int64, rec record) error {
 	for {
 		used := b.used.Load()
 		if n > b.limit-used {
 			e := &ExceededError{What: what, Off: off, N: n, Used: used, Limit: b.limit}
-			if record || b.attached.Load() == 0 {
+			if rec == recordAlways || rec == recordFinal && b.attached.Load() == 0 {
 				b.refused(e)
 			}
 			return e
@@ -192,12 +202,32 @@ func Attach[T any](b *Budget, ptr *T, n int64, what string, off int64) error {
 	if err := b.Charge(n, what, off); err != nil {
 		return err
 	}
+	attach(b, ptr, n)
+	return nil
+}
+
+// AttachOptional is Attach for memory a caller can do without (a cache):
+// when n bytes do not fit now, it returns the *ExceededError without
+// recording a refusal (Refused and Refusals do not count it) and without
+// collecting garbage to make room.
+func AttachOptional[T any](b *Budget, ptr *T, n int64, what string, off int64) error {
+	if b == nil || n <= 0 {
+		return nil
+	}
+	if err := b.charge(n, what, off, recordNever); err != nil {
+		return err
+	}
+	attach(b, ptr, n)
+	return nil
+}
+
+// attach ties the n bytes charged to *ptr's life.
+func attach[T any](b *Budget, ptr *T, n int64) {
 	b.attached.Add(n)
 	runtime.AddCleanup(ptr, func(n int64) {
 		b.attached.Add(-n)
 		b.Release(n)
 	}, n)
-	return nil
 }
 
 // Hold is a charge to release later, as a value: the zero Hold holds

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestChargeRelease(t *testing.T) {
@@ -127,4 +128,35 @@ func TestAttachReleasedWhenUnreachable(t *testing.T) {
 	if b.Refused() == nil || b.Refused().Off != 7 {
 		t.Fatalf("refusal not recorded: %+v", b.Refused())
 	}
+}
+
+// An optional charge that does not fit is an error but not a refusal; one
+// that fits is charged and given back with its owner, as Attach's.
+func TestAttachOptional(t *testing.T) {
+	b := New(1 << 20)
+	type owner struct{ data []byte }
+	big := &owner{}
+	if err := AttachOptional(b, big, 2<<20, "cache", -1); !errors.Is(err, ErrExceeded) {
+		t.Fatalf("2 MiB in a 1 MiB budget: %v", err)
+	}
+	if n, _ := b.Refusals(); n != 0 || b.Refused() != nil || b.Used() != 0 {
+		t.Fatalf("refusals %d, first %v, used %d", n, b.Refused(), b.Used())
+	}
+	func() {
+		o := &owner{data: make([]byte, 512<<10)}
+		if err := AttachOptional(b, o, 512<<10, "cache", -1); err != nil {
+			t.Fatal(err)
+		}
+		if b.Used() != 512<<10 {
+			t.Fatalf("used %d", b.Used())
+		}
+	}()
+	for range 100 {
+		runtime.GC()
+		if b.Used() == 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("the optional charge of an unreachable owner was not given back: used %d", b.Used())
 }

@@ -56,13 +56,15 @@ const DefaultDecodeCacheBytes = 4 << 20
 
 // NewDecodeCache returns a cache holding at most capacity bytes (zero: the
 // default), charged to b (nil: no budget) as long as the cache is
-// reachable. A refused charge is returned, and no cache.
+// reachable. When b cannot spare them, it returns the *budget.ExceededError
+// and no cache; the budget does not count that as a refusal (a cache is
+// optional: readers without one decode their own blocks).
 func NewDecodeCache(capacity int64, b *budget.Budget) (*DecodeCache, error) {
 	if capacity <= 0 {
 		capacity = DefaultDecodeCacheBytes
 	}
 	c := &DecodeCache{seed: maphash.MakeSeed(), capacity: capacity, entries: map[uint64][]*decoded{}}
-	if err := budget.Attach(b, c, capacity, "shared squashfs decode cache", -1); err != nil {
+	if err := budget.AttachOptional(b, c, capacity, "shared squashfs decode cache", -1); err != nil {
 		return nil, err
 	}
 	return c, nil

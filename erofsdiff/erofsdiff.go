@@ -96,7 +96,7 @@ func Superblock(a, b *erofs.Reader, opts Options) []report.Finding {
 // the other differences.
 func superblockLayout(name string) bool {
 	switch name {
-	case "checksum", "inodes", "blocks", "meta_blkaddr", "xattr_blkaddr", "root_nid":
+	case "checksum", "inodes", "blocks", "meta_blkaddr", "xattr_blkaddr", "root_nid", "packed_nid":
 		return true
 	}
 	return false

@@ -34,9 +34,14 @@ func (a Algorithm) String() string {
 // Extent is one stored piece of a file's data: Len decoded bytes from file
 // offset Off, stored as Stored bytes at image offset Phys. Uncompressed
 // data is cut into pieces of at most 64 KiB, holes into pieces of 1 MiB;
-// a compressed extent is one physical cluster (pcluster). Two files whose extents have the same Off,
-// Len, Stored, Compressed and Algorithm and equal stored bytes hold the
-// same bytes there (given the same FeatureZeroPadding).
+// a compressed extent is one physical cluster (pcluster), or the first
+// bytes of one (Partial). A fragment (the file's bytes in the packed
+// inode) is cut into pieces of at most 64 KiB with Fragment set: Phys is
+// then an offset in the packed inode's decoded data and Stored is 0. Two
+// files whose extents have the same Off, Len, Stored, Compressed,
+// Algorithm, Partial and Interlaced, are not fragments, and have equal
+// stored bytes hold the same bytes there (given the same block size and
+// FeatureZeroPadding).
 type Extent struct {
 	Off        int64
 	Len        int64

@@ -141,8 +141,10 @@ func (r *Reader) packedExtent(x Extent) ([]byte, error) {
 
 	c.err = budget.Attach(r.budget, c, x.Len, "erofs decoded pcluster of the packed inode", x.Phys)
 	if c.err == nil {
-		p.decodes.Add(1)
 		c.data, c.err = r.readExtent(make([]byte, x.Len), nil, x)
+		if c.err == nil {
+			p.decodes.Add(1)
+		}
 	}
 	if c.err != nil {
 		c.data = nil

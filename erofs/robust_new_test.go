@@ -460,3 +460,27 @@ func TestCompressionConfigs(t *testing.T) {
 		t.Errorf("lzma pclusters in an lz4 image: %v", err)
 	}
 }
+
+// TestFragmentCancel: a context ended before a fragment is read stops
+// the read before the packed pcluster is decoded.
+func TestFragmentCancel(t *testing.T) {
+	img, _ := fixtureBytes(t, "lzma-fragments-fedora")
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := OpenOptions(bytes.NewReader(img), int64(len(img)), Options{Context: ctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := wholeFragmentFile(t, r, "/usr/lib/mixed")
+	f, err := r.OpenFile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	_, err = f.ReadAt(make([]byte, 10), 0)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want the context's end", err)
+	}
+	if d := r.packed.decodes.Load(); d != 0 {
+		t.Errorf("%d packed pclusters decoded after the context ended", d)
+	}
+}

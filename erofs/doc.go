@@ -126,11 +126,13 @@
 // of a Walker, each entry's xattrs (long values are kept as an excerpt and
 // a SHA-256), a File's decoded extents (two at most) and stored pcluster,
 // an lzma decoder's dictionary (no larger than the extent), and the
-// packed inode's decoded extents: a Reader keeps the last four (at most
-// 12 MiB each), so that the thousands of files whose bytes share one
-// packed pcluster decode it once while it is cached, and a file read in
-// order costs its own size plus the packed pclusters it overlaps, each
-// decoded once. No decoder writes more than the extent's declared size,
+// packed inode's decoded extents: a Reader keeps the last ones read, up
+// to 8 MiB (charged once, when the packed inode is first read), so that
+// the thousands of files whose bytes share one packed pcluster decode it
+// once while it is cached, and a file read in order costs its own size
+// plus the packed pclusters it overlaps, each decoded once (mkfs.erofs
+// packs files in the order the walk visits them; files whose fragments
+// were deduplicated against earlier ones may decode a pcluster again). No decoder writes more than the extent's declared size,
 // whatever the stream claims (a 64 MiB bomb into a 100-byte extent
 // allocates kilobytes); a dedupe partial reference to a zstd pcluster is
 // streamed, with the frame's window (1 MiB, or up to 12 MiB for a

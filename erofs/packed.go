@@ -1,6 +1,7 @@
 package erofs
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -8,12 +9,19 @@ import (
 	"github.com/isodiff/isodiff/budget"
 )
 
-// packedCacheExtents is how many decoded extents of the packed inode a
-// Reader keeps. Thousands of files can keep their tails (or all their
-// bytes) in one pcluster of the packed inode; while it is cached it is
-// decoded once for all of them, and a file read in order decodes each
-// packed pcluster it touches once.
-const packedCacheExtents = 4
+// packedCacheExtents and packedCacheBytes bound the decoded extents of
+// the packed inode a Reader keeps: at most 256 of them and 8 MiB, charged
+// to the budget as one block when the packed inode is first read. An
+// extent that does not fit (over 8 MiB, or while the others are being
+// decoded) is decoded for the one read, its bytes charged meanwhile.
+// Thousands of files can keep their tails (or all their bytes) in one
+// pcluster of the packed inode; while it is cached it is decoded once for
+// all of them, and a file read in order decodes each packed pcluster it
+// touches once (mkfs.erofs packs files in the order the walk visits them).
+const (
+	packedCacheExtents = 256
+	packedCacheBytes   = 8 << 20
+)
 
 // packedState is the packed inode (superblock packed_nid: the inode whose
 // data holds the fragments of other files) and its decoded extents.
@@ -24,8 +32,9 @@ type packedState struct {
 
 	mu      sync.Mutex
 	tick    uint64
-	cache   []*packedExtent
-	decodes atomic.Int64 // pclusters of the packed inode decoded (for tests)
+	cache   map[int64]*packedExtent // by the extent's offset in the packed inode
+	held    int64                   // decoded bytes of the cached extents
+	decodes atomic.Int64            // pclusters of the packed inode decoded (for tests)
 }
 
 // packedExtent is one decoded extent of the packed inode. done is closed
@@ -64,6 +73,10 @@ func (r *Reader) packedInode() (*Entry, error) {
 			p.err = corrupt(e.iloc, "packed inode", "mode %v is not a regular file", e.Mode)
 			return
 		}
+		if err := budget.Attach(r.budget, r, packedCacheBytes, "erofs cache of the packed inode's decoded pclusters", e.iloc); err != nil {
+			p.err = err
+			return
+		}
 		p.entry = e
 	})
 	return p.entry, p.err
@@ -95,6 +108,16 @@ func (r *Reader) readPacked(dst []byte, off int64) error {
 			return corrupt(p.iloc, "packed inode", "extent [%d, %d) for offset %d", x.Off, x.Off+x.Len, off)
 		}
 		data, err := r.packedExtent(x)
+		if err == errNotCached {
+			err = r.budget.Charge(x.Len, "erofs decoded pcluster of the packed inode", x.Phys)
+			if err == nil {
+				data, err = r.readExtent(make([]byte, x.Len), nil, x)
+				r.budget.Release(x.Len)
+				if err == nil {
+					r.packed.decodes.Add(1)
+				}
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -104,56 +127,69 @@ func (r *Reader) readPacked(dst []byte, off int64) error {
 	return nil
 }
 
+// errNotCached: the extent does not fit the cache; the caller decodes it.
+var errNotCached = errors.New("not cached")
+
 // packedExtent returns the decoded bytes of extent x of the packed inode,
-// from the cache or decoded (and cached). The cached bytes are charged to
-// the budget while cached or in use.
+// from the cache or decoded (and cached); errNotCached when it does not
+// fit the cache.
 func (r *Reader) packedExtent(x Extent) ([]byte, error) {
 	p := &r.packed
 	p.mu.Lock()
 	p.tick++
-	for _, c := range p.cache {
-		if c.x == x {
-			c.used = p.tick
-			p.mu.Unlock()
-			<-c.done
-			return c.data, c.err
-		}
+	if c, ok := p.cache[x.Off]; ok && c.x == x {
+		c.used = p.tick
+		p.mu.Unlock()
+		<-c.done
+		return c.data, c.err
 	}
-	c := &packedExtent{x: x, used: p.tick, done: make(chan struct{})}
-	if len(p.cache) >= packedCacheExtents {
-		victim := -1
-		for i, v := range p.cache {
+	if p.cache == nil {
+		p.cache = make(map[int64]*packedExtent)
+	}
+	if old, ok := p.cache[x.Off]; ok {
+		// Another extent at the same offset (the mapping changed under a
+		// hostile image): replace it.
+		delete(p.cache, x.Off)
+		p.held -= old.x.Len
+	}
+	if x.Len > packedCacheBytes {
+		p.mu.Unlock()
+		return nil, errNotCached
+	}
+	for len(p.cache) > 0 && (len(p.cache) >= packedCacheExtents || p.held+x.Len > packedCacheBytes) {
+		var victim *packedExtent
+		for _, v := range p.cache {
 			select {
 			case <-v.done:
 			default:
 				continue // being decoded
 			}
-			if victim < 0 || v.used < p.cache[victim].used {
-				victim = i
+			if victim == nil || v.used < victim.used {
+				victim = v
 			}
 		}
-		if victim >= 0 {
-			p.cache = append(p.cache[:victim], p.cache[victim+1:]...)
+		if victim == nil {
+			p.mu.Unlock()
+			return nil, errNotCached // all being decoded
 		}
+		delete(p.cache, victim.x.Off)
+		p.held -= victim.x.Len
 	}
-	p.cache = append(p.cache, c)
+	c := &packedExtent{x: x, used: p.tick, done: make(chan struct{})}
+	p.cache[x.Off] = c
+	p.held += x.Len
 	p.mu.Unlock()
 
-	c.err = budget.Attach(r.budget, c, x.Len, "erofs decoded pcluster of the packed inode", x.Phys)
+	c.data, c.err = r.readExtent(make([]byte, x.Len), nil, x)
 	if c.err == nil {
-		c.data, c.err = r.readExtent(make([]byte, x.Len), nil, x)
-		if c.err == nil {
-			p.decodes.Add(1)
-		}
+		p.decodes.Add(1)
 	}
 	if c.err != nil {
 		c.data = nil
 		p.mu.Lock()
-		for i, v := range p.cache {
-			if v == c {
-				p.cache = append(p.cache[:i], p.cache[i+1:]...)
-				break
-			}
+		if p.cache[x.Off] == c {
+			delete(p.cache, x.Off)
+			p.held -= x.Len
 		}
 		p.mu.Unlock()
 	}

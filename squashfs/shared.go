@@ -23,8 +23,10 @@ import (
 // copy is exactly what decoding would give. Only successful decodes are
 // kept. When two Readers ask for the same bytes at once, the second waits
 // for the first rather than decoding them too. The cache holds at most its
-// capacity in stored plus decoded bytes, dropping the oldest blocks first;
-// the capacity is charged to the budget given to NewDecodeCache for the
+// capacity in stored plus decoded bytes, dropping the oldest blocks first
+// (a block larger than half of it is decoded as if there were no cache: the
+// default holds two 1 MiB blocks with their stored bytes, or dozens of
+// 128 KiB ones); the capacity is charged to the budget given to NewDecodeCache for the
 // cache's life. It is safe for concurrent use.
 type DecodeCache struct {
 	seed     maphash.Seed
@@ -78,7 +80,7 @@ func (c *DecodeCache) Stats() (hits, misses int64) { return c.hits.Load(), c.mis
 // cache: the bytes of a block already decoded with the same codec are
 // copied. ctx ends a wait for another Reader's decoding.
 func (c *DecodeCache) decode(ctx context.Context, codec Compression, dec decompressor, dst, src []byte) (int, error) {
-	if c == nil || int64(len(src)+len(dst)) > c.capacity/4 {
+	if c == nil || int64(len(src)+len(dst)) > c.capacity/2 {
 		return dec.decode(dst, src)
 	}
 	var h maphash.Hash
@@ -123,7 +125,7 @@ func (c *DecodeCache) decode(ctx context.Context, codec Compression, dec decompr
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err == nil && int64(len(src)+n) <= c.capacity/4 {
+	if err == nil && int64(len(src)+n) <= c.capacity/2 {
 		e.out, e.ok = bytes.Clone(dst[:n]), true
 		c.order = append(c.order, e)
 		c.held += int64(len(e.stored) + len(e.out))

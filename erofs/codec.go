@@ -48,13 +48,14 @@ func (r *Reader) decodePcluster(dst, src []byte, alg Algorithm, partial bool, ph
 	}
 	in := src[margin:]
 	// What a decoder holds besides dst, for this call: lzma's dictionary
-	// (no larger than the output), a partial zstd decode's window.
+	// (no larger than the output), a partial zstd decode's window (1 MiB,
+	// or, for a single-segment frame, its content: up to maxDecoded).
 	var held int64
 	switch {
 	case alg == LZMA:
 		held = int64(min(max(len(dst), lzma.MinDictCap), r.Super.Configs.LZMADict()))
 	case alg == Zstd && partial:
-		held = maxZstdWindow
+		held = maxDecoded
 	}
 	if err := r.budget.Charge(held, "erofs "+what+" decoder", phys); err != nil {
 		return err

@@ -132,11 +132,11 @@
 // once while it is cached, and a file read in order costs its own size
 // plus the packed pclusters it overlaps, each decoded once (mkfs.erofs
 // packs files in the order the walk visits them; files whose fragments
-// were deduplicated against earlier ones may decode a pcluster again). No decoder writes more than the extent's declared size,
-// whatever the stream claims (a 64 MiB bomb into a 100-byte extent
+// were deduplicated against earlier ones may decode a pcluster again). No
+// decoder writes more than the extent's declared size, whatever the stream claims (a 64 MiB bomb into a 100-byte extent
 // allocates kilobytes); a dedupe partial reference to a zstd pcluster is
 // streamed, with the frame's window (1 MiB, or up to 12 MiB for a
-// single-segment frame, of which 1 MiB is charged). A refused charge is an
+// single-segment frame: 12 MiB is charged). A refused charge is an
 // error wrapping *budget.ExceededError. With
 // Options.Context every block read, extent decoded (each pcluster decode,
 // the packed inode's included) and 256 extents listed check the context

@@ -3,6 +3,7 @@ package erofs
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"sync"
 	"sync/atomic"
 
@@ -195,4 +196,48 @@ func (r *Reader) packedExtent(x Extent) ([]byte, error) {
 	}
 	close(c.done)
 	return c.data, c.err
+}
+
+// PackedExtents yields the extents of the packed inode that hold its
+// decoded bytes [off, off+n): the pclusters a fragment is decoded from (a
+// Fragment extent's Phys and Len give off and n). Two fragments whose
+// packed extents are cut alike and store the same bytes hold the same
+// bytes. After an error it yields nothing more.
+func (r *Reader) PackedExtents(off, n int64) iter.Seq2[Extent, error] {
+	return func(yield func(Extent, error) bool) {
+		p, err := r.packedInode()
+		if err != nil {
+			yield(Extent{}, err)
+			return
+		}
+		if off < 0 || n < 0 || off > p.Size || n > p.Size-off {
+			yield(Extent{}, newErr(p.iloc, "packed inode", fmt.Errorf("%w: %d bytes at %d of %d", ErrBounds, n, off, p.Size)))
+			return
+		}
+		m, err := r.newMapper(p)
+		if err != nil {
+			yield(Extent{}, err)
+			return
+		}
+		for i, pos := 0, off; pos < off+n; i++ {
+			if i%256 == 0 {
+				if err := r.stopped(p.iloc, "extents of the packed inode"); err != nil {
+					yield(Extent{}, err)
+					return
+				}
+			}
+			x, err := m.at(pos)
+			if err == nil && (x.Fragment || x.Off > pos || x.Off+x.Len <= pos) {
+				err = corrupt(p.iloc, "packed inode", "extent [%d, %d) for offset %d", x.Off, x.Off+x.Len, pos)
+			}
+			if err != nil {
+				yield(Extent{}, err)
+				return
+			}
+			if !yield(x, nil) {
+				return
+			}
+			pos = x.Off + x.Len
+		}
+	}
 }

@@ -28,7 +28,14 @@ type comparer struct {
 	// content.
 	sameCodec      bool
 	plainA, plainB []byte
+	// packedSame memoises, by the two packed extents' positions and stored
+	// size, whether a pcluster of the packed inodes stores the same bytes
+	// in both images: the fragments of hundreds of small files share one.
+	packedSame map[[3]int64]bool
 }
+
+// packedMemo bounds packedSame (it starts again when full).
+const packedMemo = 1024
 
 func newComparer(a, b *erofs.Reader, sameStored func(off, n int64) bool, bud *budget.Budget) *comparer {
 	c := &comparer{a: a, b: b}
@@ -109,9 +116,20 @@ func (c *comparer) compareExtents(ctx context.Context, ea, eb *erofs.Entry) (fir
 				pos = end
 				continue
 			}
-			// A fragment stores nothing of the file's own (its bytes are
-			// the packed inode's, decoded from pclusters shared with other
-			// files): it is compared decoded.
+			// A fragment stores nothing of the file's own: its bytes are
+			// the packed inode's, at the same offset in both, and equal
+			// when the packed inodes' pclusters holding them are cut alike
+			// and store the same bytes.
+			if xa.Fragment && xb.Fragment && xa.Phys == xb.Phys {
+				equal, err := c.samePacked(xa.Phys, xa.Len)
+				if err != nil {
+					return -1, false, err
+				}
+				if equal {
+					pos = end
+					continue
+				}
+			}
 			if xa.Stored == xb.Stored && xa.Compressed == xb.Compressed && xa.Algorithm == xb.Algorithm &&
 				xa.Partial == xb.Partial && xa.Interlaced == xb.Interlaced &&
 				!xa.Hole() && !xb.Hole() && !xa.Fragment && !xb.Fragment && xa.Stored > 0 {
@@ -161,4 +179,46 @@ func (c *comparer) compareExtents(ctx context.Context, ea, eb *erofs.Entry) (fir
 		pos = end
 	}
 	return first, byRaw && first < 0, nil
+}
+
+// samePacked reports whether the packed inodes of both images hold the
+// same bytes at [off, off+n) by their stored bytes: the pclusters holding
+// them are cut alike in both (offsets, lengths, stored sizes, algorithm,
+// layout) and store the same bytes. False means not proven (decode).
+func (c *comparer) samePacked(off, n int64) (bool, error) {
+	nextA, stopA := iter.Pull2(c.a.PackedExtents(off, n))
+	defer stopA()
+	nextB, stopB := iter.Pull2(c.b.PackedExtents(off, n))
+	defer stopB()
+	for {
+		pa, errA, okA := nextA()
+		pb, errB, okB := nextB()
+		switch {
+		case errA != nil:
+			return false, tree.NewSideError(0, errA)
+		case errB != nil:
+			return false, tree.NewSideError(1, errB)
+		case !okA && !okB:
+			return true, nil
+		case okA != okB || pa.Off != pb.Off || pa.Len != pb.Len || pa.Stored != pb.Stored || pa.Stored <= 0 ||
+			pa.Compressed != pb.Compressed || pa.Algorithm != pb.Algorithm || pa.Partial != pb.Partial ||
+			pa.Interlaced != pb.Interlaced || pa.Inline != pb.Inline || pa.Hole() || pb.Hole():
+			return false, nil
+		}
+		key := [3]int64{pa.Phys, pb.Phys, pa.Stored}
+		equal, known := c.packedSame[key]
+		if !known {
+			var err error
+			if equal, err = c.Stored.Equal(pa.Phys, pb.Phys, pa.Stored); err != nil {
+				return false, err
+			}
+			if c.packedSame == nil || len(c.packedSame) >= packedMemo {
+				c.packedSame = make(map[[3]int64]bool)
+			}
+			c.packedSame[key] = equal
+		}
+		if !equal {
+			return false, nil
+		}
+	}
 }

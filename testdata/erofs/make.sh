@@ -159,5 +159,36 @@ image lzma-tail-fragments a -zlzma -Efragments -C16384
 image zstd-dedupe a -zzstd -Ededupe -C16384
 # The other half of the isodiff pair: same options, tree b.
 image lzma-fragments-fedora-b b -zlzma,level=6 -Eall-fragments,fragdedupe=inode -C1048576
+
+# packed-a/packed-b: 64 files of 3,000 bytes, each whole in the packed
+# inode (all-fragments), which 4 KiB lzma pclusters cut in many; b changes
+# one byte of the last file, so that only the last pcluster differs:
+# erofsdiff proves the other files equal from the stored bytes
+# (erofsdiff/content_test.go). No oracle files: the reader is checked on
+# the other images.
+for v in a b; do
+	python3 - "$WORK/packed-$v" "$v" <<'EOF2'
+import os, sys
+root, variant = sys.argv[1], sys.argv[2]
+os.makedirs(root)
+state = 777
+words = [b"erofs", b"packed", b"inode", b"fragment", b"pcluster", b"lzma", b"live", b"root", b"\n"]
+for i in range(64):
+    out = bytearray()
+    while len(out) < 3000:
+        state = (state * 6364136223846793005 + 1442695040888963407) % 2**64
+        out += words[state >> 60 & 7 if state >> 63 == 0 else 8] + b" "
+    out = out[:3000]
+    if variant == "b" and i == 63:
+        out[1500] ^= 1
+    with open(os.path.join(root, "f%02d" % i), "wb") as f:
+        f.write(out)
+    os.utime(os.path.join(root, "f%02d" % i), (1700000000, 1700000000))
+os.utime(root, (1700000000, 1700000000))
+EOF2
+	rm -f "$OUT/packed-$v.erofs"
+	"$MKFS" --quiet -T1700000000 --mkfs-time --all-root -U 6c0ffee0-1234-5678-9abc-def012345678 \
+		-zlzma -Eall-fragments -C4096 "$OUT/packed-$v.erofs" "$WORK/packed-$v"
+done
 ls -l "$OUT"
 du -ch "$OUT"/*.erofs | tail -1

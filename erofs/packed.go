@@ -214,30 +214,6 @@ func (r *Reader) PackedExtents(off, n int64) iter.Seq2[Extent, error] {
 			yield(Extent{}, newErr(p.iloc, "packed inode", fmt.Errorf("%w: %d bytes at %d of %d", ErrBounds, n, off, p.Size)))
 			return
 		}
-		m, err := r.newMapper(p)
-		if err != nil {
-			yield(Extent{}, err)
-			return
-		}
-		for i, pos := 0, off; pos < off+n; i++ {
-			if i%256 == 0 {
-				if err := r.stopped(p.iloc, "extents of the packed inode"); err != nil {
-					yield(Extent{}, err)
-					return
-				}
-			}
-			x, err := m.at(pos)
-			if err == nil && (x.Fragment || x.Off > pos || x.Off+x.Len <= pos) {
-				err = corrupt(p.iloc, "packed inode", "extent [%d, %d) for offset %d", x.Off, x.Off+x.Len, pos)
-			}
-			if err != nil {
-				yield(Extent{}, err)
-				return
-			}
-			if !yield(x, nil) {
-				return
-			}
-			pos = x.Off + x.Len
-		}
+		r.extentRange(p, off, off+n, true, yield)
 	}
 }

@@ -629,39 +629,33 @@ func (r *Reader) Extents(e *Entry) iter.Seq2[Extent, error] {
 		if e.Size == 0 {
 			return
 		}
-		r.extentRange(e, 0, e.Size, false, yield)
-	}
-}
-
-// extentRange yields the extents of e holding its bytes [from, to), each
-// checked to hold the offset it was asked for (so the walk always moves
-// on); in the packed inode (packed) a fragment is corrupt too. The context
-// is checked every 256 extents.
-func (r *Reader) extentRange(e *Entry, from, to int64, packed bool, yield func(Extent, error) bool) {
-	m, err := r.newMapper(e)
-	if err != nil {
-		yield(Extent{}, err)
-		return
-	}
-	for i, pos := 0, from; pos < to; i++ {
-		if i%256 == 0 {
-			if err := r.stopped(e.iloc, "extents of "+e.Path); err != nil {
-				yield(Extent{}, err)
-				return
-			}
-		}
-		x, err := m.at(pos)
-		if err == nil && (x.Off > pos || x.Off+x.Len <= pos || packed && x.Fragment) {
-			err = corrupt(e.iloc, "extents of "+e.Path, "extent [%d, %d) for offset %d", x.Off, x.Off+x.Len, pos)
-		}
+		m, err := r.newMapper(e)
 		if err != nil {
 			yield(Extent{}, err)
 			return
 		}
-		if !yield(x, nil) {
-			return
+		for i, pos := 0, int64(0); pos < e.Size; i++ {
+			if i%256 == 0 {
+				if err := r.stopped(e.iloc, "extents of "+e.Path); err != nil {
+					yield(Extent{}, err)
+					return
+				}
+			}
+			x, err := m.at(pos)
+			if err == nil && (x.Off > pos || x.Off+x.Len <= pos) {
+				// Each extent must hold the offset asked for, so that the
+				// walk moves on.
+				err = corrupt(e.iloc, "extents of "+e.Path, "extent [%d, %d) for offset %d", x.Off, x.Off+x.Len, pos)
+			}
+			if err != nil {
+				yield(Extent{}, err)
+				return
+			}
+			if !yield(x, nil) {
+				return
+			}
+			pos = x.Off + x.Len
 		}
-		pos = x.Off + x.Len
 	}
 }
 

@@ -36,6 +36,11 @@ type packedState struct {
 	cache   map[int64]*packedExtent // by the extent's offset in the packed inode
 	held    int64                   // decoded bytes of the cached extents
 	decodes atomic.Int64            // pclusters of the packed inode decoded (for tests)
+	// recent are the packed inode's extents found last (by packedAt):
+	// neighbouring fragments are read one after the other, and finding an
+	// extent afresh scans the compression map back to its head.
+	recent [8]Extent
+	next   int
 }
 
 // packedExtent is one decoded extent of the packed inode. done is closed
@@ -96,17 +101,11 @@ func (r *Reader) readPacked(dst []byte, off int64) error {
 	if len(dst) == 0 {
 		return nil
 	}
-	m, err := r.newMapper(p)
-	if err != nil {
-		return err
-	}
+	var m *mapper
 	for len(dst) > 0 {
-		x, err := m.at(off)
+		x, err := r.packedAt(p, &m, off)
 		if err != nil {
 			return err
-		}
-		if x.Fragment || x.Off > off || x.Off+x.Len <= off {
-			return corrupt(p.iloc, "packed inode", "extent [%d, %d) for offset %d", x.Off, x.Off+x.Len, off)
 		}
 		data, err := r.packedExtent(x)
 		if err == errNotCached {
@@ -214,6 +213,57 @@ func (r *Reader) PackedExtents(off, n int64) iter.Seq2[Extent, error] {
 			yield(Extent{}, newErr(p.iloc, "packed inode", fmt.Errorf("%w: %d bytes at %d of %d", ErrBounds, n, off, p.Size)))
 			return
 		}
-		r.extentRange(p, off, off+n, true, yield)
+		var m *mapper
+		for i, pos := 0, off; pos < off+n; i++ {
+			if i%256 == 0 {
+				if err := r.stopped(p.iloc, "extents of the packed inode"); err != nil {
+					yield(Extent{}, err)
+					return
+				}
+			}
+			x, err := r.packedAt(p, &m, pos)
+			if err != nil {
+				yield(Extent{}, err)
+				return
+			}
+			if !yield(x, nil) {
+				return
+			}
+			pos = x.Off + x.Len
+		}
 	}
+}
+
+// packedAt returns the extent of the packed inode p holding its offset
+// pos: one of those found last, or found through *m (made on first use).
+// The extent must hold pos and not be a fragment itself.
+func (r *Reader) packedAt(p *Entry, m **mapper, pos int64) (Extent, error) {
+	ps := &r.packed
+	ps.mu.Lock()
+	for _, x := range ps.recent {
+		if x.Len > 0 && x.Off <= pos && pos < x.Off+x.Len {
+			ps.mu.Unlock()
+			return x, nil
+		}
+	}
+	ps.mu.Unlock()
+	if *m == nil {
+		mm, err := r.newMapper(p)
+		if err != nil {
+			return Extent{}, err
+		}
+		*m = mm
+	}
+	x, err := (*m).at(pos)
+	if err != nil {
+		return Extent{}, err
+	}
+	if x.Fragment || x.Off > pos || x.Off+x.Len <= pos {
+		return Extent{}, corrupt(p.iloc, "packed inode", "extent [%d, %d) for offset %d", x.Off, x.Off+x.Len, pos)
+	}
+	ps.mu.Lock()
+	ps.recent[ps.next%len(ps.recent)] = x
+	ps.next++
+	ps.mu.Unlock()
+	return x, nil
 }

@@ -32,6 +32,9 @@ type comparer struct {
 	// size, whether a pcluster of the packed inodes stores the same bytes
 	// in both images: the fragments of hundreds of small files share one.
 	packedSame map[[3]int64]bool
+	// packedA and packedB hold the packed extents behind one fragment
+	// piece (a few: a piece is at most 64 KiB), reused.
+	packedA, packedB []erofs.Extent
 }
 
 // packedMemo bounds packedSame (it starts again when full).
@@ -186,29 +189,26 @@ func (c *comparer) compareExtents(ctx context.Context, ea, eb *erofs.Entry) (fir
 // them are cut alike in both (offsets, lengths, stored sizes, algorithm,
 // layout) and store the same bytes. False means not proven (decode).
 func (c *comparer) samePacked(off, n int64) (bool, error) {
-	nextA, stopA := iter.Pull2(c.a.PackedExtents(off, n))
-	defer stopA()
-	nextB, stopB := iter.Pull2(c.b.PackedExtents(off, n))
-	defer stopB()
-	for {
-		pa, errA, okA := nextA()
-		pb, errB, okB := nextB()
-		switch {
-		case errA != nil:
-			return false, tree.NewSideError(0, errA)
-		case errB != nil:
-			return false, tree.NewSideError(1, errB)
-		case !okA && !okB:
-			return true, nil
-		case okA != okB || pa.Off != pb.Off || pa.Len != pb.Len || pa.Stored != pb.Stored || pa.Stored <= 0 ||
+	var err error
+	if c.packedA, err = collect(c.packedA[:0], c.a.PackedExtents(off, n)); err != nil {
+		return false, tree.NewSideError(0, err)
+	}
+	if c.packedB, err = collect(c.packedB[:0], c.b.PackedExtents(off, n)); err != nil {
+		return false, tree.NewSideError(1, err)
+	}
+	if len(c.packedA) != len(c.packedB) {
+		return false, nil
+	}
+	for i, pa := range c.packedA {
+		pb := c.packedB[i]
+		if pa.Off != pb.Off || pa.Len != pb.Len || pa.Stored != pb.Stored || pa.Stored <= 0 ||
 			pa.Compressed != pb.Compressed || pa.Algorithm != pb.Algorithm || pa.Partial != pb.Partial ||
-			pa.Interlaced != pb.Interlaced || pa.Inline != pb.Inline || pa.Hole() || pb.Hole():
+			pa.Interlaced != pb.Interlaced || pa.Inline != pb.Inline || pa.Hole() || pb.Hole() {
 			return false, nil
 		}
 		key := [3]int64{pa.Phys, pb.Phys, pa.Stored}
 		equal, known := c.packedSame[key]
 		if !known {
-			var err error
 			if equal, err = c.Stored.Equal(pa.Phys, pb.Phys, pa.Stored); err != nil {
 				return false, err
 			}
@@ -221,4 +221,16 @@ func (c *comparer) samePacked(off, n int64) (bool, error) {
 			return false, nil
 		}
 	}
+	return true, nil
+}
+
+// collect appends the extents seq yields to xs, up to its first error.
+func collect(xs []erofs.Extent, seq iter.Seq2[erofs.Extent, error]) ([]erofs.Extent, error) {
+	for x, err := range seq {
+		if err != nil {
+			return xs, err
+		}
+		xs = append(xs, x)
+	}
+	return xs, nil
 }

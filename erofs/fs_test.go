@@ -20,23 +20,14 @@ func TestFS(t *testing.T) {
 	buildTree(t, src, 100<<10)
 	img := filepath.Join(dir, "img")
 	makeImage(t, src, img, "-zlz4hc", "-Eztailpacking")
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	r, err := Open(f, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openImageFile(t, img)
 	fsys := r.FS()
 	if err := fstest.TestFS(fsys, "small", "big/text", "many/entry-0299", "odd/a.d/inner", "dev/char", "link-long"); err != nil {
 		t.Fatal(err)
 	}
 	ents := walkAll(t, r)
 	i := 0
-	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -84,4 +75,23 @@ func TestFS(t *testing.T) {
 	if info, err := fs.Stat(fsys, "modes/setuid"); err != nil || info.Mode() != fs.ModeSetuid|0o755 {
 		t.Errorf("Stat modes/setuid: %v %v", info, err)
 	}
+}
+
+// openImageFile opens the image file at path for the test's duration.
+func openImageFile(t testing.TB, path string) *Reader {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

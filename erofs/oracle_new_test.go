@@ -136,16 +136,7 @@ func TestOracleNew(t *testing.T) {
 			// first, then extract from --path=/, which skips that.
 			run(t, "fsck.erofs", img)
 			run(t, "fsck.erofs", "--path=/", "--extract="+out, "--preserve", img)
-			f, err := os.Open(img)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			st, _ := f.Stat()
-			r, err := Open(f, st.Size())
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := openImageFile(t, img)
 			checkSuperblockNew(t, r, img)
 			ents := walkAll(t, r)
 			checkExtraction(t, r, ents, out, src)

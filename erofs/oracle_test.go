@@ -261,16 +261,7 @@ func TestOracle(t *testing.T) {
 			makeImage(t, src, img, c.args...)
 			out := filepath.Join(dir, c.name+".out")
 			run(t, "fsck.erofs", "--extract="+out, img)
-			f, err := os.Open(img)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			st, _ := f.Stat()
-			r, err := Open(f, st.Size())
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := openImageFile(t, img)
 			checkSuperblock(t, r, img)
 			ents := walkAll(t, r)
 			checkExtraction(t, r, ents, out, src)

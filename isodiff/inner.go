@@ -101,7 +101,7 @@ func fromPairs[E any, F io.ReaderAt](pairs [][2]E, openA, openB func(E) (io.Read
 
 func (s *session) erofsOptions(c *container) erofsdiff.Options {
 	var same func(off, n int64) bool
-	if c.pairing != nil && c.pairing.done() {
+	if c.pairing != nil { // sameAt waits for the pass while it runs
 		same = c.pairing.sameAt
 	}
 	return erofsdiff.Options{

@@ -23,7 +23,10 @@ import (
 //  4. The tree comparison (compareTrees): one merge-walk of both trees of
 //     a container pair, comparing metadata and contents together so each
 //     tree is read once. The squashfs stage reports its metadata half, the
-//     content stage its content half.
+//     content stage its content half. When the probes already show a pair
+//     differs, the sizes stage runs it (and opening) beside the hashing
+//     pass (compareAhead): decoding fills the cores while the pass hashes,
+//     and equal stored bytes are learnt from the pass as it gets to them.
 //
 // What a stage hands on goes forward only: the content stage's diverging
 // files (session.diverging) to the explain stage, which lists its
@@ -85,7 +88,7 @@ func (s *session) open(ctx context.Context, c *container) {
 	var todo [2]*passSection
 	var src [2]hashSource
 	for i, f := range c.files {
-		if f != nil && c.sum[i] == "" {
+		if f != nil && c.sum[i] == "" && !c.inPass[i] {
 			src[i] = f.hashSource(s.in[i], i)
 			todo[i] = &src[i].sec
 		}

@@ -49,6 +49,20 @@ type session struct {
 	// diverging are the files the content stage found to differ, with a way
 	// to open each side again, for the stages that explain them.
 	diverging []divergent
+
+	// refusedAhead counts, per stage, the budget refusals met by work an
+	// earlier stage did ahead for it (compareAhead): that stage reports
+	// them, not the one that was running.
+	refusedAhead map[string]int64
+}
+
+// aheadRefusals is how many budget refusals work done ahead has met so far.
+func (s *session) aheadRefusals() int64 {
+	n := int64(0)
+	for _, k := range s.refusedAhead {
+		n += k
+	}
+	return n
 }
 
 // divergent is a file whose bytes differ between the two images.
@@ -77,6 +91,10 @@ type container struct {
 	// (nil when they were not paired).
 	sum     [2]string
 	pairing *chunkPairing
+	// inPass[i]: the sizes stage's pass hashes side i, so opening it
+	// (which may happen beside the pass: compareAhead) must not hash it
+	// again; its sum is set when the pass ends.
+	inPass [2]bool
 	// Opening (openContainer, once): each side's bytes in the ISO and its
 	// opened image, or the problems met on the way.
 	openOnce     sync.Once

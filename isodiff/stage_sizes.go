@@ -30,6 +30,9 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 		for i := range s.in {
 			s.discover(i)
 			secs[i], owners[i] = s.containerSpans(i)
+			for _, c := range owners[i] {
+				c.inPass[i] = true
+			}
 		}
 		pairSections(secs, owners)
 	}
@@ -66,7 +69,9 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 	for i := range s.in {
 		wg.Go(func() { sums[i], secSums[i], errs[i] = hashPass(ctx, readers[i], s.in[i].Size, true, secs[i]) })
 	}
+	ahead := s.compareAhead(ctx)
 	wg.Wait()
+	ahead()
 	for i, err := range errs {
 		if err != nil {
 			st.Problems = append(st.Problems, s.problem(i, st.Name, -1, report.Scope{}, err))
@@ -110,6 +115,38 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 	}
 }
 
+// compareAhead starts the read plan's tree comparison (plan.go) of every
+// container pair the hashing pass is pairing and whose probes show it
+// differs, beside the pass: the comparison decodes metadata and differing
+// blocks while the pass hashes, and learns which stored bytes are equal
+// from the pass's pairing as it gets there (chunkPairing.sameAt waits for
+// it), so the two fill both cores instead of running one after the other.
+// The returned function waits for those comparisons; the budget refusals
+// they meet are the squashfs stage's to report, as if it had run them.
+func (s *session) compareAhead(ctx context.Context) (wait func()) {
+	var ahead sync.WaitGroup
+	refused, _ := s.budget.Refusals()
+	for _, c := range s.containers {
+		if c.pairing == nil || !s.containerDiffers(c) {
+			continue
+		}
+		ahead.Go(func() {
+			s.openContainer(ctx, c)
+			if c.opened(0) && c.opened(1) && c.formats[0] == c.formats[1] {
+				s.compareTrees(ctx, c)
+			}
+		})
+	}
+	return func() {
+		ahead.Wait()
+		after, _ := s.budget.Refusals()
+		if s.refusedAhead == nil {
+			s.refusedAhead = map[string]int64{}
+		}
+		s.refusedAhead[report.StageSquashfs] += after - refused
+	}
+}
+
 // probeBytes is how much of each image's start, and of each squashfs
 // image's start and end, knownDifferent compares.
 const probeBytes = 64 << 10
@@ -130,23 +167,30 @@ func (s *session) knownDifferent() bool {
 	s.discover(0)
 	s.discover(1)
 	for _, c := range s.containers {
-		if c.entry[0] == nil || c.entry[1] == nil {
-			return true
-		}
-		a, errA := s.section(0, c.entry[0])
-		b, errB := s.section(1, c.entry[1])
-		if errA != nil || errB != nil {
-			continue
-		}
-		if a.Size() != b.Size() {
-			return true
-		}
-		n := min(probeBytes, a.Size())
-		if !sameAt(a, b, 0, n) || !sameAt(a, b, a.Size()-n, n) {
+		if s.containerDiffers(c) {
 			return true
 		}
 	}
 	return false
+}
+
+// containerDiffers reports whether a few cheap reads prove c's two sides
+// differ: one is missing, their sizes differ, or their first or last 64
+// KiB do. A side that cannot be located is not known to differ.
+func (s *session) containerDiffers(c *container) bool {
+	if c.entry[0] == nil || c.entry[1] == nil {
+		return true
+	}
+	a, errA := s.section(0, c.entry[0])
+	b, errB := s.section(1, c.entry[1])
+	if errA != nil || errB != nil {
+		return false
+	}
+	if a.Size() != b.Size() {
+		return true
+	}
+	n := min(probeBytes, a.Size())
+	return !sameAt(a, b, 0, n) || !sameAt(a, b, a.Size()-n, n)
 }
 
 // sameBytes reports whether span a of image A and span b of image B hold

@@ -102,7 +102,7 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 
 func (s *session) sqfsOptions(c *container) sqfsdiff.Options {
 	var same func(off, n int64) bool
-	if c.pairing != nil && c.pairing.done() {
+	if c.pairing != nil { // sameAt waits for the pass while it runs
 		same = c.pairing.sameAt
 	}
 	return sqfsdiff.Options{

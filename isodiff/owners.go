@@ -23,7 +23,10 @@ import (
 // bytes are hashed only when the verdict depends on them (the same package
 // version shipping different checksums on the two sides), so a large
 // library that differs in its build id costs no full decode here. Images
-// without a dpkg database are left alone.
+// without a dpkg database are left alone. The databases are read once,
+// with their paths hashed (indexPackages), usually beside the hashing
+// pass; here only the lists of the packages that may own a diverging
+// path are read again.
 func (s *session) attributeOwners(ctx context.Context, st *report.Stage) {
 	byScope := map[report.Scope][]int{} // container scope -> indexes in s.diverging
 	for k, d := range s.diverging {
@@ -36,25 +39,20 @@ func (s *session) attributeOwners(ctx context.Context, st *report.Stage) {
 		if len(idx) == 0 || !c.opened(0) || !c.opened(1) {
 			continue
 		}
-		want := map[string]bool{}
+		var want []string
 		for _, k := range idx {
-			want[s.diverging[k].path] = true
+			want = append(want, s.diverging[k].path)
 		}
-		// Both sides at once: reading the file lists is most of the work.
+		s.indexPackages(ctx, c) // done beside the hashing pass when the trees were compared there
 		var dbs [2]*pkgdb.DB
-		var errs [2]error
-		var wg sync.WaitGroup
-		for i := range dbs {
-			wg.Go(func() {
-				opts := pkgdb.Options{Budget: s.budget, Context: ctx, Want: func(p string) bool { return want[p] }}
-				if c.erofs[i] != nil {
-					dbs[i], errs[i] = pkgdb.Load(c.erofs[i].FS(), opts)
-				} else {
-					dbs[i], errs[i] = pkgdb.LoadSquashfs(c.reader[i], opts)
-				}
-			})
+		errs := c.dbErr
+		for i, x := range c.dbIndex {
+			if x != nil {
+				dbs[i], errs[i] = x.Load(want) // only the lists that may name them
+				x.Close()
+				c.dbIndex[i] = nil
+			}
 		}
-		wg.Wait()
 		for i, err := range errs {
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
@@ -103,6 +101,28 @@ func (s *session) attributeOwners(ctx context.Context, st *report.Stage) {
 		}
 		st.Notes = append(st.Notes, fmt.Sprintf("%s: %d diverging file(s) attributed to their packages (dpkg database)", c.path, attributed))
 	}
+}
+
+// indexPackages reads both sides' dpkg databases (var/lib/dpkg) at once,
+// the first time it is asked, holding a hash of each listed path
+// (pkgdb.Index): reading the file lists is most of attributing owners, and
+// it can start before the diverging files are known.
+func (s *session) indexPackages(ctx context.Context, c *container) {
+	c.dbOnce.Do(func() {
+		var wg sync.WaitGroup
+		for i := range c.dbIndex {
+			wg.Go(func() {
+				opts := pkgdb.Options{Budget: s.budget, Context: ctx}
+				switch {
+				case c.erofs[i] != nil:
+					c.dbIndex[i], c.dbErr[i] = pkgdb.NewIndex(c.erofs[i].FS(), opts)
+				case c.reader[i] != nil:
+					c.dbIndex[i], c.dbErr[i] = pkgdb.NewIndexSquashfs(c.reader[i], opts)
+				}
+			})
+		}
+		wg.Wait()
+	})
 }
 
 // ownerOf turns an attribution into the report's terms.

@@ -27,6 +27,10 @@ import (
 //     differs, the sizes stage runs it (and opening) beside the hashing
 //     pass (compareAhead): decoding fills the cores while the pass hashes,
 //     and equal stored bytes are learnt from the pass as it gets to them.
+//  5. The package databases (indexPackages, owners.go): each side's dpkg
+//     database read with its listed paths hashed, beside the tree
+//     comparison when that runs ahead; the content stage then asks which
+//     packages own the diverging files.
 //
 // What a stage hands on goes forward only: the content stage's diverging
 // files (session.diverging) to the explain stage, which lists its

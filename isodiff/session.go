@@ -11,6 +11,7 @@ import (
 
 	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/erofs"
+	"github.com/isodiff/isodiff/internal/pkgdb"
 	"github.com/isodiff/isodiff/iso9660"
 	"github.com/isodiff/isodiff/parttable"
 	"github.com/isodiff/isodiff/report"
@@ -108,6 +109,13 @@ type container struct {
 	// content half by the content stage.
 	treesOnce sync.Once
 	trees     *treeComparison
+	// The package databases (indexPackages, once): each side's dpkg
+	// database read with its paths hashed, for attributeOwners to ask
+	// about the diverging files; nil on a side without one (dbErr says
+	// why).
+	dbOnce  sync.Once
+	dbIndex [2]*pkgdb.Index
+	dbErr   [2]error
 }
 
 // format is the container's format: side A's when known, else side B's.
@@ -175,6 +183,13 @@ func (s *session) close() {
 	for i := range s.iso {
 		if s.iso[i] != nil {
 			s.iso[i].Close()
+		}
+	}
+	for _, c := range s.containers {
+		for _, x := range c.dbIndex {
+			if x != nil {
+				x.Close() // not asked about: no file diverged
+			}
 		}
 	}
 }

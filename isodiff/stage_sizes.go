@@ -121,6 +121,9 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 // blocks while the pass hashes, and learns which stored bytes are equal
 // from the pass's pairing as it gets there (chunkPairing.sameAt waits for
 // it), so the two fill both cores instead of running one after the other.
+// The package databases are indexed beside them (indexPackages): which
+// files diverge is not known yet, so their paths are hashed for the
+// content stage's questions.
 // The returned function waits for those comparisons; the budget refusals
 // they meet are the squashfs stage's to report, as if it had run them.
 func (s *session) compareAhead(ctx context.Context) (wait func()) {
@@ -133,7 +136,10 @@ func (s *session) compareAhead(ctx context.Context) (wait func()) {
 		ahead.Go(func() {
 			s.openContainer(ctx, c)
 			if c.opened(0) && c.opened(1) && c.formats[0] == c.formats[1] {
+				var db sync.WaitGroup
+				db.Go(func() { s.indexPackages(ctx, c) })
 				s.compareTrees(ctx, c)
+				db.Wait()
 			}
 		})
 	}

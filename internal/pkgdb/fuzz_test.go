@@ -2,6 +2,7 @@ package pkgdb
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"testing"
 	"testing/fstest"
@@ -38,7 +39,8 @@ func FuzzLoad(f *testing.F) {
 			}
 			return
 		}
-		for _, p := range []string{"/bin/p", "/usr/bin/p", "/etc/p.conf", "/", ""} {
+		asked := []string{"/bin/p", "/usr/bin/p", "/etc/p.conf", "/", ""}
+		for _, p := range asked {
 			o, ok := db.Owner(p)
 			s, sok := db.ShippedMD5(p)
 			if !ok && (sok || o != (Package{})) || sok && len(s) != 32 {
@@ -47,6 +49,28 @@ func FuzzLoad(f *testing.F) {
 			_ = Attribute(db, db, p, s, "")
 		}
 		Group(AttributeAll(db, nil, []File{{Path: "/bin/p"}, {Path: "/x/y/z"}}), GroupOptions{})
+		// An Index asked about the same paths answers as Load did.
+		x, err := NewIndex(fsys, Options{Budget: bud, MaxPaths: 1000, MaxPackages: 100})
+		if errors.Is(err, ErrLimit) { // it counts each listing of a path, Load each path
+			db.Close()
+			return
+		}
+		if err != nil {
+			t.Fatalf("Load read it, NewIndex: %v", err)
+		}
+		xdb, err := x.Load(asked)
+		x.Close()
+		if err != nil {
+			t.Fatalf("Load read it, Index.Load: %v", err)
+		}
+		for _, p := range asked {
+			s1, _ := db.ShippedMD5(p)
+			s2, _ := xdb.ShippedMD5(p)
+			if fmt.Sprint(db.Owners(p)) != fmt.Sprint(xdb.Owners(p)) || s1 != s2 || db.IsConffile(p) != xdb.IsConffile(p) {
+				t.Fatalf("%s: index %v %q, Load %v %q", p, xdb.Owners(p), s2, db.Owners(p), s1)
+			}
+		}
+		xdb.Close()
 		db.Close()
 		if bud.Used() != 0 {
 			t.Fatalf("%d bytes charged after Close", bud.Used())

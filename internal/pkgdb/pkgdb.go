@@ -135,6 +135,20 @@ type DB struct {
 // dpkg database gives an error for which errors.Is(err, fs.ErrNotExist)
 // holds.
 func Load(fsys fs.FS, o Options) (*DB, error) {
+	d := newDB(o.withDefaults())
+	if err := d.loadStatus(fsys); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if err := d.loadPackages(fsys, nil); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// withDefaults returns o with its zero fields set to their defaults.
+func (o Options) withDefaults() Options {
 	if o.Context == nil {
 		o.Context = context.Background()
 	}
@@ -147,38 +161,46 @@ func Load(fsys fs.FS, o Options) (*DB, error) {
 	if o.MaxPaths <= 0 {
 		o.MaxPaths = DefaultMaxPaths
 	}
+	return o
+}
+
+// newDB returns an empty DB for o, whose defaults are set.
+func newDB(o Options) *DB {
 	d := &DB{
 		byKey: make(map[string]int32), files: make(map[string]int32),
 		aliases: make(map[string]string), divert: make(map[string]diversion),
 		opt: o, ctx: o.Context,
 	}
 	d.held, _ = o.Budget.Hold(0, "", -1)
-	if err := d.load(fsys); err != nil {
-		d.Close()
-		return nil, err
-	}
-	d.pending, d.br = nil, nil
-	return d, nil
+	return d
 }
 
-func (d *DB) load(fsys fs.FS) error {
+// loadStatus reads what comes before the file lists: the root's usrmerge
+// aliases, the diversions and the status (the packages).
+func (d *DB) loadStatus(fsys fs.FS) error {
 	d.findAliases(fsys)
 	if err := d.readFile(fsys, path.Join(d.opt.AdminDir, "diversions"), true, d.parseDiversions); err != nil {
 		return err
 	}
 	status := path.Join(d.opt.AdminDir, "status")
-	if err := d.readFile(fsys, status, false, func(r io.Reader, f string) error { return d.parseStatus(r, f) }); err != nil {
-		return err
-	}
+	return d.readFile(fsys, status, false, func(r io.Reader, f string) error { return d.parseStatus(r, f) })
+}
+
+// loadPackages reads each package's file list and checksums, or, when
+// lists is set, only those of the packages it holds (the conffiles of
+// every package are in the status, already read), and then lets go of
+// what loading needed.
+func (d *DB) loadPackages(fsys fs.FS, lists map[int32]bool) error {
 	for i := range d.pkgs {
 		if err := d.ctx.Err(); err != nil {
 			return fmt.Errorf("pkgdb: reading the file lists: %w", err)
 		}
-		if err := d.loadPackage(fsys, int32(i)); err != nil {
+		if err := d.loadPackage(fsys, int32(i), lists == nil || lists[int32(i)]); err != nil {
 			return err
 		}
 		d.pending[i].conffiles = nil
 	}
+	d.pending, d.br = nil, nil
 	return nil
 }
 
@@ -217,9 +239,11 @@ func (d *DB) infoFile(fsys fs.FS, p Package, ext string) (fs.File, string, error
 	return nil, "", nil
 }
 
-func (d *DB) loadPackage(fsys fs.FS, i int32) error {
+// loadPackage reads package i's file list and checksums (when lists is
+// set) and claims its conffiles.
+func (d *DB) loadPackage(fsys fs.FS, i int32, lists bool) error {
 	p, pend := d.pkgs[i], d.pending[i]
-	if pend.onDisk {
+	if pend.onDisk && lists {
 		f, name, err := d.infoFile(fsys, p, "list")
 		if err != nil {
 			return err
@@ -229,7 +253,7 @@ func (d *DB) loadPackage(fsys fs.FS, i int32) error {
 			d.warnf("package %s: no file list in %s/info: its files are not attributed", p, d.opt.AdminDir)
 		} else {
 			var err error
-			claimed, err = d.parseList(f, name, i)
+			claimed, err = d.parseList(f, name, i, d.claimListed)
 			f.Close()
 			if err != nil {
 				return err
@@ -272,9 +296,20 @@ conffiles:
 	return nil
 }
 
-// parseList reads a .list: one absolute path a line. It returns how many
-// paths it claimed for package i (those Want accepts).
-func (d *DB) parseList(r io.Reader, file string, i int32) (int, error) {
+// claimListed is parseList's use of a listed path when loading: package i
+// claims cp when Want accepts it.
+func (d *DB) claimListed(cp string, i int32, off int64) (bool, error) {
+	if d.opt.Want != nil && !d.opt.Want(cp) {
+		return false, nil
+	}
+	_, err := d.claim(cp, i, off)
+	return err == nil, err
+}
+
+// parseList reads a .list: one absolute path a line, each handed to use in
+// its canonical place (use reports whether it kept it). It returns how
+// many paths use kept.
+func (d *DB) parseList(r io.Reader, file string, i int32, use func(cp string, i int32, off int64) (bool, error)) (int, error) {
 	l := d.lines(r, file)
 	name := d.pkgs[i].Name
 	claimed := 0
@@ -296,14 +331,13 @@ func (d *DB) parseList(r io.Reader, file string, i int32) (int, error) {
 		if p == "/." || p == "/" {
 			continue
 		}
-		cp := d.place(p, name)
-		if d.opt.Want != nil && !d.opt.Want(cp) {
-			continue
-		}
-		if _, err := d.claim(cp, i, l.off); err != nil {
+		kept, err := use(d.place(p, name), i, l.off)
+		if err != nil {
 			return claimed, l.errAt(err)
 		}
-		claimed++
+		if kept {
+			claimed++
+		}
 	}
 }
 

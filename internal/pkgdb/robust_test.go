@@ -186,7 +186,7 @@ func (f *funcReader) Read(p []byte) (int, error) {
 }
 
 // TestManyPaths: an endless .list stops at MaxPaths, or at the budget,
-// naming the list file and the line.
+// naming the list file and the line, whether loaded or indexed.
 func TestManyPaths(t *testing.T) {
 	mkList := func() io.Reader {
 		n := 0
@@ -200,17 +200,22 @@ func TestManyPaths(t *testing.T) {
 		"var/lib/dpkg/info/p.list":    mkList,
 		"var/lib/dpkg/info/p.md5sums": gen("", "", "", 0),
 	}
-	_, err := Load(fsys, Options{MaxPaths: 5000})
-	wantParseError(t, err, "var/lib/dpkg/info/p.list", 5001, ErrLimit)
-	bud := budget.New(256 << 10)
-	_, err = Load(fsys, Options{Budget: bud})
-	pe := wantParseError(t, err, "var/lib/dpkg/info/p.list", 0, budget.ErrExceeded)
-	var ee *budget.ExceededError
-	if !errors.As(err, &ee) || ee.Off != pe.Off || !strings.Contains(ee.What, "dpkg file index") {
-		t.Errorf("budget error %v at %d", ee, pe.Off)
-	}
-	if bud.Used() != 0 {
-		t.Errorf("%d bytes still charged", bud.Used())
+	for name, load := range map[string]func(Options) error{
+		"Load":     func(o Options) error { _, err := Load(fsys, o); return err },
+		"NewIndex": func(o Options) error { _, err := NewIndex(fsys, o); return err },
+	} {
+		err := load(Options{MaxPaths: 5000})
+		wantParseError(t, err, "var/lib/dpkg/info/p.list", 5001, ErrLimit)
+		bud := budget.New(256 << 10)
+		err = load(Options{Budget: bud})
+		pe := wantParseError(t, err, "var/lib/dpkg/info/p.list", 0, budget.ErrExceeded)
+		var ee *budget.ExceededError
+		if !errors.As(err, &ee) || ee.Off != pe.Off || !strings.Contains(ee.What, "dpkg file index") {
+			t.Errorf("%s: budget error %v at %d", name, ee, pe.Off)
+		}
+		if bud.Used() != 0 {
+			t.Errorf("%s: %d bytes still charged", name, bud.Used())
+		}
 	}
 }
 

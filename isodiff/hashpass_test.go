@@ -383,7 +383,8 @@ func (g *passGate) ReadAt(p []byte, off int64) (int, error) {
 
 // TestTreesComparedBesidePass: when the probes show a squashfs pair
 // differs, the tree comparison reads both trees while the hashing pass is
-// still under way (compareAhead), not after it; the answer is the same.
+// still under way (compareAhead), not after it, and the package databases
+// are indexed in the same stage; the answer is the same.
 func TestTreesComparedBesidePass(t *testing.T) {
 	testimg.Need(t, "mksquashfs", "xorriso", "setfattr")
 	a, err := os.ReadFile(defaultTree().build(t, t.TempDir()))
@@ -442,5 +443,24 @@ func TestTreesComparedBesidePass(t *testing.T) {
 	}
 	if want := []string{"/etc/hostname"}; !slices.Equal(got, want) {
 		t.Errorf("squashfs locations %q, want %q", got, want)
+	}
+
+	// The sizes stage leaves the trees compared and the package databases
+	// indexed (or found missing) for the later stages.
+	s := newSession(Input{"a", bytes.NewReader(a), int64(len(a))}, Input{"b", bytes.NewReader(b), int64(len(b))}, Options{Squashfs: []string{DefaultSquashfs}})
+	defer s.close()
+	s.report = &report.Report{}
+	runSizes(context.Background(), s, &report.Stage{Name: report.StageSizes})
+	if len(s.containers) != 1 {
+		t.Fatalf("%d containers", len(s.containers))
+	}
+	c := s.containers[0]
+	if c.trees == nil {
+		t.Error("the sizes stage did not compare the trees")
+	}
+	for i := range 2 {
+		if c.dbIndex[i] == nil && c.dbErr[i] == nil {
+			t.Errorf("side %d: the sizes stage did not index the package database", i)
+		}
 	}
 }

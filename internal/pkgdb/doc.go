@@ -27,6 +27,13 @@
 // fs-style. To hold only the diverging paths, set Options.Want to a set
 // lookup of them: the image's paths are the canonical ones Want sees.
 //
+// When the database must be read before the diverging paths are known
+// (isodiff reads it while the images are still being hashed), NewIndex
+// (NewIndexSquashfs) reads it whole but holds only a hash of each listed
+// path and the package listing it, 8 bytes a listing; Index.Load(paths)
+// then reads again only the lists and checksums of the packages whose
+// hashes match, and returns the DB Load with Want would have.
+//
 // # What counts as installed
 //
 // Every status paragraph whose state (the Status field's third word) is

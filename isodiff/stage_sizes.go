@@ -133,6 +133,7 @@ func (s *session) compareAhead(ctx context.Context) (wait func()) {
 		if c.pairing == nil || !s.containerDiffers(c) {
 			continue
 		}
+		s.logf("%s: comparing its trees beside the hashing pass", c.path)
 		ahead.Go(func() {
 			s.openContainer(ctx, c)
 			if c.opened(0) && c.opened(1) && c.formats[0] == c.formats[1] {

@@ -14,6 +14,15 @@
 #   SCALE=small scripts/bench.sh     # a ~1 GB root filesystem (second size)
 #   SCALE=huge scripts/bench.sh      # ~8 GB ISOs: a ~5 GiB multi-extent squashfs + ~3 GB of other files
 #   SHELL_DIFFOSCOPE=1 DIFFOSCOPE_TIMEOUT=600 scripts/bench.sh   # the shell pipeline's last step too
+#   ROUNDS=5 scripts/bench.sh        # isodiff and the floors this many times each (default 3)
+#   PGO_OUT=cmd/isodiff/default.pgo scripts/bench.sh   # also write the CPU profile of isodiff
+#                                    # on the xz pairs, merged: the profile go build optimises with
+#
+# isodiff and both floors run ROUNDS times, one after the other in each
+# round (the machine's speed drifts, so each round's ratio compares runs
+# made together): each column gives the fastest and slowest run, and the
+# last column the range of the per-round ratios isodiff / floor and
+# isodiff / floor+sqfs. The peers run once.
 #
 # Columns: isodiff; the floor (both images hashed concurrently); floor+sqfs
 # (also each squashfs inside hashed, as sha256.txt and squashfs-sha256.txt
@@ -50,6 +59,8 @@ if [ "$SCALE" = huge ]; then
 fi
 PAIRS=${PAIRS:-"typical shifted identical typical-zstd"}
 SKIP_PEERS=${SKIP_PEERS:-}
+ROUNDS=${ROUNDS:-3}
+PGO_OUT=${PGO_OUT:-}
 epoch=1709294400
 export LC_ALL=C TZ=UTC
 
@@ -253,7 +264,12 @@ shell_pipeline() { # A.iso B.iso: the staged shell steps isodiff replaces, as th
 export -f shell_pipeline
 export BENCH_DIR SHELL_DIFFOSCOPE DIFFOSCOPE_TIMEOUT
 
-printf '%-14s %9s | %-18s | %-18s | %-18s | %-18s | %-18s | %s\n' pair "iso MB" "isodiff s / MiB" "floor s / MiB" "floor+sqfs s / MiB" "sqfsdiff s / MiB" "shell s / MiB" "isodiff vs floor, floor+sqfs, sqfsdiff, shell"
+# rounds LABEL CMD...: runs CMD once (measure) and prints "wall rss".
+# span FILE: "min-max" of the first column of FILE's lines, and of the second.
+span() { awk 'NR==1 {a=b=$1; c=d=$2} {if($1<a)a=$1; if($1>b)b=$1; if($2<c)c=$2; if($2>d)d=$2}
+	END {x=sprintf("%.2f", a); if (b>a) x=x sprintf("-%.2f", b); y=sprintf("%.0f", c); if (sprintf("%.0f", d)!=y) y=y sprintf("-%.0f", d); print x, y}' "$1"; }
+profiles=()
+printf '%-14s %9s | %-24s | %-24s | %-24s | %-18s | %-18s | %s\n' pair "iso MB" "isodiff s / MiB" "floor s / MiB" "floor+sqfs s / MiB" "sqfsdiff s / MiB" "shell s / MiB" "isodiff / floor, / floor+sqfs (per round); sqfsdiff, shell / isodiff"
 for pair in $PAIRS; do
 	case $pair in
 	typical) a=$(variant base; iso base $COMP 2024030112000000); variant typical; b=$(iso typical $COMP 2024030212000000); comp=$COMP ;;
@@ -266,9 +282,21 @@ for pair in $PAIRS; do
 	# Every tool is timed from the page cache: read both images once first,
 	# so that the first one measured does not pay for the disk.
 	cat "$a" "$b" >/dev/null
-	read -r it ir < <(measure "isodiff-$pair" "$BENCH_DIR/isodiff" --output-dir "$BENCH_DIR/report-$pair" "$a" "$b")
-	read -r ft fr < <(measure "floor-$pair" "$BENCH_DIR/floor" "$a" "$b")
-	read -r gt gr < <(measure "floor2-$pair" "$BENCH_DIR/floor" -section /live/filesystem.squashfs "$a" "$b")
+	: >"$BENCH_DIR/i.txt"; : >"$BENCH_DIR/f.txt"; : >"$BENCH_DIR/g.txt"; : >"$BENCH_DIR/r.txt"
+	for _ in $(seq "$ROUNDS"); do
+		measure "isodiff-$pair" "$BENCH_DIR/isodiff" --output-dir "$BENCH_DIR/report-$pair" "$a" "$b" | tee -a "$BENCH_DIR/i.txt" >"$BENCH_DIR/last-i"
+		measure "floor-$pair" "$BENCH_DIR/floor" "$a" "$b" | tee -a "$BENCH_DIR/f.txt" >"$BENCH_DIR/last-f"
+		measure "floor2-$pair" "$BENCH_DIR/floor" -section /live/filesystem.squashfs "$a" "$b" | tee -a "$BENCH_DIR/g.txt" >"$BENCH_DIR/last-g"
+		paste "$BENCH_DIR/last-i" "$BENCH_DIR/last-f" "$BENCH_DIR/last-g" | awk '{printf "%.2f %.2f\n", $1/$3, $1/$5}' >>"$BENCH_DIR/r.txt"
+	done
+	it=$(span "$BENCH_DIR/i.txt") ft=$(span "$BENCH_DIR/f.txt") gt=$(span "$BENCH_DIR/g.txt")
+	rf=$(cut -d' ' -f1 "$BENCH_DIR/r.txt" | awk '{print $1, 0}' >"$BENCH_DIR/r1.txt"; span "$BENCH_DIR/r1.txt" | cut -d' ' -f1)x
+	rg=$(cut -d' ' -f2 "$BENCH_DIR/r.txt" | awk '{print $1, 0}' >"$BENCH_DIR/r2.txt"; span "$BENCH_DIR/r2.txt" | cut -d' ' -f1)x
+	it1=$(awk '{s+=$1} END {printf "%.2f", s/NR}' "$BENCH_DIR/i.txt") # the mean, for the peers' ratios
+	if [ -n "$PGO_OUT" ] && [ "$comp" = xz ] && [ "$pair" != identical ]; then
+		"$BENCH_DIR/isodiff" --cpuprofile "$BENCH_DIR/cpu-$pair.prof" "$a" "$b" >/dev/null 2>&1 || true
+		profiles+=("$BENCH_DIR/cpu-$pair.prof")
+	fi
 	st=- sr=- pt=- pr=-
 	if [ -z "$SKIP_PEERS" ]; then
 		sa=$work/$(basename "$a" | cut -d. -f1,2).sqfs
@@ -278,8 +306,13 @@ for pair in $PAIRS; do
 		read -r pt pr < <(measure "shell-$pair" bash -c 'shell_pipeline "$0" "$1"' "$a" "$b")
 	fi
 	ratio() { { [ "$1" = - ] || [ "$2" = - ]; } && echo - || awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a/b}'; }
-	printf '%-14s %9s | %7s s %6s MiB | %7s s %6s MiB | %7s s %6s MiB | %7s s %6s MiB | %7s s %6s MiB | %s, %s, %s, %s\n' \
-		"$pair" "$mb" "$it" "$ir" "$ft" "$fr" "$gt" "$gr" "$st" "$sr" "$pt" "$pr" \
-		"$(ratio "$it" "$ft")" "$(ratio "$it" "$gt")" "$(ratio "$st" "$it")" "$(ratio "$pt" "$it")"
+	cell() { set -- $1; printf '%s s %s MiB' "$1" "$2"; }
+	printf '%-14s %9s | %-24s | %-24s | %-24s | %7s s %6s MiB | %7s s %6s MiB | %s; %s, %s\n' \
+		"$pair" "$mb" "$(cell "$it")" "$(cell "$ft")" "$(cell "$gt")" "$st" "$sr" "$pt" "$pr" \
+		"$rf, $rg" "$(ratio "$st" "$it1")" "$(ratio "$pt" "$it1")"
 	tail -n 25 "$BENCH_DIR/isodiff-$pair.out" >&2
 done
+if [ -n "$PGO_OUT" ] && [ ${#profiles[@]} -gt 0 ]; then
+	go tool pprof -proto "${profiles[@]}" >"$PGO_OUT" 2>/dev/null
+	echo "bench: wrote $PGO_OUT from ${#profiles[@]} profile(s)" >&2
+fi

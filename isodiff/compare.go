@@ -300,6 +300,9 @@ func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Repor
 		}
 	}
 	r.Elapsed = report.Duration(time.Since(r.Started))
+	if lim := s.budget.Limit(); lim > 0 {
+		s.logf("memory budget: at most %.1f MiB of %.0f MiB held for the images", float64(s.budget.Peak())/(1<<20), float64(lim)/(1<<20))
+	}
 	if err := ctx.Err(); err != nil {
 		return r, err
 	}

@@ -197,21 +197,7 @@ func TestContainerHashes(t *testing.T) {
 	other.root = maps.Clone(other.root)
 	other.root["etc/hostname"] = "ubuntu\n"
 	b := read(other)
-	im, err := iso9660.Open(bytes.NewReader(a), int64(len(a)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sq *iso9660.Entry
-	for w := im.Walk(); ; {
-		e, err := w.Next()
-		if err != nil {
-			t.Fatal("no squashfs in the demo image")
-		}
-		if e.Path == DefaultSquashfs {
-			sq = e
-			break
-		}
-	}
+	sq := squashfsEntry(t, a)
 	off, n := sq.Extents[0].Offset, sq.Size
 	patched := bytes.Clone(a)
 	flip := off + n/2 // inside big.bin's blocks: superblock and tables unchanged
@@ -398,22 +384,7 @@ func TestTreesComparedBesidePass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, err := iso9660.Open(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sq *iso9660.Entry
-	for e, err := range im.All() {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Path == DefaultSquashfs {
-			sq = e
-		}
-	}
-	if sq == nil {
-		t.Fatal("no squashfs in the demo image")
-	}
+	sq := squashfsEntry(t, b)
 	off, n := sq.Extents[0].Offset, sq.Size
 	sr, err := squashfs.Open(bytes.NewReader(b[off:off+n]), n)
 	if err != nil {
@@ -463,4 +434,23 @@ func TestTreesComparedBesidePass(t *testing.T) {
 			t.Errorf("side %d: the sizes stage did not index the package database", i)
 		}
 	}
+}
+
+// squashfsEntry returns the ISO img's entry of DefaultSquashfs.
+func squashfsEntry(t *testing.T, img []byte) *iso9660.Entry {
+	t.Helper()
+	im, err := iso9660.Open(bytes.NewReader(img), int64(len(img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for e, err := range im.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Path == DefaultSquashfs {
+			return e
+		}
+	}
+	t.Fatal("no " + DefaultSquashfs + " in the image")
+	return nil
 }

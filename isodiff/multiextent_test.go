@@ -270,20 +270,7 @@ func TestScatteredExtents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		im, err := iso9660.Open(bytes.NewReader(img), int64(len(img)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var e *iso9660.Entry
-		for w := im.Walk(); e == nil; {
-			x, err := w.Next()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if x.Path == DefaultSquashfs {
-				e = x
-			}
-		}
+		e := squashfsEntry(t, img)
 		l := e.Extents[0].Offset
 		switch layout {
 		case "gap":

@@ -454,3 +454,72 @@ func squashfsEntry(t *testing.T, img []byte) *iso9660.Entry {
 	t.Fatal("no " + DefaultSquashfs + " in the image")
 	return nil
 }
+
+// failingPass fails the hashing pass's reads (hashPiece long) past off;
+// other reads succeed.
+type failingPass struct {
+	r   io.ReaderAt
+	off int64
+}
+
+func (f failingPass) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) == hashPiece && off >= f.off {
+		return 0, errors.New("injected read error")
+	}
+	return f.r.ReadAt(p, off)
+}
+
+// TestPassFailsBesideTrees: when the hashing pass cannot read a side whose
+// trees are compared beside it, that side's squashfs hash is unknown: the
+// sizes stage says why, the squashfs image is never called identical, and
+// the trees' differences are still found.
+func TestPassFailsBesideTrees(t *testing.T) {
+	testimg.Need(t, "mksquashfs", "xorriso", "setfattr")
+	a, err := os.ReadFile(defaultTree().build(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := defaultTree()
+	other.root = maps.Clone(other.root)
+	other.root["etc/hostname"] = "ubuntu\n"
+	b, err := os.ReadFile(other.build(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sq := squashfsEntry(t, b)
+	for _, broken := range [][2]bool{{true, false}, {false, true}, {true, true}} {
+		in := [2]Input{{"a", bytes.NewReader(a), int64(len(a))}, {"b", bytes.NewReader(b), int64(len(b))}}
+		want := 0
+		for i, br := range broken {
+			if br {
+				in[i].R = failingPass{in[i].R, sq.Extents[0].Offset}
+				want++
+			}
+		}
+		rep, err := CompareInputs(context.Background(), in[0], in[1], Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := rep.Stage(report.StageSizes).Problems
+		if len(p) != want {
+			t.Errorf("sides %v broken: sizes stage problems %v", broken, p)
+		}
+		for _, p := range p {
+			if !strings.Contains(p.Message, "injected read error") {
+				t.Errorf("sides %v broken: sizes stage problem %v", broken, p)
+			}
+		}
+		for _, n := range rep.Stage(report.StageSquashfs).Notes {
+			if strings.Contains(n, "identical") {
+				t.Errorf("sides %v broken: squashfs stage says %q", broken, n)
+			}
+		}
+		found := false
+		for _, l := range rep.Locations() {
+			found = found || l.Scope.Kind == report.ScopeSquashfs && l.Path == "/etc/hostname"
+		}
+		if !found {
+			t.Errorf("sides %v broken: /etc/hostname not among %v", broken, rep.Locations())
+		}
+	}
+}

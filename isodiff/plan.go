@@ -53,10 +53,14 @@ type sideProblem struct {
 }
 
 // treesComparable reports whether c's two trees are to be compared: both
-// sides opened, of one format, and their bytes differ.
+// sides opened, of one format, and their bytes differ or are not known to
+// be equal (a side the hashing pass failed to read, opened beside it).
 func (c *container) treesComparable() bool {
-	return c.opened(0) && c.opened(1) && c.formats[0] == c.formats[1] && c.sum[0] != c.sum[1]
+	return c.opened(0) && c.opened(1) && c.formats[0] == c.formats[1] && !c.knownIdentical()
 }
+
+// knownIdentical reports whether both sides of c were hashed alike.
+func (c *container) knownIdentical() bool { return c.sum[0] != "" && c.sum[0] == c.sum[1] }
 
 // compareTrees returns the comparison of c's two opened trees, merge-walking
 // them the first time it is asked.

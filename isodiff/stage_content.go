@@ -108,7 +108,7 @@ func (s *session) isoContent(ctx context.Context, st *report.Stage) {
 				c = k
 			}
 		}
-		if c != nil && c.sum[0] != "" && c.sum[0] == c.sum[1] {
+		if c != nil && c.knownIdentical() {
 			return nil // hashed equal by the squashfs stage
 		}
 		var res bytecmp.Result

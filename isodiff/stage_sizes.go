@@ -75,6 +75,9 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 	for i, err := range errs {
 		if err != nil {
 			st.Problems = append(st.Problems, s.problem(i, st.Name, -1, report.Scope{}, err))
+			for _, c := range owners[i] {
+				c.inPass[i] = false // not hashed: opening hashes it, unless it opened beside the pass
+			}
 			continue
 		}
 		for k, c := range owners[i] {

@@ -71,7 +71,7 @@ func runSquashfs(ctx context.Context, s *session, st *report.Stage) {
 		if !c.opened(0) || !c.opened(1) {
 			continue
 		}
-		if c.sum[0] == c.sum[1] {
+		if c.knownIdentical() {
 			st.Notes = append(st.Notes, c.path+": identical")
 			continue
 		}

@@ -40,11 +40,11 @@ type comparer struct {
 // packedMemo bounds packedSame (it starts again when full).
 const packedMemo = 1024
 
-func newComparer(a, b *erofs.Reader, sameStored func(off, n int64) bool, bud *budget.Budget) *comparer {
+func newComparer(a, b *erofs.Reader, sameStored func(off, n int64) bool, bud *budget.Budget, vouched *treediff.Vouched) *comparer {
 	c := &comparer{a: a, b: b}
 	c.PieceComparer = treediff.PieceComparer[*erofs.Entry]{Node: node, Open: [2]func(*erofs.Entry) (io.Reader, error){a.Open, b.Open},
 		Pieces: c.compareExtents,
-		Stored: treediff.StoredBytes{Raw: [2]*io.SectionReader{a.Raw(), b.Raw()}, Same: sameStored,
+		Stored: treediff.StoredBytes{Raw: [2]*io.SectionReader{a.Raw(), b.Raw()}, Same: sameStored, Vouched: vouched,
 			Budget: bud, What: "erofs content comparison buffers"}}
 	c.sameCodec = a.Super.BlkSzBits == b.Super.BlkSzBits &&
 		a.Super.FeatureIncompat&erofs.FeatureZeroPadding == b.Super.FeatureIncompat&erofs.FeatureZeroPadding

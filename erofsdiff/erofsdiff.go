@@ -134,7 +134,8 @@ type ContentResult struct {
 	// proven identical from their compressed bytes alone.
 	Compared, SameByRaw int
 	// KnownStored counts the stored bytes (per image) found equal through
-	// Options.SameStored, without reading them.
+	// Options.SameStored, without reading them: each stored range once,
+	// however many files share it.
 	KnownStored int64
 }
 
@@ -166,7 +167,10 @@ func compare(ctx context.Context, a, b *erofs.Reader, opts Options, doMeta, doCo
 		s.Lister = &lister
 	}
 	if doContent {
-		s.NewComparer = func() treediff.FileComparer[*erofs.Entry] { return newComparer(a, b, opts.SameStored, opts.Budget) }
+		vouched := &treediff.Vouched{Budget: opts.Budget}
+		s.NewComparer = func() treediff.FileComparer[*erofs.Entry] {
+			return newComparer(a, b, opts.SameStored, opts.Budget, vouched)
+		}
 	}
 	r, err := s.Run(ctx)
 	meta := &MetadataResult{Findings: lister.Findings, ListingDiff: lister.Diff.String()}

@@ -32,10 +32,10 @@ type comparer struct {
 	fragEqual      map[[2]uint32]bool // stored-bytes equality of fragment block pairs
 }
 
-func newComparer(a, b *squashfs.Reader, sameStored func(off, n int64) bool) *comparer {
+func newComparer(a, b *squashfs.Reader, sameStored func(off, n int64) bool, vouched *treediff.Vouched) *comparer {
 	c := &comparer{a: a, b: b, fragEqual: map[[2]uint32]bool{}}
 	c.PieceComparer = treediff.PieceComparer[*squashfs.Entry]{Node: node, Open: [2]func(*squashfs.Entry) (io.Reader, error){a.Open, b.Open},
-		Stored: treediff.StoredBytes{Raw: [2]*io.SectionReader{a.Raw(), b.Raw()}, Same: sameStored}}
+		Stored: treediff.StoredBytes{Raw: [2]*io.SectionReader{a.Raw(), b.Raw()}, Same: sameStored, Vouched: vouched}}
 	sameBlocks := a.Super.BlockSize == b.Super.BlockSize
 	if sameBlocks {
 		c.Pieces = c.compareBlocks

@@ -142,7 +142,8 @@ type ContentResult struct {
 	// proven identical from their compressed bytes alone.
 	Compared, SameByRaw int
 	// KnownStored counts the stored bytes (per image) found equal through
-	// Options.SameStored, without reading them.
+	// Options.SameStored, without reading them: each stored range once,
+	// however many files share it.
 	KnownStored int64
 }
 
@@ -176,7 +177,8 @@ func compare(ctx context.Context, a, b *squashfs.Reader, opts Options, doMeta, d
 		s.Lister = &lister
 	}
 	if doContent {
-		s.NewComparer = func() treediff.FileComparer[*squashfs.Entry] { return newComparer(a, b, opts.SameStored) }
+		vouched := &treediff.Vouched{Budget: opts.Budget}
+		s.NewComparer = func() treediff.FileComparer[*squashfs.Entry] { return newComparer(a, b, opts.SameStored, vouched) }
 	}
 	r, err := s.Run(ctx)
 	meta := &MetadataResult{Findings: lister.Findings, ListingDiff: lister.Diff.String()}

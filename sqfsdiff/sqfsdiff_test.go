@@ -202,3 +202,44 @@ func TestSameStored(t *testing.T) {
 		}
 	}
 }
+
+// TestKnownStoredCountsEachRangeOnce: stored bytes that several files
+// share (the blocks of duplicate files mksquashfs stores once, a fragment
+// block of many small files) count once in KnownStored, whatever the
+// number of workers: the count is at most the image's size and the same
+// from run to run.
+func TestKnownStoredCountsEachRangeOnce(t *testing.T) {
+	testimg.Need(t, "mksquashfs")
+	src := sourceTree(t, -1, false)
+	big, err := os.ReadFile(filepath.Join(src, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dups := map[string]string{}
+	for i := range 6 {
+		dups[fmt.Sprintf("dup/%d.bin", i)] = string(big) // stored once
+	}
+	testimg.WriteFiles(t, src, dups)
+	a, b := build(t, src), build(t, src)
+	all := func(off, n int64) bool { return true }
+	var counts []int64
+	for _, workers := range []int{1, 4, 4, 2} {
+		res, err := Content(context.Background(), a, b, Options{SameStored: all, Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Findings) != 0 {
+			t.Fatalf("%d findings on one tree", len(res.Findings))
+		}
+		counts = append(counts, res.KnownStored)
+	}
+	if size := int64(a.Super.BytesUsed); counts[0] > size || counts[0] < int64(len(big))/2 {
+		t.Errorf("KnownStored %d for a %d-byte image holding %d bytes of random data", counts[0], size, len(big))
+	}
+	for _, c := range counts[1:] {
+		if c != counts[0] {
+			t.Errorf("KnownStored varies with the workers: %v", counts)
+			break
+		}
+	}
+}

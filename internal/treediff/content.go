@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"sync"
 
 	"github.com/isodiff/isodiff/budget"
 	"github.com/isodiff/isodiff/internal/bytecmp"
@@ -111,8 +112,11 @@ type StoredBytes struct {
 	// Same, when set, reports whether the n stored bytes at offset off are
 	// known to be equal in both images (the differs' Options.SameStored).
 	Same func(off, n int64) bool
-	// Known counts the bytes Same vouched for.
+	// Known counts the bytes Same vouched for; with Vouched, only those of
+	// ranges no comparer sharing it counted before.
 	Known int64
+	// Vouched, when set, is shared by the comparers of one comparison.
+	Vouched *Vouched
 	// Budget, when set, is charged (as What) for the buffers Grow adds,
 	// until Release.
 	Budget *budget.Budget
@@ -126,7 +130,7 @@ type StoredBytes struct {
 // read error names its side (*tree.SideError).
 func (s *StoredBytes) Equal(offA, offB, n int64) (bool, error) {
 	if offA == offB && s.Same != nil && s.Same(offA, n) {
-		s.Known += n
+		s.Known += s.Vouched.add(offA, n)
 		return true, nil // known equal without reading
 	}
 	for i := range s.buf {
@@ -184,4 +188,59 @@ func compareStreams[E any](ctx context.Context, open [2]func(E) (io.Reader, erro
 		return nil, nil
 	}
 	return &report.ContentDiff{SizeA: sizeA, SizeB: sizeB, FirstDiff: res.FirstDiff}, nil
+}
+
+// Vouched is the set of stored ranges Same vouched for, shared by the
+// comparers of one comparison so that a range several files share (a
+// squashfs fragment block, an EROFS packed pcluster, blocks of duplicate
+// files) counts once, whichever workers compared them: the count is the
+// same from run to run. Ranges are keyed by their start (stored pieces are
+// whole blocks or pclusters). Each entry is charged to Budget as memory
+// the comparison can do without: when it is refused, later ranges are
+// counted each time they are vouched for, as without a Vouched.
+type Vouched struct {
+	Budget *budget.Budget
+	mu     sync.Mutex
+	seen   map[int64]int64 // start -> the longest length vouched there
+	room   int             // entries charged and not used yet
+	full   bool
+}
+
+// vouchedCharge is what a batch of vouchedBatch entries is charged: a map
+// slot with its share of the table.
+const (
+	vouchedBatch  = 1024
+	vouchedCharge = vouchedBatch * 48
+)
+
+// add records [off, off+n) and returns how many of its bytes were not
+// counted before.
+func (v *Vouched) add(off, n int64) int64 {
+	if v == nil {
+		return n
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	old, ok := v.seen[off]
+	if n <= old {
+		return 0
+	}
+	if !ok {
+		if v.full {
+			return n
+		}
+		if v.room == 0 {
+			if budget.AttachOptional(v.Budget, v, vouchedCharge, "stored ranges known equal (a count)", off) != nil {
+				v.full = true
+				return n
+			}
+			v.room = vouchedBatch
+		}
+		v.room--
+		if v.seen == nil {
+			v.seen = map[int64]int64{}
+		}
+	}
+	v.seen[off] = n
+	return n - old
 }

@@ -396,9 +396,30 @@ func TestTreesComparedBesidePass(t *testing.T) {
 	}
 	var log strings.Builder
 	logf := func(format string, args ...any) { fmt.Fprintf(&log, format+"\n", args...) }
-	rep, err := CompareInputs(context.Background(), Input{"a", bytes.NewReader(a), int64(len(a))}, Input{"b", gate, int64(len(b))}, Options{Logf: logf})
+	var mu sync.Mutex
+	var events []Progress
+	progress := func(p Progress) {
+		mu.Lock()
+		events = append(events, p)
+		mu.Unlock()
+	}
+	rep, err := CompareInputs(context.Background(), Input{"a", bytes.NewReader(a), int64(len(a))}, Input{"b", gate, int64(len(b))}, Options{Logf: logf, Progress: progress})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The progress line shows the pass while it runs: the comparison
+	// beside it reports nothing until the pass is over.
+	lastPass, firstFiles := -1, -1
+	for k, p := range events {
+		if p.Stage == report.StageSizes && p.Bytes {
+			lastPass = k
+		}
+		if p.Stage == report.StageSquashfs && p.Step != "" && firstFiles < 0 {
+			firstFiles = k
+		}
+	}
+	if firstFiles >= 0 && firstFiles < lastPass {
+		t.Errorf("files-compared progress (event %d: %+v) reported while the pass still ran (its last event: %d)", firstFiles, events[firstFiles], lastPass)
 	}
 	if !gate.started.Load() {
 		t.Fatal("no hashing pass read seen")

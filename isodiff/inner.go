@@ -111,8 +111,6 @@ func (s *session) erofsOptions(c *container) erofsdiff.Options {
 		NameB:               s.in[1].Name + ":" + c.path,
 		MaxListingDiffBytes: s.opts.MaxDiffBytes,
 		Budget:              s.budget,
-		Compared: func(n int) {
-			s.progress(Progress{Stage: report.StageSquashfs, Step: "comparing files in " + c.path, Done: int64(n), Total: -1})
-		},
+		Compared: s.comparedProgress(c),
 	}
 }

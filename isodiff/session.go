@@ -51,6 +51,11 @@ type session struct {
 	// to open each side again, for the stages that explain them.
 	diverging []divergent
 
+	// hashing is set while the sizes stage's hashing pass runs: the tree
+	// comparison running beside it keeps its progress to itself then, so
+	// that the progress line shows the pass (its bytes, its time left).
+	hashing atomic.Bool
+
 	// refusedAhead counts, per stage, the budget refusals met by work an
 	// earlier stage did ahead for it (compareAhead): that stage reports
 	// them, not the one that was running.

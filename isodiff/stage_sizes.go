@@ -66,11 +66,13 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 	var secSums [2][]string
 	var errs [2]error
 	var wg sync.WaitGroup
+	s.hashing.Store(true)
 	for i := range s.in {
 		wg.Go(func() { sums[i], secSums[i], errs[i] = hashPass(ctx, readers[i], s.in[i].Size, true, secs[i]) })
 	}
 	ahead := s.compareAhead(ctx)
 	wg.Wait()
+	s.hashing.Store(false)
 	ahead()
 	for i, err := range errs {
 		if err != nil {

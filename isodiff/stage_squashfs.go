@@ -113,8 +113,17 @@ func (s *session) sqfsOptions(c *container) sqfsdiff.Options {
 		ListingWithoutMtime: s.ignore.hidesMtime(),
 		MaxListingDiffBytes: s.opts.MaxDiffBytes,
 		Budget:              s.budget,
-		Compared: func(n int) {
+		Compared: s.comparedProgress(c),
+	}
+}
+
+// comparedProgress reports the files of c compared so far, as the squashfs
+// stage's progress, except while the hashing pass runs beside the
+// comparison (see session.hashing).
+func (s *session) comparedProgress(c *container) func(n int) {
+	return func(n int) {
+		if !s.hashing.Load() {
 			s.progress(Progress{Stage: report.StageSquashfs, Step: "comparing files in " + c.path, Done: int64(n), Total: -1})
-		},
+		}
 	}
 }

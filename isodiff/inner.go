@@ -111,6 +111,6 @@ func (s *session) erofsOptions(c *container) erofsdiff.Options {
 		NameB:               s.in[1].Name + ":" + c.path,
 		MaxListingDiffBytes: s.opts.MaxDiffBytes,
 		Budget:              s.budget,
-		Compared: s.comparedProgress(c),
+		Compared:            s.comparedProgress(c),
 	}
 }

@@ -113,7 +113,7 @@ func (s *session) sqfsOptions(c *container) sqfsdiff.Options {
 		ListingWithoutMtime: s.ignore.hidesMtime(),
 		MaxListingDiffBytes: s.opts.MaxDiffBytes,
 		Budget:              s.budget,
-		Compared: s.comparedProgress(c),
+		Compared:            s.comparedProgress(c),
 	}
 }
 

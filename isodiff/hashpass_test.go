@@ -372,18 +372,7 @@ func (g *passGate) ReadAt(p []byte, off int64) (int, error) {
 // still under way (compareAhead), not after it, and the package databases
 // are indexed in the same stage; the answer is the same.
 func TestTreesComparedBesidePass(t *testing.T) {
-	testimg.Need(t, "mksquashfs", "xorriso", "setfattr")
-	a, err := os.ReadFile(defaultTree().build(t, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := defaultTree()
-	other.root = maps.Clone(other.root)
-	other.root["etc/hostname"] = "ubuntu\n"
-	b, err := os.ReadFile(other.build(t, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := hostnamePair(t)
 	sq := squashfsEntry(t, b)
 	off, n := sq.Extents[0].Offset, sq.Size
 	sr, err := squashfs.Open(bytes.NewReader(b[off:off+n]), n)
@@ -495,18 +484,7 @@ func (f failingPass) ReadAt(p []byte, off int64) (int, error) {
 // sizes stage says why, the squashfs image is never called identical, and
 // the trees' differences are still found.
 func TestPassFailsBesideTrees(t *testing.T) {
-	testimg.Need(t, "mksquashfs", "xorriso", "setfattr")
-	a, err := os.ReadFile(defaultTree().build(t, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := defaultTree()
-	other.root = maps.Clone(other.root)
-	other.root["etc/hostname"] = "ubuntu\n"
-	b, err := os.ReadFile(other.build(t, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := hostnamePair(t)
 	sq := squashfsEntry(t, b)
 	for _, broken := range [][2]bool{{true, false}, {false, true}, {true, true}} {
 		in := [2]Input{{"a", bytes.NewReader(a), int64(len(a))}, {"b", bytes.NewReader(b), int64(len(b))}}
@@ -543,4 +521,22 @@ func TestPassFailsBesideTrees(t *testing.T) {
 			t.Errorf("sides %v broken: /etc/hostname not among %v", broken, rep.Locations())
 		}
 	}
+}
+
+// hostnamePair builds the demo live ISO and one whose squashfs holds
+// another /etc/hostname.
+func hostnamePair(t *testing.T) (a, b []byte) {
+	t.Helper()
+	testimg.Need(t, "mksquashfs", "xorriso", "setfattr")
+	a, err := os.ReadFile(defaultTree().build(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := defaultTree()
+	other.root = maps.Clone(other.root)
+	other.root["etc/hostname"] = "ubuntu\n"
+	if b, err = os.ReadFile(other.build(t, t.TempDir())); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
 }

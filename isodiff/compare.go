@@ -36,9 +36,9 @@ package isodiff
 import (
 	"context"
 	"fmt"
+	"github.com/isodiff/isodiff/internal/guard"
 	"io"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -324,14 +324,12 @@ func stopReason(ctx context.Context, limit time.Duration) string {
 
 // runGuarded runs a stage so that a bug in it (a panic) is recorded as the
 // stage's problem instead of ending the whole analysis.
+// Work a stage starts on other goroutines (the read plan's, treediff's)
+// guards itself the same way (internal/guard).
 func runGuarded(ctx context.Context, s *session, stg stage, st *report.Stage) {
-	defer func() {
-		if v := recover(); v != nil {
-			st.Problems = append(st.Problems, report.Problem{
-				File: s.in[0].Name + ", " + s.in[1].Name, Stage: stg.name, Offset: -1,
-				Message: fmt.Sprintf("internal error (please report): %v\n%s", v, debug.Stack()),
-			})
-		}
-	}()
-	stg.run(ctx, s, st)
+	if err := guard.Run(func() error { stg.run(ctx, s, st); return nil }); err != nil {
+		st.Problems = append(st.Problems, report.Problem{
+			File: s.in[0].Name + ", " + s.in[1].Name, Stage: stg.name, Offset: -1, Message: err.Error(),
+		})
+	}
 }

@@ -349,11 +349,18 @@ type passGate struct {
 	waited              atomic.Bool // a pass read had to wait for the timeout
 }
 
-func (g *passGate) ReadAt(p []byte, off int64) (int, error) {
-	if off == g.sec && len(p) > probeBytes { // the pass reaching the squashfs (the probes read 64 KiB)
+// treeRead records whether the pass has reached the squashfs image and
+// reports whether a read of n bytes at off, after that, is one of the
+// image's tables read by the tree comparison.
+func (g *passGate) treeRead(n int, off int64) bool {
+	if off == g.sec && n > probeBytes { // the pass reaching the squashfs (the probes read 64 KiB)
 		g.started.Store(true)
 	}
-	if g.started.Load() && off >= g.tables && off < g.secEnd && (off-g.sec)%hashPiece != 0 {
+	return g.started.Load() && off >= g.tables && off < g.secEnd && (off-g.sec)%hashPiece != 0
+}
+
+func (g *passGate) ReadAt(p []byte, off int64) (int, error) {
+	if g.treeRead(len(p), off) {
 		g.once.Do(func() { close(g.seen) })
 	}
 	if g.started.Load() && off >= g.secEnd {
@@ -539,4 +546,53 @@ func hostnamePair(t *testing.T) (a, b []byte) {
 		t.Fatal(err)
 	}
 	return a, b
+}
+
+// panickyTables panics, as a reader bug would, on every read of the
+// squashfs image's tables that is not the hashing pass's, once the pass
+// has reached the image.
+type panickyTables struct{ passGate }
+
+func (p *panickyTables) ReadAt(b []byte, off int64) (int, error) {
+	if p.treeRead(len(b), off) {
+		panic("reader bug")
+	}
+	return p.r.ReadAt(b, off)
+}
+
+// TestPanicBesidePass: a bug met while the trees are compared beside the
+// hashing pass, on the plan's own goroutines (the walks, the workers, the
+// package index), is reported as a problem and the comparison finishes,
+// as one met on a stage's goroutine always was.
+func TestPanicBesidePass(t *testing.T) {
+	a, b := hostnamePair(t)
+	sq := squashfsEntry(t, b)
+	off, n := sq.Extents[0].Offset, sq.Size
+	sr, err := squashfs.Open(bytes.NewReader(b[off:off+n]), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &panickyTables{passGate{r: bytes.NewReader(b), sec: off, tables: off + int64(sr.Super.InodeTableStart), secEnd: off + n}}
+	if (r.tables-off)%hashPiece == 0 {
+		t.Skip("the inode table starts where a pass read does: cannot tell the reads apart")
+	}
+	rep, err := CompareInputs(context.Background(), Input{"a", bytes.NewReader(a), int64(len(a))}, Input{"b", r, int64(len(b))}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.started.Load() {
+		t.Fatal("the pass never reached the squashfs image")
+	}
+	found := false
+	for _, st := range rep.Stages {
+		for _, p := range st.Problems {
+			found = found || strings.Contains(p.Message, "internal error (please report): reader bug")
+		}
+	}
+	if !found {
+		t.Errorf("no problem names the bug: %+v", rep.Stages)
+	}
+	if rep.A.SHA256 == "" || rep.B.SHA256 == "" {
+		t.Error("the images were not hashed")
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/isodiff/isodiff/internal/bytecmp"
+	"github.com/isodiff/isodiff/internal/guard"
 	"github.com/isodiff/isodiff/internal/pkgdb"
 	"github.com/isodiff/isodiff/report"
 )
@@ -113,12 +114,15 @@ func (s *session) indexPackages(ctx context.Context, c *container) {
 		for i := range c.dbIndex {
 			wg.Go(func() {
 				opts := pkgdb.Options{Budget: s.budget, Context: ctx}
-				switch {
-				case c.erofs[i] != nil:
-					c.dbIndex[i], c.dbErr[i] = pkgdb.NewIndex(c.erofs[i].FS(), opts)
-				case c.reader[i] != nil:
-					c.dbIndex[i], c.dbErr[i] = pkgdb.NewIndexSquashfs(c.reader[i], opts)
-				}
+				c.dbErr[i] = guard.Run(func() (err error) {
+					switch {
+					case c.erofs[i] != nil:
+						c.dbIndex[i], err = pkgdb.NewIndex(c.erofs[i].FS(), opts)
+					case c.reader[i] != nil:
+						c.dbIndex[i], err = pkgdb.NewIndexSquashfs(c.reader[i], opts)
+					}
+					return err
+				})
 			})
 		}
 		wg.Wait()

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/isodiff/isodiff/erofs"
+	"github.com/isodiff/isodiff/internal/guard"
 	"github.com/isodiff/isodiff/report"
 	"github.com/isodiff/isodiff/squashfs"
 )
@@ -65,7 +66,11 @@ func (c *container) knownIdentical() bool { return c.sum[0] != "" && c.sum[0] ==
 // compareTrees returns the comparison of c's two opened trees, merge-walking
 // them the first time it is asked.
 func (s *session) compareTrees(ctx context.Context, c *container) *treeComparison {
-	c.treesOnce.Do(func() { c.trees = s.compareInner(ctx, c) })
+	c.treesOnce.Do(func() {
+		if err := guard.Run(func() error { c.trees = s.compareInner(ctx, c); return nil }); err != nil {
+			c.trees = &treeComparison{err: err} // it may run beside the pass, off the stage's goroutine
+		}
+	})
 	return c.trees
 }
 
@@ -74,7 +79,11 @@ func (s *session) compareTrees(ctx context.Context, c *container) *treeCompariso
 // opens each side's image, the first time it is asked; what fails is kept
 // in c.openProblems.
 func (s *session) openContainer(ctx context.Context, c *container) {
-	c.openOnce.Do(func() { s.open(ctx, c) })
+	c.openOnce.Do(func() {
+		if err := guard.Run(func() error { s.open(ctx, c); return nil }); err != nil {
+			c.openProblems = append(c.openProblems, sideProblem{-1, -1, err})
+		}
+	})
 }
 
 func (s *session) open(ctx context.Context, c *container) {
@@ -113,11 +122,13 @@ func (s *session) open(ctx context.Context, c *container) {
 		}
 		s.logf("squashfs: hashing %s of %s (not done by the sizes stage)", c.path, s.in[i].Name)
 		wg.Go(func() {
-			_, sums, err := hashPass(ctx, src[i].r, src[i].size, false, []passSection{*sc})
-			if err == nil {
-				c.sum[i] = sums[0]
-			}
-			hashErr[i] = err
+			hashErr[i] = guard.Run(func() error {
+				_, sums, err := hashPass(ctx, src[i].r, src[i].size, false, []passSection{*sc})
+				if err == nil {
+					c.sum[i] = sums[0]
+				}
+				return err
+			})
 		})
 	}
 	wg.Wait()

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/isodiff/isodiff/internal/guard"
 	"github.com/isodiff/isodiff/report"
 )
 
@@ -68,7 +69,12 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 	var wg sync.WaitGroup
 	s.hashing.Store(true)
 	for i := range s.in {
-		wg.Go(func() { sums[i], secSums[i], errs[i] = hashPass(ctx, readers[i], s.in[i].Size, true, secs[i]) })
+		wg.Go(func() {
+			errs[i] = guard.Run(func() (err error) {
+				sums[i], secSums[i], err = hashPass(ctx, readers[i], s.in[i].Size, true, secs[i])
+				return err
+			})
+		})
 	}
 	ahead := s.compareAhead(ctx)
 	wg.Wait()

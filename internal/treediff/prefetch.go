@@ -1,6 +1,10 @@
 package treediff
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/isodiff/isodiff/internal/guard"
+)
 
 // Prefetch runs a stream's next function in its own goroutine, up to n
 // items ahead of the caller, so that the two sides of a merge-walk are read
@@ -23,7 +27,8 @@ func Prefetch[E any](next func() (E, error), n int, done func()) (get func() (E,
 			defer done()
 		}
 		for {
-			e, err := next()
+			var e E
+			err := guard.Run(func() (err error) { e, err = next(); return err }) // a reader's bug ends the stream
 			select {
 			case ch <- item{e, err}:
 			case <-stopped:

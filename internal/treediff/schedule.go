@@ -2,6 +2,7 @@ package treediff
 
 import (
 	"context"
+	"github.com/isodiff/isodiff/internal/guard"
 	"runtime"
 	"slices"
 	"sync"
@@ -146,55 +147,7 @@ func (s *Schedule[E]) Run(ctx context.Context) (*ContentResult[E], error) {
 	walkErr := make(chan error, 1)
 	go func() {
 		defer close(jobs)
-		seen := map[[2]uint64]bool{} // hard-linked inode pairs already queued
-		nextA, stopA := Prefetch(s.NextA, walkAhead, s.CloseA)
-		defer stopA()
-		nextB, stopB := Prefetch(s.NextB, walkAhead, s.CloseB)
-		defer stopB()
-		j := job[E]{}
-		send := func() bool {
-			if len(j.pairs) == 0 {
-				return true
-			}
-			select {
-			case jobs <- j:
-			case <-ctx.Done():
-				return false
-			}
-			j = job[E]{seq: j.seq + 1}
-			return true
-		}
-		err := Merge(ctx, nextA, nextB, s.Node, func(ea, eb E, inA, inB bool) error {
-			if s.Lister != nil {
-				VisitPair(s.Lister, ea, eb, inA, inB, s.Node)
-				if s.Lister.Err != nil {
-					return s.Lister.Err
-				}
-			}
-			if !doContent || !inA || !inB {
-				return nil
-			}
-			na, nb := s.Node(ea), s.Node(eb)
-			if !na.Mode.IsRegular() || !nb.Mode.IsRegular() {
-				return nil
-			}
-			if na.Nlink > 1 || nb.Nlink > 1 {
-				key := [2]uint64{na.Inode, nb.Inode}
-				if seen[key] {
-					return nil
-				}
-				seen[key] = true
-			}
-			j.pairs = append(j.pairs, [2]E{ea, eb})
-			if len(j.pairs) == jobSize && !send() {
-				return ctx.Err()
-			}
-			return nil
-		})
-		if err == nil && !send() {
-			err = ctx.Err()
-		}
-		walkErr <- err
+		walkErr <- guard.Run(func() error { return s.walk(ctx, jobs, doContent) }) // a bug ends the walk as an error
 	}()
 
 	// Collect in walk order: results arrive in any order.
@@ -245,6 +198,61 @@ func (s *Schedule[E]) Run(ctx context.Context) (*ContentResult[E], error) {
 	return res, err
 }
 
+// walk merge-walks the two trees (each read ahead by Prefetch), hands each
+// pair to the Lister and queues runs of regular-file pairs on jobs; it
+// returns what ended the walk early, if anything.
+func (s *Schedule[E]) walk(ctx context.Context, jobs chan<- job[E], doContent bool) error {
+	seen := map[[2]uint64]bool{} // hard-linked inode pairs already queued
+	nextA, stopA := Prefetch(s.NextA, walkAhead, s.CloseA)
+	defer stopA()
+	nextB, stopB := Prefetch(s.NextB, walkAhead, s.CloseB)
+	defer stopB()
+	j := job[E]{}
+	send := func() bool {
+		if len(j.pairs) == 0 {
+			return true
+		}
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+			return false
+		}
+		j = job[E]{seq: j.seq + 1}
+		return true
+	}
+	err := Merge(ctx, nextA, nextB, s.Node, func(ea, eb E, inA, inB bool) error {
+		if s.Lister != nil {
+			VisitPair(s.Lister, ea, eb, inA, inB, s.Node)
+			if s.Lister.Err != nil {
+				return s.Lister.Err
+			}
+		}
+		if !doContent || !inA || !inB {
+			return nil
+		}
+		na, nb := s.Node(ea), s.Node(eb)
+		if !na.Mode.IsRegular() || !nb.Mode.IsRegular() {
+			return nil
+		}
+		if na.Nlink > 1 || nb.Nlink > 1 {
+			key := [2]uint64{na.Inode, nb.Inode}
+			if seen[key] {
+				return nil
+			}
+			seen[key] = true
+		}
+		j.pairs = append(j.pairs, [2]E{ea, eb})
+		if len(j.pairs) == jobSize && !send() {
+			return ctx.Err()
+		}
+		return nil
+	})
+	if err == nil && !send() {
+		err = ctx.Err()
+	}
+	return err
+}
+
 // run compares a job's file pairs with c.
 func (s *Schedule[E]) run(ctx context.Context, c FileComparer[E], j job[E]) jobResult[E] {
 	r := jobResult[E]{seq: j.seq}
@@ -255,7 +263,13 @@ func (s *Schedule[E]) run(ctx context.Context, c FileComparer[E], j job[E]) jobR
 		}
 		ea, eb := p[0], p[1]
 		r.compared++
-		diff, byRaw, spans, err := c.CompareFiles(ctx, ea, eb)
+		var diff *report.ContentDiff
+		var byRaw bool
+		var spans []report.Range
+		err := guard.Run(func() (err error) { // a bug met on one pair is that pair's problem
+			diff, byRaw, spans, err = c.CompareFiles(ctx, ea, eb)
+			return err
+		})
 		path := s.Node(ea).Path
 		if err != nil {
 			if ctx.Err() != nil {

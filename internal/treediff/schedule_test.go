@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/isodiff/isodiff/budget"
+	"github.com/isodiff/isodiff/internal/guard"
 	"github.com/isodiff/isodiff/report"
 	"github.com/isodiff/isodiff/tree"
 )
@@ -284,5 +285,59 @@ func TestScheduleHardLinks(t *testing.T) {
 	res, err = s.Run(context.Background())
 	if err != nil || res.Compared != 0 || len(s.Lister.Findings) != 2 {
 		t.Errorf("metadata only: %v, %d compared, findings %+v", err, res.Compared, s.Lister.Findings)
+	}
+}
+
+// TestSchedulePanics: a bug met on the workers' or the walks' goroutines
+// (a panic) is an error, not the end of the process: in a file comparison
+// it is that pair's problem and the others are compared; in a walk it ends
+// the walk with a *guard.PanicError; in the Lister too.
+func TestSchedulePanics(t *testing.T) {
+	var files []*fakeEntry
+	for i := range 10 {
+		files = append(files, fakeFile(fmt.Sprintf("/f%d", i), "x"))
+	}
+	all := append([]*fakeEntry{fakeDir("/")}, files...)
+	var released atomic.Int32
+	boom := func(ctx context.Context, e *fakeEntry) error {
+		if e.Path == "/f3" {
+			panic("comparer bug")
+		}
+		return nil
+	}
+	s := Schedule[*fakeEntry]{NextA: fakeWalk(all), NextB: fakeWalk(all), Node: fakeNode, Workers: 2,
+		NewComparer: func() FileComparer[*fakeEntry] { return &fakeComparer{before: boom, released: &released} }}
+	res, err := s.Run(context.Background())
+	var pe *guard.PanicError
+	if err != nil || len(res.Problems) != 1 || res.Problems[0].Path != "/f3" || !errors.As(res.Problems[0].Err, &pe) || res.Compared != 10 {
+		t.Errorf("a comparer's panic: err %v, problems %+v, %d compared", err, res.Problems, res.Compared)
+	}
+
+	walk := fakeWalk(all)
+	n := 0
+	panicky := func() (*fakeEntry, error) {
+		if n++; n == 5 {
+			panic("reader bug")
+		}
+		return walk()
+	}
+	s = Schedule[*fakeEntry]{NextA: panicky, NextB: fakeWalk(all), Node: fakeNode, Workers: 2,
+		NewComparer: func() FileComparer[*fakeEntry] { return &fakeComparer{released: &released} }}
+	if _, err := s.Run(context.Background()); !errors.As(err, &pe) || pe.Value != "reader bug" {
+		t.Errorf("a walk's panic: %v", err)
+	}
+
+	lister := Lister{Opts: Options{}}
+	node := func(e *fakeEntry) *tree.Node {
+		if e.Path == "/f7" && lister.Findings != nil {
+			panic("lister bug")
+		}
+		return &e.Node
+	}
+	b := slices.Clone(all)
+	b[1] = fakeFile("/f0", "yy") // a metadata finding first
+	s = Schedule[*fakeEntry]{NextA: fakeWalk(all), NextB: fakeWalk(b), Node: node, Lister: &lister}
+	if _, err := s.Run(context.Background()); !errors.As(err, &pe) || pe.Value != "lister bug" {
+		t.Errorf("the merge's panic: %v", err)
 	}
 }

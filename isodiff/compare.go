@@ -268,8 +268,10 @@ func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Repor
 		s.progress(Progress{Stage: stg.name})
 		start := time.Now()
 		refusedBefore, _ := s.budget.Refusals()
-		refusedBefore -= s.refusedAhead[stg.name] // met by work done ahead for this stage
-		aheadBefore := s.aheadRefusals()
+		if stg.name == report.StageSquashfs {
+			refusedBefore -= s.refusedAhead // met by its work, done ahead
+		}
+		aheadBefore := s.refusedAhead
 		runGuarded(stageCtx, s, stg, st)
 		s.ignore.apply(st)
 		if stageCtx.Err() != nil {
@@ -281,7 +283,7 @@ func CompareInputs(ctx context.Context, a, b Input, opts Options) (*report.Repor
 			st.Problems = append(st.Problems, report.Problem{File: both, Stage: stg.name, Offset: -1,
 				Message: "stopped: " + stopReason(ctx, opts.TimeLimit) + " during this stage; what it found until then is kept"})
 		}
-		refusedBefore += s.aheadRefusals() - aheadBefore // later stages report them
+		refusedBefore += s.refusedAhead - aheadBefore // the squashfs stage reports them
 		if n, last := s.budget.Refusals(); n > refusedBefore && !slices.ContainsFunc(st.Problems, func(p report.Problem) bool {
 			return strings.Contains(p.Message, "memory budget")
 		}) {

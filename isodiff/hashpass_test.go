@@ -596,3 +596,22 @@ func TestPanicBesidePass(t *testing.T) {
 		t.Error("the images were not hashed")
 	}
 }
+
+// TestBudgetRefusedBesidePass: the budget refusals met by the tree
+// comparison run beside the hashing pass are the squashfs stage's
+// problems, as when it ran in that stage, not the sizes stage's.
+func TestBudgetRefusedBesidePass(t *testing.T) {
+	a, b := hostnamePair(t)
+	rep, err := CompareInputs(context.Background(), Input{"a", bytes.NewReader(a), int64(len(a))}, Input{"b", bytes.NewReader(b), int64(len(b))},
+		Options{MemoryBudget: 512 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := func(name string) bool {
+		return slices.ContainsFunc(rep.Stage(name).Problems, func(p report.Problem) bool { return strings.Contains(p.Message, "memory budget") })
+	}
+	if refused(report.StageSizes) || !refused(report.StageSquashfs) {
+		t.Errorf("budget problems: sizes stage %v, squashfs stage %v; want only the squashfs stage's",
+			rep.Stage(report.StageSizes).Problems, rep.Stage(report.StageSquashfs).Problems)
+	}
+}

@@ -56,19 +56,10 @@ type session struct {
 	// that the progress line shows the pass (its bytes, its time left).
 	hashing atomic.Bool
 
-	// refusedAhead counts, per stage, the budget refusals met by work an
-	// earlier stage did ahead for it (compareAhead): that stage reports
-	// them, not the one that was running.
-	refusedAhead map[string]int64
-}
-
-// aheadRefusals is how many budget refusals work done ahead has met so far.
-func (s *session) aheadRefusals() int64 {
-	n := int64(0)
-	for _, k := range s.refusedAhead {
-		n += k
-	}
-	return n
+	// refusedAhead counts the budget refusals met by the squashfs stage's
+	// work that the sizes stage did ahead (compareAhead): the squashfs
+	// stage reports them, not the sizes stage.
+	refusedAhead int64
 }
 
 // divergent is a file whose bytes differ between the two images.

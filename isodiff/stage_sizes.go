@@ -158,10 +158,7 @@ func (s *session) compareAhead(ctx context.Context) (wait func()) {
 	return func() {
 		ahead.Wait()
 		after, _ := s.budget.Refusals()
-		if s.refusedAhead == nil {
-			s.refusedAhead = map[string]int64{}
-		}
-		s.refusedAhead[report.StageSquashfs] += after - refused
+		s.refusedAhead += after - refused
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -613,5 +615,79 @@ func TestBudgetRefusedBesidePass(t *testing.T) {
 	if refused(report.StageSizes) || !refused(report.StageSquashfs) {
 		t.Errorf("budget problems: sizes stage %v, squashfs stage %v; want only the squashfs stage's",
 			rep.Stage(report.StageSizes).Problems, rep.Stage(report.StageSquashfs).Problems)
+	}
+}
+
+// slowReads delays every read of more than 4 KiB (the hashing pass's), so
+// that the pass lasts while the comparison beside it is watched.
+type slowReads struct{ r io.ReaderAt }
+
+func (s slowReads) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) > 4096 {
+		time.Sleep(2 * time.Millisecond)
+	}
+	return s.r.ReadAt(p, off)
+}
+
+// TestAheadOneContainerAtATime: an ISO decides how many squashfs images
+// it holds, and each tree comparison runs walkers and workers of its own,
+// with their decoders: beside the hashing pass they are compared one after
+// the other, as the squashfs stage would, so eight images cost no more
+// goroutines at once than one comparison does.
+func TestAheadOneContainerAtATime(t *testing.T) {
+	testimg.Need(t, "mksquashfs", "xorriso")
+	build := func(images int, side string) []byte {
+		dir := t.TempDir()
+		iso := filepath.Join(dir, "iso")
+		for k := range images {
+			src := filepath.Join(dir, fmt.Sprintf("src%d", k))
+			files := map[string]string{"etc/hostname": side + "\n"}
+			for f := range 40 {
+				files[fmt.Sprintf("usr/share/f%02d", f)] = strings.Repeat(fmt.Sprintf("%d %d\n", k, f), 3000)
+			}
+			testimg.WriteFiles(t, src, files)
+			if err := os.MkdirAll(filepath.Join(iso, "live"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			testimg.MakeSquashfs(t, src, filepath.Join(iso, "live", fmt.Sprintf("layer%d.squashfs", k)), "-noappend", "-mkfs-time", "0", "-all-time", "0")
+		}
+		b, err := os.ReadFile(testimg.MakeISO(t, iso, filepath.Join(dir, "out.iso"), "-R", "-V", "LAYERS"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	peak := func(images int) int {
+		a, b := build(images, "debian"), build(images, "ubuntu")
+		base := runtime.NumGoroutine()
+		most := base
+		done := make(chan struct{})
+		var watch sync.WaitGroup
+		watch.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(200 * time.Microsecond):
+					most = max(most, runtime.NumGoroutine())
+				}
+			}
+		})
+		rep, err := CompareInputs(context.Background(), Input{"a", slowReads{bytes.NewReader(a)}, int64(len(a))}, Input{"b", slowReads{bytes.NewReader(b)}, int64(len(b))}, Options{})
+		close(done)
+		watch.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(rep.Containers); got != images {
+			t.Fatalf("%d containers, want %d", got, images)
+		}
+		return most - base
+	}
+	// One comparison: a worker per core, two walks, its merge, the two
+	// package index readers, the two passes and their section hashes.
+	one := runtime.GOMAXPROCS(0) + 16
+	if eight := peak(8); eight > one {
+		t.Errorf("eight images ran %d goroutines at once (one comparison: at most %d): the comparisons ran side by side", eight, one)
 	}
 }

@@ -137,15 +137,25 @@ func runSizes(ctx context.Context, s *session, st *report.Stage) {
 // content stage's questions.
 // The returned function waits for those comparisons; the budget refusals
 // they meet are the squashfs stage's to report, as if it had run them.
+//
+// The containers are compared one after the other, as the squashfs stage
+// would: their number is the image's to choose, and each comparison holds
+// decoders and buffers of its own.
 func (s *session) compareAhead(ctx context.Context) (wait func()) {
+	var todo []*container
+	for _, c := range s.containers {
+		if c.pairing != nil && s.containerDiffers(c) {
+			s.logf("%s: comparing its trees beside the hashing pass", c.path)
+			todo = append(todo, c)
+		}
+	}
 	var ahead sync.WaitGroup
 	refused, _ := s.budget.Refusals()
-	for _, c := range s.containers {
-		if c.pairing == nil || !s.containerDiffers(c) {
-			continue
-		}
-		s.logf("%s: comparing its trees beside the hashing pass", c.path)
-		ahead.Go(func() {
+	ahead.Go(func() {
+		for _, c := range todo {
+			if ctx.Err() != nil {
+				return
+			}
 			s.openContainer(ctx, c)
 			if c.opened(0) && c.opened(1) && c.formats[0] == c.formats[1] {
 				var db sync.WaitGroup
@@ -153,8 +163,8 @@ func (s *session) compareAhead(ctx context.Context) (wait func()) {
 				s.compareTrees(ctx, c)
 				db.Wait()
 			}
-		})
-	}
+		}
+	})
 	return func() {
 		ahead.Wait()
 		after, _ := s.budget.Refusals()

@@ -351,6 +351,22 @@ type passGate struct {
 	waited              atomic.Bool // a pass read had to wait for the timeout
 }
 
+// newPassGate returns the gate of ISO img, whose DefaultSquashfs it reads.
+func newPassGate(t *testing.T, img []byte) *passGate {
+	t.Helper()
+	sq := squashfsEntry(t, img)
+	off, n := sq.Extents[0].Offset, sq.Size
+	sr, err := squashfs.Open(bytes.NewReader(img[off:off+n]), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &passGate{r: bytes.NewReader(img), sec: off, tables: off + int64(sr.Super.InodeTableStart), secEnd: off + n, seen: make(chan struct{})}
+	if (g.tables-off)%hashPiece == 0 {
+		t.Skip("the inode table starts where a pass read does: cannot tell the reads apart")
+	}
+	return g
+}
+
 // treeRead records whether the pass has reached the squashfs image and
 // reports whether a read of n bytes at off, after that, is one of the
 // image's tables read by the tree comparison.
@@ -382,16 +398,7 @@ func (g *passGate) ReadAt(p []byte, off int64) (int, error) {
 // are indexed in the same stage; the answer is the same.
 func TestTreesComparedBesidePass(t *testing.T) {
 	a, b := hostnamePair(t)
-	sq := squashfsEntry(t, b)
-	off, n := sq.Extents[0].Offset, sq.Size
-	sr, err := squashfs.Open(bytes.NewReader(b[off:off+n]), n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gate := &passGate{r: bytes.NewReader(b), sec: off, tables: off + int64(sr.Super.InodeTableStart), secEnd: off + n, seen: make(chan struct{})}
-	if (gate.tables-off)%hashPiece == 0 {
-		t.Skip("the inode table starts where a pass read does: cannot tell the reads apart")
-	}
+	gate := newPassGate(t, b)
 	var log strings.Builder
 	logf := func(format string, args ...any) { fmt.Fprintf(&log, format+"\n", args...) }
 	var mu sync.Mutex
@@ -553,7 +560,7 @@ func hostnamePair(t *testing.T) (a, b []byte) {
 // panickyTables panics, as a reader bug would, on every read of the
 // squashfs image's tables that is not the hashing pass's, once the pass
 // has reached the image.
-type panickyTables struct{ passGate }
+type panickyTables struct{ *passGate }
 
 func (p *panickyTables) ReadAt(b []byte, off int64) (int, error) {
 	if p.treeRead(len(b), off) {
@@ -568,16 +575,7 @@ func (p *panickyTables) ReadAt(b []byte, off int64) (int, error) {
 // as one met on a stage's goroutine always was.
 func TestPanicBesidePass(t *testing.T) {
 	a, b := hostnamePair(t)
-	sq := squashfsEntry(t, b)
-	off, n := sq.Extents[0].Offset, sq.Size
-	sr, err := squashfs.Open(bytes.NewReader(b[off:off+n]), n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &panickyTables{passGate{r: bytes.NewReader(b), sec: off, tables: off + int64(sr.Super.InodeTableStart), secEnd: off + n}}
-	if (r.tables-off)%hashPiece == 0 {
-		t.Skip("the inode table starts where a pass read does: cannot tell the reads apart")
-	}
+	r := &panickyTables{newPassGate(t, b)}
 	rep, err := CompareInputs(context.Background(), Input{"a", bytes.NewReader(a), int64(len(a))}, Input{"b", r, int64(len(b))}, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 )
 
@@ -23,7 +22,8 @@ const (
 	direntCost    = 48      // what one entry costs besides its name
 )
 
-// readDir returns the entries of directory e sorted by name, without "."
+// readDir returns the entries of directory e in on-disk order, which must
+// be sorted by name (an unsorted listing is an error), without "."
 // and "..", and what was charged to the budget for them.
 func (r *Reader) readDir(e *Entry) ([]dirent, int64, error) {
 	if e.Size == 0 {
@@ -49,6 +49,9 @@ func (r *Reader) readDir(e *Entry) ([]dirent, int64, error) {
 			if len(ents) == maxDirEntries {
 				return corrupt(d.off, "directory block", "more than %d entries", maxDirEntries)
 			}
+			if n := len(ents); n > 0 && d.name <= ents[n-1].name {
+				return outOfOrder(e, d, ents[n-1].name)
+			}
 			if err := r.budget.Charge(int64(len(d.name))+direntCost, "erofs directory entries", d.off); err != nil {
 				return err
 			}
@@ -60,13 +63,24 @@ func (r *Reader) readDir(e *Entry) ([]dirent, int64, error) {
 			return fail(err)
 		}
 	}
-	slices.SortFunc(ents, func(a, b dirent) int { return strings.Compare(a.name, b.name) })
-	for i := 1; i < len(ents); i++ {
-		if ents[i].name == ents[i-1].name {
-			return fail(corrupt(e.iloc, "directory", "duplicate name %q", ents[i].name))
-		}
-	}
 	return ents, charged, nil
+}
+
+// outOfOrder reports entry d of directory e, which does not sort after the
+// entry before it, prev. The kernel finds names by binary search over a
+// listing sorted bytewise, as mkfs.erofs writes it and fsck.erofs checks:
+// a listing out of order holds names a lookup cannot find, so it is
+// damage, not a listing to sort.
+func outOfOrder(e *Entry, d dirent, prev string) error {
+	off := d.off
+	if off < 0 {
+		off = e.iloc
+	}
+	what := fmt.Sprintf("directory %s", e.Path)
+	if d.name == prev {
+		return corrupt(off, what, "duplicate name %q", d.name)
+	}
+	return corrupt(off, what, "name %q listed after %q: the listing is not sorted", d.name, prev)
 }
 
 // dirBlock reads listing block k of directory e (open as f) into blk and
@@ -131,7 +145,8 @@ func (r *Reader) dirBlock(e *Entry, f *File, blk []byte, k int64, fn func(dirent
 // lookupName finds name in directory e by binary search over its listing
 // blocks, as the kernel does (names are sorted across blocks): a few block
 // reads however large the directory. An image whose listing is not sorted
-// can make it miss a name that Walk (which sorts) yields.
+// can make it miss a name; readDir, and so Walk and ReadDir, report such a
+// listing as damaged.
 func (r *Reader) lookupName(e *Entry, name string) (dirent, bool, error) {
 	if e.Size == 0 {
 		return dirent{}, false, nil

@@ -116,8 +116,9 @@
 // size, lookups within a compressed extent of at most 12 MiB / logical
 // cluster size steps. A directory reached twice (a
 // cycle or a hard-linked directory), a directory entry whose file type
-// contradicts its inode, duplicate names and names "", ".", "..", or with
-// "/" or NUL are errors.
+// contradicts its inode, a listing not sorted bytewise (the kernel's
+// lookup is a binary search over it), duplicate names and names "", ".",
+// "..", or with "/" or NUL are errors.
 //
 // Memory: with Options.Budget, everything held because the image said so
 // is charged: the metadata cache (64 blocks) and a memo of 1,024 decoded

@@ -227,10 +227,18 @@ func TestCorruptions(t *testing.T) {
 	}
 }
 
-// dirEntryAt finds the dirent of name in directory path of r and returns
-// its image offset.
-func dirEntryAt(t *testing.T, r *Reader, path, name string) int64 {
+// rawDirent is a directory entry as stored: its name, the image offset of
+// its 12-byte dirent and that of its name.
+type rawDirent struct {
+	name       string
+	at, nameAt int64
+}
+
+// rawDirents returns the stored entries of directory path of r, "." and
+// ".." included, in on-disk order. The listing must be stored plainly.
+func rawDirents(t *testing.T, r *Reader, path string) []rawDirent {
 	t.Helper()
+	var ents []rawDirent
 	for e, err := range r.All() {
 		if err != nil {
 			t.Fatal(err)
@@ -242,25 +250,116 @@ func dirEntryAt(t *testing.T, r *Reader, path, name string) int64 {
 			if err != nil || x.Compressed {
 				t.Fatalf("%s: %v %+v", path, err, x)
 			}
-			blk := make([]byte, x.Len)
-			if err := r.readAt(blk, x.Phys, "test"); err != nil {
-				t.Fatal(err)
-			}
-			count := int(binary.LittleEndian.Uint16(blk[8:])) / 12
-			for i := range count {
-				start := int(binary.LittleEndian.Uint16(blk[12*i+8:]))
-				end := len(blk)
-				if i+1 < count {
-					end = int(binary.LittleEndian.Uint16(blk[12*i+12+8:]))
+			for off := int64(0); off < x.Len; off += r.bs {
+				blk := make([]byte, min(r.bs, x.Len-off))
+				if err := r.readAt(blk, x.Phys+off, "test"); err != nil {
+					t.Fatal(err)
 				}
-				if strings.TrimRight(string(blk[start:end]), "\x00") == name {
-					return x.Phys + int64(12*i)
+				count := int(binary.LittleEndian.Uint16(blk[8:])) / 12
+				for i := range count {
+					start := int(binary.LittleEndian.Uint16(blk[12*i+8:]))
+					end := len(blk)
+					if i+1 < count {
+						end = int(binary.LittleEndian.Uint16(blk[12*i+12+8:]))
+					}
+					name := strings.TrimRight(string(blk[start:end]), "\x00")
+					ents = append(ents, rawDirent{name, x.Phys + off + int64(12*i), x.Phys + off + int64(start)})
 				}
 			}
+		}
+		return ents
+	}
+	t.Fatalf("no directory %s", path)
+	return nil
+}
+
+// dirEntryAt finds the dirent of name in directory path of r and returns
+// its image offset.
+func dirEntryAt(t *testing.T, r *Reader, path, name string) int64 {
+	t.Helper()
+	for _, d := range rawDirents(t, r, path) {
+		if d.name == name {
+			return d.at
 		}
 	}
 	t.Fatalf("no %s in %s", name, path)
 	return 0
+}
+
+// TestUnsortedListing breaks the order of a two-block listing inside a
+// block, across its blocks, and with a repeated name: each is damage named
+// at the offending entry, by Walk and by the io/fs view alike. The kernel
+// finds names by binary search over the sorted listing; a reader that
+// sorted it instead listed names that Stat could not find.
+func TestUnsortedListing(t *testing.T) {
+	img := smallImage(t)
+	r, err := Open(bytes.NewReader(img), int64(len(img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents := rawDirents(t, r, "/d")
+	firstOf1 := -1
+	for i := 1; i < len(ents); i++ {
+		if ents[i].at/r.bs != ents[i-1].at/r.bs {
+			firstOf1 = i
+			break
+		}
+	}
+	if firstOf1 < 0 || !strings.HasPrefix(ents[firstOf1].name, "entry-") {
+		t.Fatalf("/d's listing is not two blocks of entries: %d entries, second block at %d", len(ents), firstOf1)
+	}
+	name := func(i int) string { return ents[i].name }
+	for _, c := range []struct {
+		what string
+		set  map[int]string // entry index -> name written over its own (same length)
+		at   int            // the entry reported
+		want string
+	}{
+		{"within a block", map[int]string{3: name(4), 4: name(3)}, 4,
+			fmt.Sprintf("name %q listed after %q: the listing is not sorted", name(3), name(4))},
+		{"across blocks", map[int]string{firstOf1 - 1: name(firstOf1), firstOf1: name(firstOf1 - 1)}, firstOf1,
+			fmt.Sprintf("name %q listed after %q: the listing is not sorted", name(firstOf1-1), name(firstOf1))},
+		{"repeated", map[int]string{4: name(3)}, 4, fmt.Sprintf("duplicate name %q", name(3))},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			b := bytes.Clone(img)
+			for i, n := range c.set {
+				if len(n) != len(ents[i].name) {
+					t.Fatalf("%q and %q differ in length", n, ents[i].name)
+				}
+				copy(b[ents[i].nameAt:], n)
+			}
+			for what, err := range map[string]error{
+				"walk":  exercise(context.Background(), bytes.NewReader(b), int64(len(b)), budget.New(16<<20), 1<<20),
+				"io/fs": walkFS(bytes.NewReader(b), int64(len(b))),
+			} {
+				var fe *FormatError
+				if !errors.As(err, &fe) || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "/d") {
+					t.Errorf("%s: %v, want ErrCorrupt in /d: %s", what, err, c.want)
+					continue
+				}
+				if fe.Off != ents[c.at].at {
+					t.Errorf("%s: at offset %d, want the entry's at %d", what, fe.Off, ents[c.at].at)
+				}
+			}
+		})
+	}
+}
+
+// walkFS walks the io/fs view of an image, Stat-ing every path it lists.
+func walkFS(ra io.ReaderAt, size int64) error {
+	r, err := Open(ra, size)
+	if err != nil {
+		return err
+	}
+	fsys := r.FS()
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		_, err = fs.Stat(fsys, p)
+		return err
+	})
 }
 
 // TestHostileDirectories points directory entries at the root (a cycle),

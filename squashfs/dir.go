@@ -3,8 +3,6 @@ package squashfs
 import (
 	"bytes"
 	"encoding/binary"
-	"slices"
-	"strings"
 )
 
 // dirent is one directory entry: a name and where its inode is.
@@ -22,7 +20,8 @@ const (
 // direntSize is what one held directory entry costs beyond its name.
 const direntSize = 48
 
-// readDir decodes the listing of directory e, sorted bytewise by name, and
+// readDir decodes the listing of directory e, which must be sorted bytewise
+// by name (an unsorted listing is an error), and
 // charges it to the budget: the returned size is what the caller must
 // release when it drops the listing (nothing is held after an error).
 func (r *Reader) readDir(e *Entry) (ents []dirent, charged int64, err error) {
@@ -44,23 +43,28 @@ func (r *Reader) readDirCharged(e *Entry, charged *int64) ([]dirent, error) {
 			return false, err
 		}
 		*charged += direntSize + n
+		if k := len(ents); k > 0 && string(name) <= ents[k-1].name {
+			return false, outOfOrder(string(name), ents[k-1].name, off)
+		}
 		ents = append(ents, dirent{name: string(name), ref: ref, typ: typ})
 		return true, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	// mksquashfs writes names in strcmp order; sort if an image does not.
-	cmp := func(a, b dirent) int { return strings.Compare(a.name, b.name) }
-	if !slices.IsSortedFunc(ents, cmp) {
-		slices.SortStableFunc(ents, cmp)
-	}
-	for i := 1; i < len(ents); i++ {
-		if ents[i].name == ents[i-1].name {
-			return nil, corrupt(int64(r.Super.DirTableStart)+int64(e.dirBlock), "directory", "duplicate name %q", ents[i].name)
-		}
-	}
 	return ents, nil
+}
+
+// outOfOrder reports the entry name at off in a listing, which does not
+// sort after the entry before it, prev. mksquashfs writes listings in
+// strcmp order, the kernel's lookup relies on it, and unsquashfs refuses
+// a listing that is not ("directory has duplicate names or is unsorted"):
+// a listing out of order is damage, not a listing to sort.
+func outOfOrder(name, prev string, off int64) error {
+	if name == prev {
+		return corrupt(off, "directory", "duplicate name %q", name)
+	}
+	return corrupt(off, "directory", "name %q listed after %q: the listing is not sorted", name, prev)
 }
 
 // listingPos is a position in a directory listing: byte at of the listing,
@@ -156,7 +160,8 @@ const maxIndexName = 256
 // one sought. So a lookup in a directory of 100,000 entries decodes one or
 // two metadata blocks, as the kernel's does. Like the kernel, it trusts the
 // order mksquashfs writes: an image whose listing is not sorted can make it
-// miss a name that Walk (which sorts) yields.
+// miss a name; readDir, and so Walk and ReadDir, report such a listing as
+// damaged.
 func (r *Reader) lookupName(e *Entry, name string) (dirent, bool, error) {
 	start, err := r.seekIndex(e, name)
 	if err != nil {

@@ -76,8 +76,10 @@
 // entries per directory, 2^22 entries held by a Walker's open directories,
 // nesting depth 1024, 2^24 blocks per file, symlink targets of 64 KiB, 4096
 // xattrs per inode with values of 64 KiB. A directory reached twice (a
-// cycle or a hard-linked directory) and a listing shared by two
-// directories are errors, as are names "", ".", "..", or with "/" or NUL.
+// cycle or a hard-linked directory), a listing shared by two directories
+// and a listing not in strcmp order (duplicate names included: the
+// kernel's lookup relies on the order, and unsquashfs refuses it) are
+// errors, as are names "", ".", "..", or with "/" or NUL.
 //
 // Memory: a Reader caches at most 512 decoded metadata blocks (4 MiB) and 4
 // decoded fragment blocks (4 block sizes), and pools its block buffers. A

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -316,37 +317,47 @@ func FuzzReader(f *testing.F) {
 	})
 }
 
-// TestUnsortedListing swaps two names in a listing: the walk still comes
-// out sorted (each name keeping its inode), and equal names are an error.
+// TestUnsortedListing swaps two names in a listing, then makes them
+// equal: each is damage named at the listing's offset, by Walk and by the
+// io/fs view alike, and unsquashfs refuses the same bytes. (The kernel's
+// lookup relies on the order; a reader that sorted the listing instead
+// listed names that Stat could not find.)
 func TestUnsortedListing(t *testing.T) {
+	testimg.Need(t, "unsquashfs")
 	img, m := patchImage(t, map[string]string{"d/ab": "first", "d/cd": "second"})
 	at := listingAt(t, img, m["/d"]) + 12 // first entry; names are 2 bytes
 	first, second := at+8, at+8+2+8
 	if string(img[first:first+2]) != "ab" || string(img[second:second+2]) != "cd" {
 		t.Fatalf("listing layout: %q %q", img[first:first+2], img[second:second+2])
 	}
-	patched := bytes.Clone(img)
-	copy(patched[first:], "cd")
-	copy(patched[second:], "ab")
-	r, err := Open(bytes.NewReader(patched), int64(len(patched)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]string{}
-	for _, e := range walkAll(t, r) { // walkAll checks the order
-		if e.IsRegular() {
-			f, _ := r.Open(e)
-			b, _ := io.ReadAll(f)
-			got[e.Path] = string(b)
+	for _, c := range []struct{ first, second, want string }{
+		{"cd", "ab", `name "ab" listed after "cd": the listing is not sorted`},
+		{"ab", "ab", `duplicate name "ab"`},
+	} {
+		patched := bytes.Clone(img)
+		copy(patched[first:], c.first)
+		copy(patched[second:], c.second)
+		for what, err := range map[string]error{
+			"walk":  exercise(bytes.NewReader(patched), int64(len(patched)), 1<<20),
+			"io/fs": exerciseFS(bytes.NewReader(patched), int64(len(patched)), 1<<20),
+		} {
+			var fe *FormatError
+			if !errors.As(err, &fe) || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "directory of /d") {
+				t.Errorf("%s %s: %v, want ErrCorrupt: directory of /d: %s", c.first+c.second, what, err, c.want)
+				continue
+			}
+			if dirStart := int64(binary.LittleEndian.Uint64(img[72:])); fe.Off != dirStart+int64(m["/d"].dirBlock) {
+				t.Errorf("%s %s: at offset %d, want the listing's metadata block at %d", c.first+c.second, what, fe.Off, dirStart+int64(m["/d"].dirBlock))
+			}
 		}
-	}
-	if got["/d/ab"] != "second" || got["/d/cd"] != "first" {
-		t.Errorf("after the swap: %v", got)
-	}
-	copy(patched[first:], "ab")
-	err = exercise(bytes.NewReader(patched), int64(len(patched)), 1<<20)
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "duplicate name") {
-		t.Errorf("duplicate names: %v", err)
+		path := filepath.Join(t.TempDir(), "img")
+		if err := os.WriteFile(path, patched, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("unsquashfs", "-lln", path).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "duplicate names or is unsorted") {
+			t.Errorf("%s: unsquashfs does not refuse it (%v):\n%s", c.first+c.second, err, out)
+		}
 	}
 }
 

@@ -162,14 +162,25 @@ const maxIndexName = 256
 // order mksquashfs writes: an image whose listing is not sorted can make it
 // miss a name; readDir, and so Walk and ReadDir, report such a listing as
 // damaged.
+//
+// The index entry the scan starts from must name the entry it points at:
+// an index that contradicts its listing would make a lookup miss a name
+// the listing holds (the kernel's would, silently), so it is damage at
+// the index entry.
 func (r *Reader) lookupName(e *Entry, name string) (dirent, bool, error) {
-	start, err := r.seekIndex(e, name)
+	start, hint, err := r.seekIndex(e, name)
 	if err != nil {
 		return dirent{}, false, err
 	}
 	var d dirent
 	found := false
 	err = r.scanDir(e, start, func(n []byte, ref uint64, typ uint16, _ int64) (bool, error) {
+		if hint.off >= 0 {
+			if string(n) != hint.name {
+				return false, corrupt(hint.off, "directory index", "entry %d names %q, the listing there starts with %q", hint.i, hint.name, n)
+			}
+			hint.off = -1
+		}
 		switch {
 		case string(n) == name:
 			d, found = dirent{name: name, ref: ref, typ: typ}, true
@@ -185,47 +196,58 @@ func (r *Reader) lookupName(e *Entry, name string) (dirent, bool, error) {
 	return d, found, nil
 }
 
+// indexHint is the directory index entry a lookup starts from: its number,
+// the name it gives for the listing's entry it points at, and its image
+// offset (-1: the lookup starts at the listing's start).
+type indexHint struct {
+	i    int
+	name string
+	off  int64
+}
+
 // seekIndex returns where a scan for name in e's listing may start: the
 // last index entry whose name sorts at or before name, else the listing's
 // start. Index entries are checked against the listing (increasing
-// positions inside it, blocks inside the directory table).
-func (r *Reader) seekIndex(e *Entry, name string) (listingPos, error) {
-	start := r.listingStart(e)
+// positions inside it, blocks inside the directory table); the caller
+// checks the name the chosen one gives.
+func (r *Reader) seekIndex(e *Entry, name string) (start listingPos, hint indexHint, err error) {
+	start, hint.off = r.listingStart(e), -1
 	if e.idxCount == 0 {
-		return start, nil
+		return start, hint, nil
 	}
 	s := &r.Super
 	m, err := r.metaAt(e.idxBlock, int(e.idxPos), int64(s.DirTableStart))
 	if err != nil {
-		return start, err
+		return start, hint, err
 	}
 	le := binary.LittleEndian
 	for i := range int(e.idxCount) {
 		off := m.offset()
 		if err := r.stopped(off, "directory index"); err != nil {
-			return start, err
+			return start, hint, err
 		}
 		b, err := m.read(12)
 		if err != nil {
-			return start, err
+			return start, hint, err
 		}
 		at, block, size := int64(le.Uint32(b)), le.Uint32(b[4:]), int64(le.Uint32(b[8:]))+1
 		if size > maxIndexName {
-			return start, corrupt(off, "directory index", "entry %d: name of %d bytes", i, size)
+			return start, hint, corrupt(off, "directory index", "entry %d: name of %d bytes", i, size)
 		}
 		n, err := m.read(int(size))
 		if err != nil {
-			return start, err
+			return start, hint, err
 		}
 		if string(n) > name {
 			break
 		}
 		if at <= start.at || at >= int64(e.dirSize) || block < e.dirBlock || uint64(block) >= uint64(r.end)-s.DirTableStart {
-			return start, corrupt(off, "directory index", "entry %d: listing byte %d in block %d (listing of %d bytes at block %d)", i, at, block, e.dirSize, e.dirBlock)
+			return start, hint, corrupt(off, "directory index", "entry %d: listing byte %d in block %d (listing of %d bytes at block %d)", i, at, block, e.dirSize, e.dirBlock)
 		}
 		start = listingPos{block: int64(s.DirTableStart) + int64(block), pos: int((int64(e.dirPos) + at) % metaSize), at: at}
+		hint = indexHint{i: i, name: string(n), off: off}
 	}
-	return start, nil
+	return start, hint, nil
 }
 
 func validName(b []byte) bool {

@@ -79,7 +79,8 @@
 // cycle or a hard-linked directory), a listing shared by two directories
 // and a listing not in strcmp order (duplicate names included: the
 // kernel's lookup relies on the order, and unsquashfs refuses it) are
-// errors, as are names "", ".", "..", or with "/" or NUL.
+// errors, as are names "", ".", "..", or with "/" or NUL, and, in a lookup,
+// a directory index entry that does not name the entry it points at.
 //
 // Memory: a Reader caches at most 512 decoded metadata blocks (4 MiB) and 4
 // decoded fragment blocks (4 block sizes), and pools its block buffers. A

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -306,14 +307,23 @@ func TestConcurrentOpen(t *testing.T) {
 }
 
 // FuzzReader feeds mutated images to Open, Walk and Open(e), and to the
-// io/fs view (WalkDir, Stat of every path, ReadLink, reading every file).
-// Seeds are real images; `go test` runs the seeds only.
+// io/fs view (WalkDir, Stat of every path, ReadLink, reading every file):
+// no panic, and every error is a *FormatError (so a name the view lists
+// is never one its lookup cannot find). Seeds are real images; `go test`
+// runs the seeds only.
 func FuzzReader(f *testing.F) {
 	f.Add(smallImage(f, "-noI", "-noD", "-noF", "-noX"))
 	f.Add(smallImage(f, "-comp", "lz4"))
 	f.Fuzz(func(t *testing.T, img []byte) {
-		exercise(bytes.NewReader(img), int64(len(img)), 1<<24)
-		exerciseFS(bytes.NewReader(img), int64(len(img)), 1<<24)
+		for what, err := range map[string]error{
+			"walk":  exercise(bytes.NewReader(img), int64(len(img)), 1<<24),
+			"io/fs": exerciseFS(bytes.NewReader(img), int64(len(img)), 1<<24),
+		} {
+			var fe *FormatError
+			if err != nil && !errors.As(err, &fe) {
+				t.Fatalf("%s: error is not a *FormatError: %T %v", what, err, err)
+			}
+		}
 	})
 }
 
@@ -358,6 +368,62 @@ func TestUnsortedListing(t *testing.T) {
 		if err == nil || !strings.Contains(string(out), "duplicate names or is unsorted") {
 			t.Errorf("%s: unsquashfs does not refuse it (%v):\n%s", c.first+c.second, err, out)
 		}
+	}
+}
+
+// TestIndexContradictsListing gives the second entry of a large
+// directory's index the first entry's name: a lookup of a name between the
+// two, which the index sends past the name it seeks, is damage at the
+// index entry, not "file does not exist". (The walk reads the listing,
+// not the index.)
+func TestIndexContradictsListing(t *testing.T) {
+	pad := strings.Repeat("p", 60)
+	files := map[string]string{}
+	for i := range 2000 {
+		files[fmt.Sprintf("big/n%05d-%s", 2*i, pad)] = ""
+	}
+	img, m := patchImage(t, files)
+	big := m["/big"]
+	if big.idxCount < 2 {
+		t.Fatalf("/big has %d index entries", big.idxCount)
+	}
+	// Index entries: listing byte (4), block (4), name size-1 (4), name.
+	at := int(big.idxBlock) + 2 + int(big.idxPos)
+	first := at + 12 + int(binary.LittleEndian.Uint32(img[at+8:])) + 1 // entry 1
+	size := int(binary.LittleEndian.Uint32(img[first+8:])) + 1
+	if first+12+size > int(big.idxBlock)+2+8192 {
+		t.Fatal("index entry 1 crosses a metadata block")
+	}
+	nameAt := first + 12
+	real := string(img[nameAt : nameAt+size])
+	fake := string(img[at+12 : first]) // entry 0's name
+	var n int
+	if _, err := fmt.Sscanf(fake, "n%05d-", &n); err != nil {
+		t.Fatalf("index entry 0 names %q: %v", fake, err)
+	}
+	sought := fmt.Sprintf("big/n%05d-%s", n+2, pad) // listed after fake, before real
+	if len(fake) != len(real) || real <= sought[len("big/"):] {
+		t.Fatalf("index entries 0 and 1 name %q and %q", fake, real)
+	}
+	fsys := func(b []byte) fs.FS {
+		r, err := Open(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.FS()
+	}
+	if _, err := fs.Stat(fsys(img), sought); err != nil {
+		t.Fatal(err)
+	}
+	patched := bytes.Clone(img)
+	copy(patched[nameAt:], fake)
+	_, err := fs.Stat(fsys(patched), sought)
+	var fe *FormatError
+	if !errors.As(err, &fe) || !errors.Is(err, ErrCorrupt) || fe.Off != big.idxBlock || !strings.Contains(err.Error(), fmt.Sprintf("entry 1 names %q, the listing there starts with %q", fake, real)) {
+		t.Errorf("stat %s through the contradicted index: %v, want ErrCorrupt at the index's block %d", sought, err, big.idxBlock)
+	}
+	if err := exercise(bytes.NewReader(patched), int64(len(patched)), 1<<20); err != nil {
+		t.Errorf("walk: %v", err)
 	}
 }
 

@@ -549,6 +549,17 @@ func malformedCases(t *testing.T, m *malImage) []malCase {
 				put16(b, m.inode(t, "machine-id"), 99)
 				return b
 			}},
+		malCase{name: "squashfs listing out of order", failed: []string{report.StageSquashfs},
+			ran: []string{report.StageSizes, report.StageHeader, report.StageTOC},
+			msg: `name "loop1" listed after "loop2": the listing is not sorted`,
+			break_: func(t *testing.T, m *malImage) []byte {
+				b := m.clone()
+				one, two := m.dirEntry(t, "loop1")+8, m.dirEntry(t, "loop2")+8
+				copy(b[one:], "loop2")
+				copy(b[two:], "loop1")
+				return b
+			},
+			offset: func(m *malImage) int64 { return m.dirs }, slack: 0},
 		malCase{name: "squashfs id index out of range", failed: []string{report.StageSquashfs},
 			ran: []string{report.StageSizes, report.StageHeader, report.StageTOC},
 			break_: func(t *testing.T, m *malImage) []byte {
